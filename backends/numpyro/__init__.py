@@ -1,0 +1,55 @@
+"""NumPyro backend: `numpyro.svi` with auto and custom guides (the framework loads lazily)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.methods import Method, require_positive
+from bench.problem import Problem
+
+AUTO_GUIDES = ("auto_normal", "auto_mvn")
+# The seeds' hand-written guides, by problem.
+CUSTOM_GUIDES: dict[str, tuple[str, ...]] = {
+    "gamma": ("exp_normal",),
+    "coinflip": ("beta", "normal"),
+    "bimodal": ("mixture",),
+}
+
+
+@dataclass(frozen=True)
+class SVISettings:
+    guide: str = "auto_normal"
+    steps: int = 5000
+    learning_rate: float = 0.01
+    particles: int = 1
+    init_scale: float = 0.1  # initial scale of the auto guides (NumPyro's default)
+    sleep_per_step: float = 0.0  # test-only slowdown, seconds per step, for regression-gate checks
+
+    def __post_init__(self) -> None:
+        require_positive(self, "steps", "learning_rate", "particles", "init_scale")
+        if self.sleep_per_step < 0:
+            raise ValueError("sleep_per_step must be >= 0")
+
+
+def guides_for(problem: Problem) -> list[str]:
+    return list(AUTO_GUIDES) + list(CUSTOM_GUIDES.get(problem.name, ()))
+
+
+def svi_defaults(problem: Problem, variant: str) -> dict:
+    recipe = problem.recipe
+    return {"steps": recipe.steps, "learning_rate": recipe.learning_rate, "particles": recipe.particles}
+
+
+METHODS = (
+    Method(
+        name="numpyro.svi",
+        settings=SVISettings,
+        fit="backends.numpyro.svi:fit",
+        extra="numpyro",
+        requires=("jax", "numpyro", "optax"),
+        variant_setting="guide",
+        variants=guides_for,
+        known_variants=AUTO_GUIDES + tuple(g for guides in CUSTOM_GUIDES.values() for g in guides),
+        defaults=svi_defaults,
+    ),
+)

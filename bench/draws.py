@@ -1,0 +1,32 @@
+"""Posterior draws as dicts of arrays, and their flattening into named scalar components."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+
+def component_names(name: str, shape: Sequence[int]) -> list[str]:
+    if not shape:
+        return [name]
+    return [f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
+
+
+def flatten(draws: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]) -> tuple[list[str], np.ndarray]:
+    """(names, S x D matrix) with one column per scalar component, in latent order."""
+    names: list[str] = []
+    columns = []
+    for name, shape in shapes.items():
+        values = np.asarray(draws[name], dtype=np.float64)
+        columns.append(values.reshape(values.shape[0], -1))
+        names += component_names(name, shape)
+    return names, np.concatenate(columns, axis=1)
+
+
+def flatten_point(values: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]) -> np.ndarray:
+    return np.concatenate([np.asarray(values[n], dtype=np.float64).reshape(-1) for n in shapes])
+
+
+def num_draws(draws: Mapping[str, np.ndarray]) -> int:
+    return len(next(iter(draws.values())))

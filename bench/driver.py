@@ -1,0 +1,59 @@
+"""The driver: the only writer of the store. It skips finished cells, runs the rest, stores records."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench import environment
+from bench.cells import Cell
+from bench.executors import Executor
+from bench.store import Store
+from bench.worker import now
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: str
+    ran: int
+    reused: int
+    statuses: dict[str, int]
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def execute(
+    cells: Sequence[Cell],
+    store_path: Path,
+    executor: Executor,
+    force: bool = False,
+    tag: str | None = None,
+    command: str = "",
+    env_extra: dict[str, Any] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+) -> RunOutcome:
+    """Run every cell not already finished with the same hash; each record is committed on arrival."""
+    store = Store(store_path, create=True)
+    try:
+        done = set() if force else store.finished_hashes(c.hash for c in cells)
+        todo = [c for c in cells if c.hash not in done]
+        device, dtype = (cells[0].device, cells[0].dtype) if cells else ("cpu", "float32")
+        env = environment.capture(dtype=dtype, device=device, extra=env_extra)
+        run_id = new_run_id()
+        store.begin_run(run_id, now(), command, tag, env, environment.environment_id(env))
+        statuses: dict[str, int] = {}
+        for record in executor.run(todo):
+            store.add_record(run_id, record)
+            statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+            if on_record is not None:
+                on_record(record)
+        store.finish_run(run_id, now())
+        return RunOutcome(run_id=run_id, ran=len(todo), reused=len(cells) - len(todo), statuses=statuses)
+    finally:
+        store.close()

@@ -1,0 +1,45 @@
+"""What a cell hands a method (FitContext) and what a method hands back (FitResult)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class FitContext:
+    seed: int
+    device: str  # "cpu" | "gpu"
+    dtype: str  # "float32" | "float64"
+    repeats: int  # warm, timed repeats of the compiled fit
+    draws: int  # draws from q (or kept MCMC draws) handed to scoring
+
+
+@dataclass
+class FitResult:
+    """Draws in constrained space (leading axis = draw), log q where the family allows, costs."""
+
+    draws: dict[str, np.ndarray]
+    log_q: np.ndarray | None
+    losses: np.ndarray  # the library's own per-step loss (negative ELBO for VI)
+    compile_s: float
+    run_s: list[float]
+    steps: int
+    grad_evals: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: int) -> tuple[Any, list[float]]:
+    """Run an already-compiled fit `repeats` times; the clock stops only after `sync` returns."""
+    from time import perf_counter
+
+    samples: list[float] = []
+    output = None
+    for _ in range(repeats):
+        start = perf_counter()
+        output = sync(call())
+        samples.append(perf_counter() - start)
+    return output, samples

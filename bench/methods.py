@@ -1,0 +1,112 @@
+"""Methods as small records of pure functions, and the resolution of their settings.
+
+A method's record is light: its settings dataclass, defaults and variants import nothing heavy,
+so planning and input validation never load a framework. The fit function is named by a
+"module:function" path and imported only inside the cell's worker process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bench.errors import BenchInputError, Unsupported
+from bench.problem import Problem
+
+
+class FitFunction(Protocol):
+    def __call__(self, problem: Problem, data: Any, settings: Mapping[str, Any], context: Any) -> Any: ...
+
+
+def _no_variants(problem: Problem) -> list[str]:
+    return [""]
+
+
+def _no_defaults(problem: Problem, variant: str) -> dict[str, Any]:
+    return {}
+
+
+def _always(problem: Problem, device: str) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str  # "backend.method", e.g. "numpyro.svi"
+    settings: type  # frozen dataclass of every setting, with its generic default
+    fit: str  # "module:function", imported lazily in the worker
+    extra: str  # the pip extra that installs the backend
+    requires: tuple[str, ...] = ()  # importable modules the method needs
+    kind: str = "vi"  # "vi" | "mcmc" | "test"
+    variant_setting: str | None = None  # the setting a variant fixes (e.g. "guide")
+    variants: Callable[[Problem], list[str]] = _no_variants  # the variants that apply to a problem
+    known_variants: tuple[str, ...] = ()  # every variant name, for validating user input
+    defaults: Callable[[Problem, str], dict[str, Any]] = _no_defaults
+    unsupported: Callable[[Problem, str], str | None] = _always
+
+    @property
+    def backend(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    def missing(self) -> list[str]:
+        return [module for module in self.requires if importlib.util.find_spec(module) is None]
+
+    def load_fit(self) -> FitFunction:
+        missing = self.missing()
+        if missing:
+            raise Unsupported(f"{', '.join(missing)} not installed: pip install 'bench[{self.extra}]'")
+        module, function = self.fit.split(":")
+        return getattr(importlib.import_module(module), function)
+
+    def label(self, variant: str) -> str:
+        return f"{self.name}:{variant}" if variant else self.name
+
+
+def _coerce(field: dataclasses.Field, raw: Any) -> Any:
+    kind = field.type if isinstance(field.type, type) else {"int": int, "float": float, "bool": bool, "str": str}.get(
+        str(field.type), str
+    )
+    if not isinstance(raw, str):
+        return kind(raw)
+    if kind is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true or false, got {raw!r}")
+    return kind(raw)
+
+
+def resolve_settings(method: Method, problem: Problem, variant: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Generic defaults < problem defaults < variant < user overrides; unknown names rejected."""
+    fields = {f.name: f for f in dataclasses.fields(method.settings)}
+    unknown_names = sorted(set(overrides) - set(fields))
+    if unknown_names:
+        raise BenchInputError(
+            f"unknown setting {unknown_names[0]!r} for {method.name}; valid settings: {', '.join(sorted(fields))}"
+        )
+    values: dict[str, Any] = {**method.defaults(problem, variant)}
+    if method.variant_setting and variant:
+        values[method.variant_setting] = variant
+    for name, raw in overrides.items():
+        try:
+            values[name] = _coerce(fields[name], raw)
+        except ValueError as exc:
+            raise BenchInputError(f"setting {name}={raw!r} for {method.name}: {exc}") from None
+    try:
+        settings = method.settings(**values)
+    except (TypeError, ValueError) as exc:
+        raise BenchInputError(f"{method.name} on {problem.name}: {exc}") from None
+    return dataclasses.asdict(settings)
+
+
+def require_positive(settings: Any, *names: str) -> None:
+    """Shared validation for counts and rates in settings dataclasses."""
+    for name in names:
+        value = getattr(settings, name)
+        if not value > 0:
+            raise ValueError(f"{name} must be positive, got {value!r}")

@@ -1,0 +1,92 @@
+"""A neutral ops namespace: likelihoods and potentials are written once against it.
+
+Each backend gets the same function names bound to its own array library, so a problem's
+parameter function runs unchanged on numpy (the spec's reference evaluation), jax.numpy,
+torch or pytensor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+from scipy import special
+
+Fn = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Ops:
+    """The vocabulary a problem may use; every field is a plain function."""
+
+    name: str
+    asarray: Fn
+    matmul: Fn
+    tanh: Fn
+    sigmoid: Fn
+    relu: Fn
+    exp: Fn
+    log: Fn
+    log1p: Fn
+    logaddexp: Fn
+    softplus: Fn
+    sqrt: Fn
+    square: Fn
+    sin: Fn
+    cos: Fn
+    abs: Fn
+    sum: Fn
+    mean: Fn
+    where: Fn
+
+
+NUMPY = Ops(
+    name="numpy",
+    asarray=lambda x: np.asarray(x, dtype=np.float64),
+    matmul=np.matmul,
+    tanh=np.tanh,
+    sigmoid=special.expit,
+    relu=lambda x: np.maximum(x, 0.0),
+    exp=np.exp,
+    log=np.log,
+    log1p=np.log1p,
+    logaddexp=np.logaddexp,
+    softplus=lambda x: np.logaddexp(0.0, x),
+    sqrt=np.sqrt,
+    square=np.square,
+    sin=np.sin,
+    cos=np.cos,
+    abs=np.abs,
+    sum=np.sum,
+    mean=np.mean,
+    where=np.where,
+)
+
+
+def jax_ops() -> Ops:
+    """The namespace bound to jax.numpy (imported lazily: jax is an optional extra)."""
+    import jax
+    import jax.numpy as jnp
+
+    return Ops(
+        name="jax",
+        asarray=jnp.asarray,
+        matmul=jnp.matmul,
+        tanh=jnp.tanh,
+        sigmoid=jax.nn.sigmoid,
+        relu=jax.nn.relu,
+        exp=jnp.exp,
+        log=jnp.log,
+        log1p=jnp.log1p,
+        logaddexp=jnp.logaddexp,
+        softplus=jax.nn.softplus,
+        sqrt=jnp.sqrt,
+        square=jnp.square,
+        sin=jnp.sin,
+        cos=jnp.cos,
+        abs=jnp.abs,
+        sum=jnp.sum,
+        mean=jnp.mean,
+        where=jnp.where,
+    )

@@ -1,0 +1,122 @@
+"""Planning: resolve a request into cells, checking every name and number before anything runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import backends
+import suites
+from bench import environment
+from bench.cells import Cell, content_hash
+from bench.errors import BenchInputError, unknown
+from bench.methods import Method, resolve_settings
+
+DEVICES = ("cpu", "gpu")
+DTYPES = ("float32", "float64")
+CORE_PACKAGES = ("numpy", "scipy", "arviz")
+
+
+@dataclass(frozen=True)
+class Request:
+    suite: str
+    problems: Sequence[str] = ()
+    methods: Sequence[str] = ()
+    seeds: int = 1
+    device: str = "cpu"
+    dtype: str = "float32"
+    repeats: int = 3
+    draws: int = 4000
+    overrides: Mapping[str, str] = field(default_factory=dict)
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, str]:
+    """`--set name=value` pairs into a dict (values stay strings until a method types them)."""
+    overrides: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise BenchInputError(f"--set takes name=value, got {item!r}")
+        overrides[name.strip()] = value.strip()
+    return overrides
+
+
+def check_positive(**counts: float) -> None:
+    for name, value in counts.items():
+        if value is None or value <= 0:
+            raise BenchInputError(f"--{name} must be a positive number, got {value}")
+
+
+def check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise unknown("device", device, DEVICES)
+    if device == "gpu" and not environment.gpus():
+        raise BenchInputError("--device gpu: no GPU is visible on this machine (nvidia-smi lists none); valid choices: cpu")
+
+
+def split_method(spec: str) -> tuple[str, str]:
+    """'numpyro.svi:beta' -> ('numpyro.svi', 'beta'); the method and variant are both checked."""
+    name, _, variant = spec.partition(":")
+    method = backends.get_method(name.strip())
+    variant = variant.strip()
+    if variant and variant not in method.known_variants:
+        raise unknown(f"variant of {method.name}", variant, method.known_variants)
+    missing = method.missing()
+    if missing:
+        raise BenchInputError(
+            f"method {method.name} needs {', '.join(missing)}, which is not installed: pip install 'bench[{method.extra}]'"
+        )
+    return method.name, variant
+
+
+def build_plan(request: Request) -> list[Cell]:
+    problem_names = suites.problem_names(request.suite)  # raises on an unknown suite
+    for name in request.problems:
+        if name not in problem_names:
+            raise unknown(f"problem in suite {request.suite}", name, problem_names)
+    chosen = list(request.problems) or problem_names
+    method_specs = list(request.methods) or list(suites.DEFAULT_METHODS[request.suite])
+    methods = [split_method(spec) for spec in method_specs]
+    check_positive(seeds=request.seeds, repeats=request.repeats, draws=request.draws)
+    check_device(request.device)
+    if request.dtype not in DTYPES:
+        raise unknown("dtype", request.dtype, DTYPES)
+    _check_overrides_apply(methods, request.overrides)
+
+    code = environment.code_version()
+    cells: list[Cell] = []
+    for problem_name in chosen:
+        problem = suites.get_problem(problem_name)
+        spec_hash = problem.fingerprint()
+        data_hashes = {seed: problem.make_data(seed).fingerprint() for seed in range(request.seeds)}
+        for method_name, variant in methods:
+            method = backends.registry()[method_name]
+            applicable = method.variants(problem)
+            for var in [variant] if variant else applicable:
+                reason = method.unsupported(problem, request.device)
+                if var not in applicable:
+                    reason = f"{method.label(var)} does not apply to {problem_name}; applicable: {', '.join(applicable)}"
+                overrides = {k: v for k, v in request.overrides.items() if k in _setting_names(method)}
+                settings = resolve_settings(method, problem, var, overrides)
+                versions = environment.package_versions(CORE_PACKAGES + method.requires)
+                for seed in range(request.seeds):
+                    cell = Cell(
+                        suite=problem.suite, problem=problem_name, method=method_name, variant=var, seed=seed,
+                        device=request.device, dtype=request.dtype, repeats=request.repeats, draws=request.draws,
+                        settings=settings, unsupported=reason,
+                    )  # fmt: skip
+                    fingerprints = {"spec": spec_hash, "data": data_hashes[seed], "versions": versions, "code": code}
+                    cells.append(dataclasses.replace(cell, hash=content_hash(cell, fingerprints)))
+    return cells
+
+
+def _setting_names(method: Method) -> set[str]:
+    return {f.name for f in dataclasses.fields(method.settings)}
+
+
+def _check_overrides_apply(methods: list[tuple[str, str]], overrides: Mapping[str, str]) -> None:
+    known = set().union(*(_setting_names(backends.registry()[name]) for name, _ in methods))
+    for name in overrides:
+        if name not in known:
+            raise BenchInputError(f"unknown setting {name!r} for the chosen methods; valid settings: {', '.join(sorted(known))}")

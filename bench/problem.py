@@ -1,0 +1,160 @@
+"""The backend-neutral problem declaration and the spec's own (numpy, float64) log joint.
+
+A problem is declared once; every backend translates it into its native model and must agree
+with `Problem.log_joint` at the same parameter values. That agreement is what makes a
+cross-backend table mean anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench import likelihoods
+from bench.likelihoods import Likelihood
+from bench.ops import NUMPY, Ops
+from bench.priors import Prior
+
+TASKS = ("density", "regression", "classification")
+
+
+@dataclass(frozen=True)
+class Latent:
+    name: str
+    prior: Prior
+    shape: tuple[int, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=int))
+
+
+@dataclass(frozen=True)
+class Split:
+    """Inputs (None for problems without covariates) and observed outputs."""
+
+    x: np.ndarray | None
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    train: Split | None = None
+    val: Split | None = None
+    test: Split | None = None
+
+    def fingerprint(self) -> str:
+        """Content hash of every array, so a changed data recipe changes the cell hash."""
+        digest = hashlib.sha256()
+        for name in ("train", "val", "test"):
+            split = getattr(self, name)
+            for part in ("x", "y"):
+                array = None if split is None else getattr(split, part)
+                digest.update(f"{name}.{part}".encode())
+                if array is not None:
+                    array = np.ascontiguousarray(array)
+                    digest.update(str((array.dtype.str, array.shape)).encode())
+                    digest.update(array.tobytes())
+        return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The training budget the seeds used, shared by every backend unless overridden."""
+
+    steps: int = 5000
+    learning_rate: float = 0.01
+    particles: int = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    name: str
+    suite: str
+    description: str
+    latents: tuple[Latent, ...]
+    task: str
+    make_data: Callable[[int], Dataset]
+    reference: Callable[[Dataset], Any]
+    likelihood: Likelihood | None = None
+    potential: Callable[[Ops, Mapping[str, Any]], Any] | None = None
+    recipe: Recipe = field(default_factory=Recipe)
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.likelihood is None and self.potential is None:
+            raise ValueError(f"problem {self.name} needs a likelihood or a potential")
+
+    # -- the spec's own evaluation -------------------------------------------------------
+    def log_prior(self, values: Mapping[str, np.ndarray]) -> float:
+        total = 0.0
+        for latent in self.latents:
+            x = np.asarray(values[latent.name], dtype=np.float64).reshape(latent.shape)
+            total += float(np.sum(latent.prior.log_density(x)))
+        return total
+
+    def log_likelihood(self, values: Mapping[str, np.ndarray], split: Split | None) -> float:
+        total = 0.0
+        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+        if self.likelihood is not None and split is not None:
+            x = None if split.x is None else np.asarray(split.x, dtype=np.float64)
+            params = self.likelihood.params(NUMPY, arrays, x)
+            y = np.asarray(split.y, dtype=np.float64)
+            total += float(np.sum(likelihoods.log_density(self.likelihood.family, params, y)))
+        if self.potential is not None:
+            total += float(self.potential(NUMPY, arrays))
+        return total
+
+    def log_joint(self, values: Mapping[str, np.ndarray], data: Dataset) -> float:
+        """log p(theta, D) in constrained space, no Jacobian: the ground truth for agreement."""
+        lp = self.log_prior(values)
+        if not np.isfinite(lp):
+            return lp
+        return lp + self.log_likelihood(values, data.train)
+
+    def log_joint_draws(self, draws: Mapping[str, np.ndarray], data: Dataset) -> np.ndarray:
+        """log_joint for each of S draws (leading axis of every array)."""
+        n = len(next(iter(draws.values())))
+        return np.array([self.log_joint({k: v[i] for k, v in draws.items()}, data) for i in range(n)])
+
+    # -- helpers used by the harness -------------------------------------------------------
+    def random_point(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        return {lat.name: lat.prior.support.random_point(rng, lat.shape) for lat in self.latents}
+
+    def central_point(self) -> dict[str, np.ndarray]:
+        return {lat.name: lat.prior.support.central_point(lat.shape) for lat in self.latents}
+
+    @property
+    def key(self) -> str:
+        return f"{self.suite}/{self.name}"
+
+    def fingerprint(self) -> str:
+        """Hash of the declaration: latents, task, config, recipe and the defining source."""
+        source = inspect.getsource(inspect.getmodule(self.make_data))
+        payload = {
+            "name": self.key,
+            "latents": [repr(lat) for lat in self.latents],
+            "task": self.task,
+            "family": None if self.likelihood is None else self.likelihood.family,
+            "config": {k: repr(v) for k, v in sorted(self.config.items())},
+            "recipe": repr(self.recipe),
+            "source": hashlib.sha256(source.encode()).hexdigest(),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def data_rng(problem_name: str, seed: int) -> np.random.Generator:
+    """The generator behind a problem's data: deterministic in (problem, seed), distinct per problem."""
+    tag = int.from_bytes(hashlib.sha256(problem_name.encode()).digest()[:4], "little")
+    return np.random.default_rng([seed, tag])

@@ -1,0 +1,112 @@
+"""Tables from the store: the end-of-run summary, Markdown, and the long CSV format."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from bench.store import check_readable
+
+# (metric, column header) shown in summaries, in order.
+SUMMARY_METRICS = (
+    ("elbo", "ELBO"),
+    ("elbo_se", "ELBO se"),
+    ("khat", "k-hat"),
+    ("std_mean_err_max", "max std err"),
+    ("sd_ratio_min", "min sd ratio"),
+    ("compile_s", "compile_s"),
+    ("run_s", "run_s"),
+    ("steps_per_s", "steps/s"),
+)
+ID_COLUMNS = ("problem", "method", "seed", "status")
+LONG_COLUMNS = ("problem", "method", "seed", "device", "status", "metric", "value")
+
+
+def _connect(path: Path | str) -> sqlite3.Connection:
+    check_readable(Path(path))
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def latest_records(
+    path: Path | str,
+    hashes: Iterable[str] | None = None,
+    suite: str | None = None,
+    problems: Sequence[str] = (),
+    methods: Sequence[str] = (),
+) -> pd.DataFrame:
+    """One row per cell (its latest record) with every aggregate metric as a column."""
+    con = _connect(path)
+    try:
+        records = pd.read_sql_query(
+            "SELECT r.record_id, r.cell_key, r.cell_hash, r.suite, r.problem, r.method, r.variant, r.seed,"
+            " r.device, r.dtype, r.status, r.reason FROM records r"
+            " WHERE r.record_id IN (SELECT MAX(record_id) FROM records GROUP BY cell_key)",
+            con,
+        )
+        metrics = pd.read_sql_query("SELECT record_id, metric, value FROM metrics WHERE component = ''", con)
+    finally:
+        con.close()
+    if hashes is not None:
+        records = records[records["cell_hash"].isin(set(hashes))]
+    if suite:
+        records = records[records["suite"] == suite]
+    if problems:
+        records = records[records["problem"].isin(problems)]
+    records = records.assign(label=[m + (f":{v}" if v else "") for m, v in zip(records["method"], records["variant"])])
+    if methods:
+        keep = [any(label == m or label.startswith(m + ":") for m in methods) for label in records["label"]]
+        records = records[keep]
+    wide = metrics.pivot_table(index="record_id", columns="metric", values="value", aggfunc="first")
+    table = records.merge(wide, left_on="record_id", right_index=True, how="left")
+    table = table.drop(columns=["method"]).rename(columns={"label": "method"})
+    return table.sort_values(["suite", "problem", "method", "seed"]).reset_index(drop=True)
+
+
+def fmt(value: object) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float):
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.3g}"
+        return f"{value:.4g}"
+    return str(value)
+
+
+def summary_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Headers and formatted rows; a failed cell shows its reason in place of numbers."""
+    headers = list(ID_COLUMNS) + [header for _, header in SUMMARY_METRICS] + ["reason"]
+    rows = []
+    for _, row in table.iterrows():
+        cells = [fmt(row.get(c)) for c in ID_COLUMNS]
+        cells += [fmt(row.get(metric)) for metric, _ in SUMMARY_METRICS]
+        cells.append("" if row["status"] == "ok" else str(row.get("reason") or ""))
+        rows.append(cells)
+    return headers, rows
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    headers, rows = summary_rows(table)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_long(table: pd.DataFrame) -> pd.DataFrame:
+    """The long format: one row per (cell, metric); a cell without metrics keeps one row."""
+    id_columns = ["problem", "method", "seed", "device", "status"]
+    metric_columns = [c for c in table.columns if c not in set(id_columns) | {
+        "record_id", "cell_key", "cell_hash", "suite", "variant", "dtype", "reason"}]  # fmt: skip
+    long = table.melt(id_vars=id_columns, value_vars=metric_columns, var_name="metric", value_name="value")
+    long = long.dropna(subset=["value"])
+    has_metrics = table[metric_columns].notna().any(axis=1)
+    bare = table.loc[~has_metrics, id_columns].assign(metric="", value=float("nan"))
+    out = pd.concat([long, bare], ignore_index=True)
+    return out.sort_values(["problem", "method", "seed", "metric"]).reset_index(drop=True)[list(LONG_COLUMNS)]
+
+
+def to_csv(table: pd.DataFrame) -> str:
+    return to_long(table).to_csv(index=False)

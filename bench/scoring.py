@@ -1,0 +1,116 @@
+"""Every metric is computed here, from what the adapter returned, the same way for every backend.
+
+- ELBO: one estimator for all, mean of log p(theta, D) - log q(theta) over draws from q, with
+  log p from the spec's own numpy evaluation; its Monte Carlo standard error; PSIS k-hat.
+- Parameter problems: per component, standardised mean error, sd ratio and 1-D Wasserstein
+  distance to exact reference draws; aggregated max and mean (and min for the sd ratio).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from bench.draws import flatten
+from bench.fitting import FitResult
+from bench.problem import Dataset, Problem
+from bench.references import Reference
+
+KHAT_MIN_DRAWS = 2000
+KHAT_FLAG = 0.7
+REFERENCE_DRAWS = 20_000
+TRACE_POINTS = 1000
+
+
+def psis_khat(log_weights: np.ndarray) -> float:
+    """Pareto k-hat of the importance weights p/q (ArviZ's PSIS); NaN below 2,000 draws."""
+    if len(log_weights) < KHAT_MIN_DRAWS or not np.all(np.isfinite(log_weights)):
+        return float("nan")
+    import arviz as az
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, khat = az.psislw(np.asarray(log_weights, dtype=np.float64))
+    return float(khat)
+
+
+def elbo_metrics(problem: Problem, data: Dataset, fit: FitResult) -> dict[str, float]:
+    if fit.log_q is None:
+        return {}
+    log_p = problem.log_joint_draws(fit.draws, data)
+    log_w = log_p - np.asarray(fit.log_q, dtype=np.float64)
+    n = len(log_w)
+    finite = np.isfinite(log_w)
+    metrics = {
+        "elbo": float(np.mean(log_w)),
+        "elbo_se": float(np.std(log_w, ddof=1) / np.sqrt(n)) if finite.all() else float("nan"),
+        "khat": psis_khat(log_w),
+        "draws_outside_support": float(np.sum(~np.isfinite(log_p))),
+    }
+    metrics["khat_flag"] = float(metrics["khat"] > KHAT_FLAG)
+    return metrics
+
+
+def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, seed: int) -> tuple[dict, dict]:
+    """(aggregates, per-component values) comparing q's draws with the reference."""
+    shapes = {lat.name: lat.shape for lat in problem.latents}
+    names, q = flatten(fit.draws, shapes)
+    _, ref_draws = flatten(reference.draws(np.random.default_rng(seed), REFERENCE_DRAWS), shapes)
+    _, ref_mean = flatten({k: np.asarray(v)[None] for k, v in reference.mean.items()}, shapes)
+    _, ref_sd = flatten({k: np.asarray(v)[None] for k, v in reference.sd.items()}, shapes)
+    ref_mean, ref_sd = ref_mean[0], ref_sd[0]
+    per_component = {
+        "std_mean_err": np.abs(q.mean(axis=0) - ref_mean) / ref_sd,
+        "sd_ratio": q.std(axis=0, ddof=1) / ref_sd,
+        "w1": np.array([stats.wasserstein_distance(q[:, j], ref_draws[:, j]) for j in range(q.shape[1])]),
+    }
+    aggregates: dict[str, float] = {}
+    for metric, values in per_component.items():
+        aggregates[f"{metric}_max"] = float(np.max(values))
+        aggregates[f"{metric}_mean"] = float(np.mean(values))
+    aggregates["sd_ratio_min"] = float(np.min(per_component["sd_ratio"]))
+    components = {metric: dict(zip(names, map(float, values))) for metric, values in per_component.items()}
+    return aggregates, components
+
+
+def cost_metrics(fit: FitResult) -> dict[str, float]:
+    run_s = float(np.median(fit.run_s))
+    metrics = {"compile_s": fit.compile_s, "run_s": run_s, "steps": float(fit.steps)}
+    metrics["steps_per_s"] = fit.steps / run_s if run_s > 0 else float("nan")
+    if fit.grad_evals is not None:
+        metrics["grad_evals"] = float(fit.grad_evals)
+    return metrics
+
+
+def loss_metrics(fit: FitResult) -> dict[str, float]:
+    """The library's own final loss: the mean of the last 100 steps, as NumPyro's progress bar shows."""
+    tail = fit.losses[-min(100, len(fit.losses)) :]
+    return {"loss_native": float(np.mean(tail))} if len(tail) else {}
+
+
+def thin_trace(losses: np.ndarray, points: int = TRACE_POINTS) -> dict[str, list]:
+    """At most `points` (step, mean loss over the window ending at step) pairs: enough to plot."""
+    losses = np.asarray(losses, dtype=np.float64)
+    if len(losses) == 0:
+        return {"step": [], "loss": []}
+    edges = np.unique(np.linspace(0, len(losses), min(points, len(losses)) + 1).astype(int))
+    means = [float(np.mean(losses[a:b])) for a, b in zip(edges[:-1], edges[1:])]
+    return {"step": [int(b) for b in edges[1:]], "loss": means}
+
+
+def first_nonfinite_step(losses: np.ndarray) -> int | None:
+    bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
+    return int(bad[0]) + 1 if len(bad) else None
+
+
+def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int) -> dict[str, Any]:
+    """All metrics of a finished fit: {'metrics': {...}, 'components': {...}}."""
+    metrics = {**cost_metrics(fit), **loss_metrics(fit), **elbo_metrics(problem, data, fit)}
+    components: dict[str, dict[str, float]] = {}
+    if reference is not None and problem.task == "density":
+        aggregates, components = parameter_metrics(problem, fit, reference, seed)
+        metrics.update(aggregates)
+    return {"metrics": metrics, "components": components}

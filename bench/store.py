@@ -1,0 +1,190 @@
+"""The SQLite store: the database of record, schema-versioned, written by the driver only.
+
+Tidy long tables (runs, environments, records, metrics, timing samples, traces); one
+transaction per record, so killing a run mid-grid leaves every finished cell readable.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchInputError
+
+SCHEMA_VERSION = 1
+TABLES = ("runs", "environments", "records", "metrics", "timing_samples", "traces")
+RESUMABLE = ("ok", "diverged", "unsupported")  # outcomes a re-run with the same hash need not repeat
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS environments (env_id TEXT PRIMARY KEY, environment TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, started_at TEXT NOT NULL, finished_at TEXT, command TEXT,
+    tag TEXT, env_id TEXT REFERENCES environments(env_id));
+CREATE TABLE IF NOT EXISTS records (
+    record_id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL REFERENCES runs(run_id),
+    cell_key TEXT NOT NULL, cell_hash TEXT NOT NULL, suite TEXT, problem TEXT, method TEXT,
+    variant TEXT, seed INTEGER, device TEXT, dtype TEXT, settings TEXT, status TEXT NOT NULL,
+    reason TEXT, started_at TEXT, wall_s REAL, info TEXT);
+CREATE INDEX IF NOT EXISTS records_hash ON records(cell_hash);
+CREATE INDEX IF NOT EXISTS records_key ON records(cell_key);
+CREATE TABLE IF NOT EXISTS metrics (
+    record_id INTEGER NOT NULL REFERENCES records(record_id), metric TEXT NOT NULL,
+    component TEXT NOT NULL DEFAULT '', value REAL);
+CREATE INDEX IF NOT EXISTS metrics_record ON metrics(record_id);
+CREATE TABLE IF NOT EXISTS timing_samples (
+    record_id INTEGER NOT NULL REFERENCES records(record_id), phase TEXT NOT NULL,
+    repeat INTEGER NOT NULL, seconds REAL);
+CREATE TABLE IF NOT EXISTS traces (
+    record_id INTEGER NOT NULL REFERENCES records(record_id), step INTEGER NOT NULL, loss REAL);
+"""
+
+
+def _finite_or_none(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def check_readable(path: Path) -> None:
+    """Raise BenchInputError unless `path` is absent (to be created) or a bench store we can read."""
+    if not path.exists():
+        parent = path.parent if str(path.parent) else Path(".")
+        existing = next((p for p in [parent, *parent.parents] if p.exists()), Path("."))
+        if not existing.is_dir():
+            raise BenchInputError(f"store {path}: {existing} is not a directory")
+        return
+    if path.is_dir():
+        raise BenchInputError(f"store {path} is a directory; give a file path such as results/bench.sqlite")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise BenchInputError(f"store {path} is not a readable bench store ({exc})") from None
+    if row is None or int(row[0]) != SCHEMA_VERSION:
+        found = None if row is None else row[0]
+        raise BenchInputError(f"store {path} has schema version {found}; this bench reads version {SCHEMA_VERSION}")
+
+
+class Store:
+    def __init__(self, path: Path | str, create: bool = False) -> None:
+        self.path = Path(path)
+        check_readable(self.path)
+        if not self.path.exists():
+            if not create:
+                raise BenchInputError(f"store {self.path} does not exist; run `bench run` first or pass --store")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = sqlite3.connect(self.path, timeout=30)
+        self.con.execute("PRAGMA foreign_keys = ON")
+        if create:
+            with self.con:
+                self.con.executescript(SCHEMA)
+                self.con.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing (the driver only) -------------------------------------------------------
+    def begin_run(self, run_id: str, started_at: str, command: str, tag: str | None, env: dict, env_id: str) -> None:
+        with self.con:
+            self.con.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env_id, json.dumps(env, default=str)))
+            self.con.execute(
+                "INSERT INTO runs (run_id, started_at, command, tag, env_id) VALUES (?, ?, ?, ?, ?)",
+                (run_id, started_at, command, tag, env_id),
+            )
+
+    def finish_run(self, run_id: str, finished_at: str) -> None:
+        with self.con:
+            self.con.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (finished_at, run_id))
+
+    def add_record(self, run_id: str, record: dict[str, Any]) -> int:
+        """Append one cell's record, its metrics, timings and trace, in one transaction."""
+        cell = record["cell"]
+        with self.con:
+            cursor = self.con.execute(
+                "INSERT INTO records (run_id, cell_key, cell_hash, suite, problem, method, variant, seed, device,"
+                " dtype, settings, status, reason, started_at, wall_s, info)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    run_id, record["key"], record["hash"], cell["suite"], cell["problem"], cell["method"],
+                    cell["variant"], cell["seed"], cell["device"], cell["dtype"],
+                    json.dumps(cell["settings"], sort_keys=True), record["status"], record["reason"],
+                    record["started_at"], record["wall_s"], json.dumps(record["info"], default=str),
+                ),  # fmt: skip
+            )
+            record_id = int(cursor.lastrowid)
+            rows = [(record_id, name, "", _finite_or_none(v)) for name, v in record["metrics"].items()]
+            for metric, values in record["components"].items():
+                rows += [(record_id, metric, comp, _finite_or_none(v)) for comp, v in values.items()]
+            self.con.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
+            self.con.executemany(
+                "INSERT INTO timing_samples VALUES (?, ?, ?, ?)",
+                [(record_id, phase, i, s) for phase, samples in record["timing"].items() for i, s in enumerate(samples)],
+            )
+            trace = record["trace"]
+            self.con.executemany(
+                "INSERT INTO traces VALUES (?, ?, ?)",
+                [(record_id, step, _finite_or_none(loss)) for step, loss in zip(trace["step"], trace["loss"])],
+            )
+        return record_id
+
+    # -- reading ----------------------------------------------------------------------------
+    def finished_hashes(self, hashes: Iterable[str]) -> set[str]:
+        wanted = list(set(hashes))
+        found: set[str] = set()
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT DISTINCT cell_hash FROM records WHERE status IN {RESUMABLE} AND cell_hash IN ({marks})"
+            found |= {row[0] for row in self.con.execute(query, chunk)}
+        return found
+
+    def record_for_hash(self, cell_hash: str) -> dict[str, Any] | None:
+        """The latest finished record with this hash, as the summary shows it."""
+        row = self.con.execute(
+            f"SELECT record_id, status, reason FROM records WHERE cell_hash = ? AND status IN {RESUMABLE}"
+            " ORDER BY record_id DESC LIMIT 1",
+            (cell_hash,),
+        ).fetchone()
+        if row is None:
+            return None
+        metrics = dict(self.con.execute("SELECT metric, value FROM metrics WHERE record_id = ? AND component = ''", (row[0],)))
+        return {"record_id": row[0], "status": row[1], "reason": row[2], "metrics": metrics}
+
+
+def load(path: Path | str, table: str = "tidy"):
+    """One table of the store as a pandas DataFrame; "tidy" joins metrics to their cells."""
+    import pandas as pd
+
+    if table != "tidy" and table not in TABLES:
+        raise BenchInputError(f"unknown table {table!r}; valid choices: tidy, {', '.join(TABLES)}")
+    check_readable(Path(path))
+    if not Path(path).exists():
+        raise BenchInputError(f"store {path} does not exist")
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        if table == "tidy":
+            query = (
+                "SELECT r.record_id, r.run_id, ru.tag, r.suite, r.problem, r.method, r.variant, r.seed, r.device,"
+                " r.dtype, r.status, r.reason, r.cell_key, m.metric, m.component, m.value"
+                " FROM records r JOIN runs ru USING (run_id) LEFT JOIN metrics m USING (record_id)"
+                " ORDER BY r.record_id"
+            )
+            return pd.read_sql_query(query, con)
+        return pd.read_sql_query(f"SELECT * FROM {table}", con)
+    finally:
+        con.close()

@@ -1,0 +1,1 @@
+"""Small problems with exact answers: recovery checks for every method."""
