@@ -1,0 +1,144 @@
+"""The command line end to end, on tiny settings, into a temporary store."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT, requires_numpyro
+
+
+def bench(*args, cwd, timeout=300):
+    env = dict(os.environ, BENCH_TEST_METHODS="1")
+    return subprocess.run(
+        [sys.executable, "-m", "bench.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def rows(store, where="1=1"):
+    con = sqlite3.connect(store)
+    try:
+        return con.execute(f"SELECT problem, method, variant, status FROM records WHERE {where}").fetchall()
+    finally:
+        con.close()
+
+
+@requires_numpyro
+def test_run_resume_force_and_report(tmp_path):
+    store = tmp_path / "out" / "bench.sqlite"
+    args = ["run", "--suite", "toy", "--problems", "coinflip", "--methods", "numpyro.svi:auto_normal",
+            "--set", "steps=300", "--repeats", "2", "--draws", "2000", "--store", str(store)]  # fmt: skip
+    first = bench(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert "summary" in first.stdout and "ran 1 (1 ok)" in first.stdout
+    assert rows(store) == [("coinflip", "numpyro.svi", "auto_normal", "ok")]
+    assert (tmp_path / "out" / "cache" / "jax").is_dir()  # the persistent compilation cache
+
+    again = bench(*args, cwd=tmp_path)
+    assert again.returncode == 0 and "reused 1 finished cells" in again.stdout
+    assert len(rows(store)) == 1
+    forced = bench(*args, "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and "ran 1 (1 ok)" in forced.stdout and len(rows(store)) == 2
+
+    samples = sqlite3.connect(store).execute("SELECT COUNT(*) FROM timing_samples WHERE phase='run_s'").fetchone()[0]
+    assert samples == 4  # every warm repeat of both runs is stored
+
+    markdown = bench("report", "--store", str(store), cwd=tmp_path)
+    assert markdown.returncode == 0 and "| coinflip | numpyro.svi:auto_normal | 0 | ok |" in markdown.stdout
+    csv = bench("report", "--store", str(store), "--format", "csv", cwd=tmp_path)
+    lines = csv.stdout.splitlines()
+    assert lines[0] == "problem,method,seed,device,status,metric,value"
+    assert any(line.startswith("coinflip,numpyro.svi:auto_normal,0,cpu,ok,elbo,") for line in lines)
+
+
+def test_failed_cells_are_rows_and_strict_exits_one(tmp_path):
+    store = tmp_path / "s.sqlite"
+    result = bench("run", "--suite", "toy", "--problems", "coinflip,banana", "--methods", "testing.exact,testing.raise",
+                   "--repeats", "1", "--store", str(store), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert sorted(rows(store)) == [
+        ("banana", "testing.exact", "", "ok"), ("banana", "testing.raise", "", "error"),
+        ("coinflip", "testing.exact", "", "ok"), ("coinflip", "testing.raise", "", "error"),
+    ]  # fmt: skip
+    assert "deliberate failure" in result.stdout
+    strict = bench("run", "--suite", "toy", "--problems", "coinflip", "--methods", "testing.raise",
+                   "--repeats", "1", "--store", str(store), "--strict", cwd=tmp_path)  # fmt: skip
+    assert strict.returncode == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--suite", "nope"], "unknown suite 'nope'; valid choices: toy"),
+        (["--suite", "toy", "--problems", "gamma,moons"], "unknown problem in suite toy 'moons'"),
+        (["--suite", "toy", "--methods", "stan.nuts"], "unknown method 'stan.nuts'; valid choices:"),
+        (["--suite", "toy", "--seeds", "0"], "--seeds must be a positive number"),
+        (["--suite", "toy", "--repeats", "0"], "--repeats must be a positive number"),
+        (["--suite", "toy", "--jobs", "-2"], "--jobs must be a positive number"),
+        (["--suite", "toy", "--timeout", "0"], "--timeout must be a positive number"),
+        (["--suite", "toy", "--set", "stepz=3"], "unknown setting 'stepz'"),
+        (["--suite", "toy", "--executor", "slurm"], "unknown executor 'slurm'; valid choices: local"),
+    ],
+)
+def test_bad_input_is_one_line_exit_two_and_nothing_written(tmp_path, args, message):
+    store = tmp_path / "results" / "bench.sqlite"
+    result = bench("run", *args, "--store", str(store), cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "results").exists()
+
+
+def test_gpu_without_gpu_and_corrupt_store_exit_two(tmp_path):
+    from bench.environment import gpus
+
+    if not gpus():
+        result = bench("run", "--suite", "toy", "--device", "gpu", "--store", str(tmp_path / "s.sqlite"), cwd=tmp_path)
+        assert result.returncode == 2 and "no GPU is visible" in result.stderr
+        assert not (tmp_path / "s.sqlite").exists()
+    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt.write_bytes(b"garbage" * 1000)
+    before = corrupt.read_bytes()
+    for args in (["run", "--suite", "toy", "--methods", "testing.exact"], ["report"]):
+        result = bench(*args, "--store", str(corrupt), cwd=tmp_path)
+        assert result.returncode == 2 and "not a readable bench store" in result.stderr
+    assert corrupt.read_bytes() == before
+    missing = bench("report", "--store", str(tmp_path / "none.sqlite"), cwd=tmp_path)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert bench("report", "--format", "docx", "--store", str(corrupt), cwd=tmp_path).returncode == 2
+
+
+def test_list_and_env(tmp_path):
+    listing = bench("list", cwd=tmp_path)
+    assert listing.returncode == 0
+    for name in ("toy", "gamma", "coinflip", "banana", "gaussian2d", "bimodal", "numpyro.svi"):
+        assert name in listing.stdout
+    assert bench("list", "backends", cwd=tmp_path).returncode == 2
+    env = bench("env", "--json", cwd=tmp_path)
+    assert env.returncode == 0 and '"cpu"' in env.stdout and '"packages"' in env.stdout
+
+
+def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path):
+    store = tmp_path / "s.sqlite"
+    args = ["run", "--suite", "toy", "--problems", "gamma", "--methods", "testing.exact,testing.sleep",
+            "--repeats", "1", "--store", str(store)]  # fmt: skip
+    env = dict(os.environ, BENCH_TEST_METHODS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if store.exists() and rows(store, "status='ok'"):
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert rows(store) == [("gamma", "testing.exact", "", "ok")]
+    resumed = bench("run", "--suite", "toy", "--problems", "gamma", "--methods", "testing.exact", "--repeats", "1",
+                    "--store", str(store), cwd=tmp_path)  # fmt: skip
+    assert resumed.returncode == 0 and "reused 1 finished cells" in resumed.stdout
+    leftover = subprocess.run(["pgrep", "-f", f"bench-cell-.*{tmp_path.name}"], capture_output=True)
+    assert leftover.returncode != 0  # no orphaned worker
