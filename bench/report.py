@@ -22,7 +22,7 @@ SUMMARY_METRICS = (
     ("run_s", "run_s"),
     ("steps_per_s", "steps/s"),
 )
-ID_COLUMNS = ("problem", "method", "seed", "status")
+ID_COLUMNS = ("problem", "method", "seed", "status")  # device and dtype join when they vary
 LONG_COLUMNS = ("problem", "method", "seed", "device", "status", "metric", "value")
 
 
@@ -78,10 +78,12 @@ def fmt(value: object) -> str:
 
 def summary_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Headers and formatted rows; a failed cell shows its reason in place of numbers."""
-    headers = list(ID_COLUMNS) + [header for _, header in SUMMARY_METRICS] + ["reason"]
+    varying = [c for c in ("device", "dtype") if c in table and table[c].nunique() > 1]
+    id_columns = list(ID_COLUMNS[:3]) + varying + list(ID_COLUMNS[3:])
+    headers = id_columns + [header for _, header in SUMMARY_METRICS] + ["reason"]
     rows = []
     for _, row in table.iterrows():
-        cells = [fmt(row.get(c)) for c in ID_COLUMNS]
+        cells = [fmt(row.get(c)) for c in id_columns]
         cells += [fmt(row.get(metric)) for metric, _ in SUMMARY_METRICS]
         cells.append("" if row["status"] == "ok" else str(row.get("reason") or ""))
         rows.append(cells)

@@ -47,8 +47,14 @@ def test_run_resume_force_and_report(tmp_path):
     samples = sqlite3.connect(store).execute("SELECT COUNT(*) FROM timing_samples WHERE phase='run_s'").fetchone()[0]
     assert samples == 4  # every warm repeat of both runs is stored
 
+    wide = bench(*args, "--x64", cwd=tmp_path)
+    assert wide.returncode == 0 and "ran 1 (1 ok)" in wide.stdout
+    info = sqlite3.connect(store).execute("SELECT dtype, info FROM records ORDER BY record_id DESC").fetchone()
+    assert info[0] == "float64" and '"computed_dtype": "float64"' in info[1]
+
     markdown = bench("report", "--store", str(store), cwd=tmp_path)
-    assert markdown.returncode == 0 and "| coinflip | numpyro.svi:auto_normal | 0 | ok |" in markdown.stdout
+    assert markdown.returncode == 0 and "| coinflip | numpyro.svi:auto_normal | 0 | float32 | ok |" in markdown.stdout
+    assert "| coinflip | numpyro.svi:auto_normal | 0 | float64 | ok |" in markdown.stdout
     csv = bench("report", "--store", str(store), "--format", "csv", cwd=tmp_path)
     lines = csv.stdout.splitlines()
     assert lines[0] == "problem,method,seed,device,status,metric,value"

@@ -95,5 +95,9 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
         run_s=run_s,
         steps=settings["steps"],
         grad_evals=settings["steps"] * settings["particles"],
-        info={"jax_backend": jax.default_backend(), "device_kind": jax.devices()[0].device_kind},
+        info={
+            "jax_backend": jax.default_backend(),
+            "device_kind": jax.devices()[0].device_kind,
+            "computed_dtype": str(losses.dtype),
+        },
     )
