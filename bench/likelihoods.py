@@ -55,3 +55,13 @@ def log_density(family: str, params: Mapping[str, np.ndarray], y: np.ndarray) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         logp = special.xlogy(a, b) + special.xlogy(a - 1.0, y) - b * y - special.gammaln(a)
     return np.where(y > 0, logp, -np.inf)
+
+
+def mean(family: str, params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """E[y | params]: the predictive probability (Bernoulli) or mean (Normal, Gamma)."""
+    check_params(family, params)
+    if family == "bernoulli":
+        return special.expit(params["logits"]) if "logits" in params else np.asarray(params["probs"])
+    if family == "normal":
+        return np.asarray(params["loc"])
+    return np.asarray(params["concentration"]) / params["rate"]

@@ -37,10 +37,12 @@ class Latent:
 
 @dataclass(frozen=True)
 class Split:
-    """Inputs (None for problems without covariates) and observed outputs."""
+    """Inputs (None for problems without covariates), observed outputs, and for regression
+    problems with a known truth the noise-free function values at x."""
 
     x: np.ndarray | None
     y: np.ndarray
+    f: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -57,7 +59,7 @@ class Dataset:
         digest = hashlib.sha256()
         for name in ("train", "val", "test"):
             split = getattr(self, name)
-            for part in ("x", "y"):
+            for part in ("x", "y", "f"):
                 array = None if split is None else getattr(split, part)
                 digest.update(f"{name}.{part}".encode())
                 if array is not None:
@@ -122,6 +124,12 @@ class Problem:
         if not np.isfinite(lp):
             return lp
         return lp + self.log_likelihood(values, data.train)
+
+    def predictive_mean(self, values: Mapping[str, np.ndarray], x: np.ndarray | None) -> np.ndarray:
+        """E[y | theta, x] at each row of x: probabilities for classification, means for regression."""
+        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
+        params = self.likelihood.params(NUMPY, arrays, None if x is None else np.asarray(x, dtype=np.float64))
+        return likelihoods.mean(self.likelihood.family, params)
 
     def log_joint_draws(self, draws: Mapping[str, np.ndarray], data: Dataset) -> np.ndarray:
         """log_joint for each of S draws (leading axis of every array)."""

@@ -23,6 +23,7 @@ class Reference:
     sampler: Sampler
     provenance: Mapping[str, Any] = field(default_factory=dict)
     verdict: str = "ok"
+    predictive_test: np.ndarray | None = None  # reference predictive mean on the test points (networks)
 
     def draws(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         return self.sampler(rng, n)

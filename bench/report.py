@@ -11,13 +11,22 @@ import pandas as pd
 
 from bench.store import check_readable
 
-# (metric, column header) shown in summaries, in order.
+# (metric, column header) shown in summaries, in order; a column no row has is left out.
 SUMMARY_METRICS = (
     ("elbo", "ELBO"),
     ("elbo_se", "ELBO se"),
     ("khat", "k-hat"),
     ("std_mean_err_max", "max std err"),
     ("sd_ratio_min", "min sd ratio"),
+    ("auc", "AUC"),
+    ("auc_draws_sd", "AUC sd"),
+    ("accuracy", "accuracy"),
+    ("rmse", "RMSE"),
+    ("coverage_90", "cover90"),
+    ("lpd", "LPD"),
+    ("brier", "Brier"),
+    ("ece", "ECE"),
+    ("ref_agreement", "ref agree"),
     ("compile_s", "compile_s"),
     ("run_s", "run_s"),
     ("steps_per_s", "steps/s"),
@@ -70,7 +79,9 @@ def fmt(value: object) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, float):
-        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        if 1e3 <= abs(value) < 1e7:
+            return f"{value:.0f}"
+        if value != 0 and (abs(value) >= 1e7 or abs(value) < 1e-3):
             return f"{value:.3g}"
         return f"{value:.4g}"
     return str(value)
@@ -80,13 +91,16 @@ def summary_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Headers and formatted rows; a failed cell shows its reason in place of numbers."""
     varying = [c for c in ("device", "dtype") if c in table and table[c].nunique() > 1]
     id_columns = list(ID_COLUMNS[:3]) + varying + list(ID_COLUMNS[3:])
-    headers = id_columns + [header for _, header in SUMMARY_METRICS] + ["reason"]
+    shown = [(m, h) for m, h in SUMMARY_METRICS if m in table and table[m].notna().any()]
+    headers = id_columns + [header for _, header in shown] + ["reason"]
     rows = []
     for _, row in table.iterrows():
         cells = [fmt(row.get(c)) for c in id_columns]
-        cells += [fmt(row.get(metric)) for metric, _ in SUMMARY_METRICS]
+        cells += [fmt(row.get(metric)) for metric, _ in shown]
         cells.append("" if row["status"] == "ok" else str(row.get("reason") or ""))
         rows.append(cells)
+    if not any(row[-1] for row in rows):  # no failures: no reason column
+        headers, rows = headers[:-1], [row[:-1] for row in rows]
     return headers, rows
 
 

@@ -4,6 +4,8 @@
   log p from the spec's own numpy evaluation; its Monte Carlo standard error; PSIS k-hat.
 - Parameter problems: per component, standardised mean error, sd ratio and 1-D Wasserstein
   distance to exact reference draws; aggregated max and mean (and min for the sd ratio).
+- Networks: function-space metrics on the test points (bench.predictive), and agreement with the
+  reference's predictive mean where a reference exists.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from bench.draws import flatten
+from bench import predictive
+from bench.draws import flatten, num_draws
 from bench.fitting import FitResult
+from bench.ops import NUMPY
 from bench.problem import Dataset, Problem
 from bench.references import Reference
 
@@ -106,11 +110,38 @@ def first_nonfinite_step(losses: np.ndarray) -> int | None:
     return int(bad[0]) + 1 if len(bad) else None
 
 
+def predictions(problem: Problem, draws: dict[str, np.ndarray], x: np.ndarray | None) -> np.ndarray:
+    """E[y | theta_s, x_i] for every draw s and point i: shape (draws, points)."""
+    return np.stack([problem.predictive_mean({k: v[s] for k, v in draws.items()}, x) for s in range(num_draws(draws))])
+
+
+def inside_training_range(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
+    low, high = x_train.min(axis=0), x_train.max(axis=0)
+    return np.all((x_test >= low) & (x_test <= high), axis=1)
+
+
+def function_space_metrics(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int):
+    test = data.test
+    preds = predictions(problem, fit.draws, test.x)
+    if problem.task == "classification":
+        metrics = predictive.classification_metrics(test.y, preds)
+    else:
+        first = {k: v[0] for k, v in fit.draws.items()}
+        noise_sd = float(problem.likelihood.params(NUMPY, first, test.x)["scale"])
+        inside = inside_training_range(data.train.x, test.x)
+        metrics = predictive.regression_metrics(test.y, test.f, preds, noise_sd, inside, seed)
+    if reference is not None and reference.predictive_test is not None:
+        metrics["ref_agreement"] = predictive.agreement(preds.mean(axis=0), reference.predictive_test)
+    return metrics
+
+
 def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int) -> dict[str, Any]:
     """All metrics of a finished fit: {'metrics': {...}, 'components': {...}}."""
     metrics = {**cost_metrics(fit), **loss_metrics(fit), **elbo_metrics(problem, data, fit)}
     components: dict[str, dict[str, float]] = {}
-    if reference is not None and problem.task == "density":
+    if problem.task == "density" and reference is not None:
         aggregates, components = parameter_metrics(problem, fit, reference, seed)
         metrics.update(aggregates)
+    elif problem.task in ("classification", "regression"):
+        metrics.update(function_space_metrics(problem, data, fit, reference, seed))
     return {"metrics": metrics, "components": components}

@@ -79,7 +79,8 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
         record.update(status="diverged", reason="posterior draws contain non-finite values")
         return
     reference = problem.reference(data)
-    record["info"]["reference"] = {"kind": reference.kind, "verdict": reference.verdict, **reference.provenance}
+    if reference is not None:
+        record["info"]["reference"] = {"kind": reference.kind, "verdict": reference.verdict, **reference.provenance}
     scored = scoring.score(problem, data, fit, reference, cell.seed)
     record["metrics"], record["components"] = scored["metrics"], scored["components"]
     record["status"] = "ok"

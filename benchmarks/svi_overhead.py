@@ -38,8 +38,9 @@ def adapter_loop(problem, settings):
     svi, _ = build_svi(problem, settings)
     data = model_data(problem, problem.make_data(0).train, jnp.float32)
     state = svi.init(jax.random.PRNGKey(0), **data)
-    compiled = jax.jit(make_run_loop(svi, settings["steps"])).lower(state, data).compile()
-    return lambda: compiled(state, data)
+    key = jax.random.PRNGKey(1)
+    compiled = jax.jit(make_run_loop(svi, settings["steps"])).lower(state, key, data, {}).compile()
+    return lambda: compiled(state, key, data, {})
 
 
 def update_fused_by_hand(problem, settings):

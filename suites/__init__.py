@@ -10,11 +10,13 @@ from bench.problem import Problem
 
 SUITES: dict[str, tuple[str, ...]] = {
     "toy": ("gamma", "coinflip", "banana", "gaussian2d", "bimodal"),
+    "bnn": ("moons", "breast_cancer", "sine"),
 }
 
 # Methods a suite runs when --methods is not given.
 DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "toy": ("numpyro.svi",),
+    "bnn": ("numpyro.svi",),
 }
 
 _SUITE_OF = {problem: suite for suite, problems in SUITES.items() for problem in problems}

@@ -64,5 +64,43 @@ def test_unknown_names_list_the_valid_choices():
 
     with pytest.raises(BenchInputError, match="valid choices: .*coinflip"):
         suites.get_problem("coin")
-    with pytest.raises(BenchInputError, match="valid choices: toy"):
+    with pytest.raises(BenchInputError, match="valid choices: bnn, toy"):
         suites.problem_names("nope")
+
+
+def test_network_data_follows_the_seeds():
+    moons = suites.get_problem("moons").make_data(0)
+    assert (len(moons.train), len(moons.val), len(moons.test)) == (980, 420, 600)
+    assert moons.train.x.shape == (980, 2) and set(np.unique(moons.train.y)) == {0.0, 1.0}
+    cancer = suites.get_problem("breast_cancer").make_data(0)
+    assert (len(cancer.train), len(cancer.test)) == (284, 285) and cancer.val is None
+    both = np.concatenate([cancer.train.x, cancer.test.x])
+    np.testing.assert_allclose(both.mean(axis=0), 0.0, atol=1e-12)  # standardised
+    np.testing.assert_allclose(both.std(axis=0), 1.0, atol=1e-12)
+    sine = suites.get_problem("sine").make_data(0)
+    assert sine.train.x.shape == (20, 1) and sine.test.x.shape == (200, 1)
+    assert np.all(np.abs(sine.train.x) <= 3) and np.allclose(sine.test.f, np.sin(sine.test.x[:, 0]))
+    assert np.std(sine.train.y - sine.train.f) == pytest.approx(0.1, abs=0.05)
+
+
+@pytest.mark.parametrize("name", ["moons", "breast_cancer", "sine"])
+def test_network_problem_contract(name):
+    problem = suites.get_problem(name)
+    assert problem.suite == "bnn" and problem.task in ("classification", "regression")
+    data = problem.make_data(3)
+    assert data.fingerprint() == problem.make_data(3).fingerprint() != problem.make_data(4).fingerprint()
+    point = problem.random_point(np.random.default_rng(0))
+    assert np.isfinite(problem.log_joint(point, data))
+    prediction = problem.predictive_mean(point, data.test.x)
+    assert prediction.shape == (len(data.test),)
+    if problem.task == "classification":
+        assert np.all((prediction > 0) & (prediction < 1))
+
+
+def test_network_shapes_are_parameters():
+    from suites.bnn import moons
+
+    wide = moons.make_problem(hidden=(16, 16), n_samples=4000)
+    assert sum(lat.size for lat in wide.latents) == 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1
+    assert len(wide.make_data(0).train) == 1960
+    assert wide.fingerprint() != moons.PROBLEM.fingerprint()

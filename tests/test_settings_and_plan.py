@@ -25,7 +25,7 @@ def test_settings_precedence_generic_problem_variant_override():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"stepz": "10"}, "unknown setting 'stepz'.*valid settings: guide"),
+        ({"stepz": "10"}, "unknown setting 'stepz'.*valid settings: batch_size, early_stopping, guide"),
         ({"steps": "ten"}, "setting steps='ten'"),
         ({"steps": "0"}, "steps must be positive"),
         ({"learning_rate": "-1"}, "learning_rate must be positive"),
@@ -59,7 +59,7 @@ def test_variant_that_does_not_apply_becomes_an_unsupported_cell():
 @pytest.mark.parametrize(
     "request_, message",
     [
-        (Request("toyz"), "unknown suite 'toyz'; valid choices: toy"),
+        (Request("toyz"), "unknown suite 'toyz'; valid choices: bnn, toy"),
         (Request("toy", problems=["moons"]), "unknown problem in suite toy 'moons'; valid choices: .*gamma"),
         (Request("toy", methods=["numpyro.sv"]), "unknown method 'numpyro.sv'; valid choices: .*numpyro.svi"),
         (Request("toy", methods=["numpyro.svi:foo"]), "valid choices: auto_mvn, auto_normal"),

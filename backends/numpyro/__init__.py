@@ -8,6 +8,7 @@ from bench.methods import Method, require_positive
 from bench.problem import Problem
 
 AUTO_GUIDES = ("auto_normal", "auto_mvn")
+SCHEDULES = ("constant", "onecycle")
 # The seeds' hand-written guides, by problem.
 CUSTOM_GUIDES: dict[str, tuple[str, ...]] = {
     "gamma": ("exp_normal",),
@@ -23,10 +24,18 @@ class SVISettings:
     learning_rate: float = 0.01
     particles: int = 1
     init_scale: float = 0.1  # initial scale of the auto guides (NumPyro's default)
+    schedule: str = "constant"  # or "onecycle": the seed's OneCycle (peak = learning_rate) + reduce-on-plateau
+    early_stopping: bool = False  # the seed's rule: stop after `patience` steps of val loss/point > train loss/point
+    patience: int = 200
+    batch_size: int = 0  # 0: full batch; else plate subsampling with the likelihood scaled to the full data
     sleep_per_step: float = 0.0  # test-only slowdown, seconds per step, for regression-gate checks
 
     def __post_init__(self) -> None:
-        require_positive(self, "steps", "learning_rate", "particles", "init_scale")
+        require_positive(self, "steps", "learning_rate", "particles", "init_scale", "patience")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.batch_size < 0:
+            raise ValueError("batch_size must be >= 0 (0 means full batch)")
         if self.sleep_per_step < 0:
             raise ValueError("sleep_per_step must be >= 0")
 

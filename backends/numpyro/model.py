@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import numpyro
 import numpyro.distributions as dist
+from numpyro import handlers
 from numpyro.distributions import constraints
 
 from bench import priors
@@ -43,15 +44,27 @@ LIKELIHOODS: dict[str, Callable[..., dist.Distribution]] = {
 }
 
 
-def make_model(problem: Problem) -> Callable:
-    """model(x=None, y=None): priors as sample sites, the likelihood in a data plate, potentials as factors."""
+def make_model(problem: Problem, batch_size: int = 0) -> Callable:
+    """model(x=None, y=None): priors as sample sites, the likelihood in a data plate, potentials as factors.
+
+    With 0 < batch_size < N the plate subsamples the rows and NumPyro scales the likelihood by
+    N / batch_size, so each step sees an unbiased estimate of the full-data log joint. The
+    training loop passes the rows (`rows=`, drawn i.i.d. like pm.Minibatch): NumPyro's own CPU
+    draw is a Fisher-Yates scan that costs more than the step it feeds.
+    """
     ops = _ops()
 
-    def model(x=None, y=None):
+    def model(x=None, y=None, rows=None):
         values = {lat.name: numpyro.sample(lat.name, prior_distribution(lat.prior, lat.shape)) for lat in problem.latents}
         if problem.likelihood is not None:
-            params = problem.likelihood.params(ops, values, x)
-            with numpyro.plate("data", y.shape[0]):
+            n = y.shape[0]
+            subsample = batch_size if 0 < batch_size < n else None
+            given = {} if rows is None or subsample is None else {"data": rows}
+            with handlers.substitute(data=given), numpyro.plate("data", n, subsample_size=subsample) as idx:
+                if subsample is not None:
+                    x = None if x is None else x[idx]
+                    y = y[idx]
+                params = problem.likelihood.params(ops, values, x)
                 numpyro.sample("obs", LIKELIHOODS[problem.likelihood.family](**params), obs=y)
         if problem.potential is not None:
             numpyro.factor("potential", problem.potential(ops, values))

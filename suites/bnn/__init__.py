@@ -1,0 +1,1 @@
+"""Bayesian neural networks, scored in function space (weights are not identifiable)."""
