@@ -92,8 +92,8 @@ def quadrature_2d(
         "box": list(box),
         "cells_per_axis": n,
         "abs_error_estimate": {
-            "mean": np.abs(mean - coarse_mean).max().item(),
-            "sd": np.abs(sd - coarse_sd).max().item(),
+            "mean": float(np.abs(mean - coarse_mean).max()),
+            "sd": float(np.abs(sd - coarse_sd).max()),
         },
     }
     return Reference(

@@ -114,7 +114,7 @@ def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, np.generic):
-        return value.item()
+        return value.tolist()  # a numpy scalar as the matching Python number
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -135,8 +135,8 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path):
     env = dict(os.environ, BENCH_TEST_METHODS="1")
     proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    deadline = time.time() + 120
-    while time.time() < deadline:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         if store.exists() and rows(store, "status='ok'"):
             break
         time.sleep(0.2)

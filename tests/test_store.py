@@ -31,7 +31,7 @@ def test_records_round_trip_into_tidy_tables(tmp_path):
     tidy = load(path)
     ok = tidy[tidy["status"] == "ok"]
     assert set(ok["metric"]) == {"elbo", "run_s", "khat", "sd_ratio"}
-    assert ok.loc[ok["metric"] == "elbo", "value"].item() == -14.8
+    assert ok.loc[ok["metric"] == "elbo", "value"].tolist() == [-14.8]
     assert ok.loc[ok["metric"] == "khat", "value"].isna().all()  # NaN is stored as NULL, not dropped
     assert (tidy["tag"] == "nightly").all()
     assert len(load(path, "timing_samples")) == 6 and len(load(path, "traces")) == 6
