@@ -63,9 +63,9 @@ def run(
     suite: str = typer.Option(..., help="suite to run (see `bench list suites`)"),
     problems: str = typer.Option("", help="comma-separated problems of the suite (default: all)"),
     methods: str = typer.Option("", help="comma-separated methods, optionally method:variant (default: the suite's)"),
-    seeds: int = typer.Option(1, help="number of seeds, 0..N-1"),
+    seeds: Optional[int] = typer.Option(None, help="number of seeds, 0..N-1 (default 1, or the suite's)"),
     device: str = typer.Option("cpu", help="cpu or gpu"),
-    repeats: int = typer.Option(3, help="warm timed repeats per cell (median reported, all stored)"),
+    repeats: Optional[int] = typer.Option(None, help="warm timed repeats per cell, all stored (default 3, or the suite's)"),
     jobs: int = typer.Option(1, help="cells run at once; above 1 the cells share the CPU and timings suffer"),
     executor: str = typer.Option("local", help="local"),
     timeout: float = typer.Option(1800.0, help="seconds before a cell is killed and recorded as timeout"),
@@ -79,11 +79,15 @@ def run(
     strict: bool = typer.Option(False, help="exit 1 if any cell ends in error, timeout, oom or diverged"),
 ) -> None:
     """Run a suite's grid of cells and store every record."""
+    import suites
     from bench import driver, report
     from bench.executors import LocalExecutor
     from bench.plan import Request, build_plan, check_positive, parse_overrides
     from bench.store import check_readable
 
+    defaults = suites.RUN_DEFAULTS.get(suite, {})
+    seeds = defaults.get("seeds", 1) if seeds is None else seeds
+    repeats = defaults.get("repeats", 3) if repeats is None else repeats
     if executor not in EXECUTORS:
         raise unknown("executor", executor, EXECUTORS)
     check_positive(jobs=jobs, timeout=timeout)
@@ -157,6 +161,103 @@ def report(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
         console.print(f"wrote {out}")
+
+
+@app.command("export")
+def export_command(
+    out: Path = typer.Option(..., help="folder to write one file per table into"),
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
+    format: str = typer.Option("csv", "--format", help="csv or parquet"),
+) -> None:
+    """Every table of the store (and the tidy join) as CSV or Parquet files."""
+    import importlib.util
+
+    from bench.store import TABLES, Store, load
+
+    if format not in ("csv", "parquet"):
+        raise unknown("format", format, ("csv", "parquet"))
+    if format == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise BenchInputError("parquet export needs pyarrow: pip install 'bench[parquet]'")
+    Store(store).close()
+    out.mkdir(parents=True, exist_ok=True)
+    for table in ("tidy", *TABLES):
+        frame = load(store, table)
+        path = out / f"{table}.{format}"
+        frame.to_csv(path, index=False) if format == "csv" else frame.to_parquet(path, index=False)
+        console.print(f"wrote {path} ({len(frame)} rows)")
+
+
+@app.command("compare")
+def compare_command(
+    baseline: str = typer.Argument(..., help="a store file, or in --store: a run id, a tag, latest or previous"),
+    current: str = typer.Argument(..., help="the same kinds as BASELINE"),
+    store: Path = typer.Option(DEFAULT_STORE, help="store holding run ids and tags"),
+    alpha: float = typer.Option(0.05, help="significance level of the Mann-Whitney U test"),
+    min_effect_time: float = typer.Option(0.10, help="smallest relative change of a speed metric that counts"),
+    min_effect_quality: float = typer.Option(0.05, help="smallest relative change of a quality metric that counts"),
+    out: Optional[Path] = typer.Option(None, help="also write the full comparison as CSV"),
+) -> None:
+    """Regression gate: exit 1 if any cell regressed (significant and large enough), 0 if not."""
+    from bench import compare
+
+    for name, value in (("alpha", alpha), ("min-effect-time", min_effect_time), ("min-effect-quality", min_effect_quality)):
+        if not 0 < value < 1:
+            raise BenchInputError(f"--{name} must lie between 0 and 1, got {value}")
+    base, cur = compare.load_side(baseline, store), compare.load_side(current, store)
+    table = compare.compare(base, cur, compare.Thresholds(alpha, min_effect_time, min_effect_quality))
+    console.print(f"baseline: {base.label}\ncurrent:  {cur.label}")
+    if table.empty:
+        console.print("[yellow]no cell is present on both sides[/]")
+    shown = table[table["verdict"] != "unchanged"]
+    out_table = Table("problem", "method", "device", "metric", "verdict", "baseline", "current", "change", "p", "n",
+                      title=f"changes ({len(table) - len(shown)} unchanged not shown)")  # fmt: skip
+    from bench.report import fmt
+
+    for _, row in shown.sort_values(["verdict", "problem", "method"]).iterrows():
+        style = {"regression": "red", "improvement": "green", "not comparable": "cyan"}.get(row["verdict"], "yellow")
+        change = "" if row["verdict"] == "not comparable" else f"{row['change']:+.1%}"
+        out_table.add_row(
+            row["problem"], row["method"], row["device"], row["metric"], f"[{style}]{row['verdict']}[/]",
+            fmt(row.get("baseline")), fmt(row.get("current")), change, fmt(row.get("p_value")), str(row.get("n") or ""),
+        )  # fmt: skip
+    console.print(out_table)
+    for label, keys in (("only in baseline", compare.only_in(base, cur)), ("only in current", compare.only_in(cur, base))):
+        for key in keys:
+            console.print(f"  {label}: {' '.join(map(str, key))}")
+    counts = table["verdict"].value_counts().to_dict()
+    console.print(", ".join(f"{counts.get(v, 0)} {v}" for v in compare.VERDICTS))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out, index=False)
+    if counts.get("regression", 0):
+        raise typer.Exit(1)
+
+
+@app.command("history")
+def history_command(
+    problem: str = typer.Option(..., help="problem name"),
+    method: str = typer.Option(..., help="method label, e.g. numpyro.svi:auto_normal"),
+    metric: str = typer.Option("run_s", help="run_s, steps_per_s, compile_s or a quality metric"),
+    device: str = typer.Option("cpu", help="cpu or gpu"),
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
+    plot: Optional[Path] = typer.Option(None, help="write a trend plot (PNG or PDF) here"),
+) -> None:
+    """A metric of one cell over time, per machine, with change points marked."""
+    from bench import history
+    from bench.report import fmt
+    from bench.store import Store
+
+    Store(store).close()
+    table = history.history(store, problem, method, metric, device)
+    out = Table("run", "machine", metric, "n", "change", "change point", title=f"{problem} {method} {device}")
+    for _, row in table.iterrows():
+        change = "" if row["change"] != row["change"] else f"{row['change']:+.1%}"
+        out.add_row(row["run_id"], row["machine"], fmt(row["median"]), str(row["n"]), change,
+                    "[red]yes[/]" if row["change_point"] else "")  # fmt: skip
+    console.print(out)
+    if plot is not None:
+        history.plot(table, f"{problem} {method} ({device})", metric, plot)
+        console.print(f"wrote {plot}")
 
 
 @app.command()

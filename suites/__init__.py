@@ -8,18 +8,36 @@ from functools import cache
 from bench.errors import unknown
 from bench.problem import Problem
 
+# Where each problem is declared (its home suite's package).
+PROBLEM_MODULES: dict[str, str] = {
+    "gamma": "suites.toy.gamma",
+    "coinflip": "suites.toy.coinflip",
+    "banana": "suites.toy.banana",
+    "gaussian2d": "suites.toy.gaussian2d",
+    "bimodal": "suites.toy.bimodal",
+    "moons": "suites.bnn.moons",
+    "breast_cancer": "suites.bnn.breast_cancer",
+    "sine": "suites.bnn.sine",
+}
+
 SUITES: dict[str, tuple[str, ...]] = {
     "toy": ("gamma", "coinflip", "banana", "gaussian2d", "bimodal"),
     "bnn": ("moons", "breast_cancer", "sine"),
+    # A fixed, small grid for nightly performance tracking (under 10 minutes on 2 cores).
+    "nightly": ("coinflip", "gaussian2d", "moons", "sine"),
 }
 
 # Methods a suite runs when --methods is not given.
 DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "toy": ("numpyro.svi",),
     "bnn": ("numpyro.svi",),
+    "nightly": ("numpyro.svi:auto_normal",),
 }
 
-_SUITE_OF = {problem: suite for suite, problems in SUITES.items() for problem in problems}
+# Run options a suite sets when the command line does not: enough samples for the regression gate.
+RUN_DEFAULTS: dict[str, dict[str, int]] = {
+    "nightly": {"repeats": 5, "seeds": 2},
+}
 
 
 def suite_names() -> list[str]:
@@ -28,7 +46,7 @@ def suite_names() -> list[str]:
 
 def problem_names(suite: str | None = None) -> list[str]:
     if suite is None:
-        return list(_SUITE_OF)
+        return list(PROBLEM_MODULES)
     if suite not in SUITES:
         raise unknown("suite", suite, SUITES)
     return list(SUITES[suite])
@@ -36,7 +54,6 @@ def problem_names(suite: str | None = None) -> list[str]:
 
 @cache
 def get_problem(name: str) -> Problem:
-    if name not in _SUITE_OF:
-        raise unknown("problem", name, _SUITE_OF)
-    module = importlib.import_module(f"suites.{_SUITE_OF[name]}.{name}")
-    return module.PROBLEM
+    if name not in PROBLEM_MODULES:
+        raise unknown("problem", name, PROBLEM_MODULES)
+    return importlib.import_module(PROBLEM_MODULES[name]).PROBLEM

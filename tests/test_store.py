@@ -65,3 +65,18 @@ def test_schema_version_is_recorded(tmp_path):
     Store(path, create=True).close()
     value = sqlite3.connect(path).execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0]
     assert int(value) == SCHEMA_VERSION
+
+
+def test_export_writes_every_table(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    path = tmp_path / "s.sqlite"
+    with Store(path, create=True) as store:
+        store.begin_run("r1", "now", "bench run", None, {"cpu": "x"}, "e1")
+        store.add_record("r1", record())
+    result = subprocess.run([sys.executable, "-m", "bench.cli", "export", "--store", str(path), "--out", str(tmp_path / "x")],
+                            capture_output=True, text=True, env=dict(os.environ), timeout=120)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in (tmp_path / "x").iterdir()} >= {"tidy.csv", "records.csv", "metrics.csv", "traces.csv"}

@@ -1,0 +1,182 @@
+"""Regression gate: compare two sets of results cell by cell, the way asv does.
+
+A change is a regression only when it is both statistically significant (Mann-Whitney U on the
+raw samples: every timed repeat of every seed; one value per seed for quality metrics) and at
+least a minimum effect (relative change of the median). Cells measured on different machines
+(CPU or GPU model) are never compared.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bench.errors import BenchInputError
+from bench.store import check_readable
+
+# metric -> (kind, True when higher is better)
+METRICS: dict[str, tuple[str, bool]] = {
+    "run_s": ("time", False),
+    "steps_per_s": ("time", True),
+    "compile_s": ("time", False),
+    "elbo": ("quality", True),
+    "std_mean_err_max": ("quality", False),
+    "auc": ("quality", True),
+    "accuracy": ("quality", True),
+    "lpd": ("quality", True),
+    "rmse": ("quality", False),
+}
+GROUP = ["suite", "problem", "method", "device", "dtype"]
+VERDICTS = ("regression", "improvement", "inconclusive", "unchanged", "not comparable")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    alpha: float = 0.05  # significance level of the two-sided Mann-Whitney U test
+    min_effect_time: float = 0.10  # relative change of the median, speed metrics
+    min_effect_quality: float = 0.05  # relative change of the median, quality metrics
+
+
+@dataclass(frozen=True)
+class Side:
+    label: str
+    samples: pd.DataFrame  # GROUP + machine, metric, value: one row per raw sample
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    check_readable(path)
+    if not path.exists():
+        raise BenchInputError(f"store {path} does not exist")
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def _record_ids(con: sqlite3.Connection, spec: str, is_file: bool) -> tuple[list[int], str]:
+    """The records a side names: a whole store, a run id, a tag, or latest / previous."""
+    latest_per_key = "SELECT MAX(record_id) FROM records {where} GROUP BY cell_key"
+    if is_file:
+        return [r[0] for r in con.execute(latest_per_key.format(where=""))], "latest record per cell"
+    runs = pd.read_sql_query(
+        "SELECT run_id, tag, started_at FROM runs WHERE run_id IN (SELECT DISTINCT run_id FROM records)"
+        " ORDER BY started_at, run_id",
+        con,
+    )
+    if spec in ("latest", "previous"):
+        index = -1 if spec == "latest" else -2
+        if len(runs) < -index:
+            raise BenchInputError(f"{spec!r}: the store holds {len(runs)} run(s) with records")
+        run_ids = [runs["run_id"].iloc[index]]
+    elif spec in set(runs["run_id"]):
+        run_ids = [spec]
+    elif spec in set(runs["tag"].dropna()):
+        run_ids = list(runs.loc[runs["tag"] == spec, "run_id"])
+    else:
+        tags = sorted(set(runs["tag"].dropna()))
+        raise BenchInputError(
+            f"{spec!r} is not a store file, run id or tag; valid choices: latest, previous, "
+            f"tags {', '.join(tags) or '(none)'}, or one of {len(runs)} run ids (see `bench history`)"
+        )
+    marks = ",".join("?" * len(run_ids))
+    where = f"WHERE run_id IN ({marks})"
+    ids = [r[0] for r in con.execute(latest_per_key.format(where=where), run_ids)]
+    return ids, f"run(s) {', '.join(run_ids)}"
+
+
+def load_side(spec: str, store: Path) -> Side:
+    path = Path(spec)
+    is_file = path.suffix in (".sqlite", ".db") or path.is_file()
+    con = _connect(path if is_file else store)
+    try:
+        ids, what = _record_ids(con, spec, is_file)
+        if not ids:
+            raise BenchInputError(f"{spec!r} holds no records")
+        marks = ",".join("?" * len(ids))
+        records = pd.read_sql_query(
+            "SELECT r.record_id, r.suite, r.problem, r.method, r.variant, r.device, r.dtype, r.status,"
+            f" e.environment FROM records r JOIN runs USING (run_id) LEFT JOIN environments e USING (env_id)"
+            f" WHERE r.record_id IN ({marks})",
+            con,
+            params=ids,
+        )
+        metrics = pd.read_sql_query(
+            f"SELECT record_id, metric, value FROM metrics WHERE component = '' AND record_id IN ({marks})",
+            con,
+            params=ids,
+        )
+        timings = pd.read_sql_query(
+            f"SELECT record_id, seconds AS value FROM timing_samples WHERE phase = 'run_s' AND record_id IN ({marks})",
+            con,
+            params=ids,
+        )
+    finally:
+        con.close()
+    records = records[records["status"] == "ok"].copy()
+    records["method"] = [m + (f":{v}" if v else "") for m, v in zip(records["method"], records["variant"])]
+    records["machine"] = [machine_of(e) for e in records["environment"]]
+    steps = metrics[metrics["metric"] == "steps"].set_index("record_id")["value"]
+    per_repeat = timings.assign(metric="run_s")
+    speed = timings.assign(metric="steps_per_s", value=steps.reindex(timings["record_id"]).to_numpy() / timings["value"])
+    one_per_seed = metrics[metrics["metric"].isin([m for m in METRICS if m not in ("run_s", "steps_per_s")])]
+    samples = pd.concat([per_repeat, speed, one_per_seed], ignore_index=True)
+    samples = samples.merge(records[["record_id", *GROUP, "machine"]], on="record_id")
+    return Side(f"{spec} ({what})", samples.dropna(subset=["value"]))
+
+
+def machine_of(environment: str | None) -> str:
+    env = json.loads(environment) if environment else {}
+    gpus = ", ".join(g.get("name", "") for g in env.get("gpus", [])) or "no GPU"
+    return f"{env.get('cpu', 'unknown CPU')} / {gpus}"
+
+
+def verdict(base: np.ndarray, current: np.ndarray, higher_is_better: bool, min_effect: float, alpha: float):
+    """(verdict, relative change of the median, p-value)."""
+    b, c = float(np.median(base)), float(np.median(current))
+    change = (c - b) / abs(b) if b != 0 else (0.0 if c == b else np.inf * np.sign(c - b))
+    if np.array_equal(np.sort(base), np.sort(current)):
+        return "unchanged", 0.0, 1.0
+    p = float(stats.mannwhitneyu(base, current, alternative="two-sided").pvalue)
+    if abs(change) < min_effect:
+        return "unchanged", change, p
+    if p >= alpha:
+        return "inconclusive", change, p
+    better = change > 0 if higher_is_better else change < 0
+    return ("improvement" if better else "regression"), change, p
+
+
+def compare(base: Side, current: Side, thresholds: Thresholds = Thresholds()) -> pd.DataFrame:
+    """One row per (cell group, metric) present on both sides."""
+    rows = []
+    base_groups = dict(iter(base.samples.groupby(GROUP)))
+    for key, cur in current.samples.groupby(GROUP):
+        if key not in base_groups:
+            continue
+        old = base_groups[key]
+        cell = dict(zip(GROUP, key))
+        machines = (set(old["machine"]), set(cur["machine"]))
+        if machines[0] != machines[1]:
+            rows.append({**cell, "metric": "*", "verdict": "not comparable",
+                         "note": f"measured on {' + '.join(sorted(machines[0]))} vs {' + '.join(sorted(machines[1]))}"})  # fmt: skip
+            continue
+        for metric, (kind, higher) in METRICS.items():
+            a = old.loc[old["metric"] == metric, "value"].to_numpy()
+            b = cur.loc[cur["metric"] == metric, "value"].to_numpy()
+            if len(a) == 0 or len(b) == 0:
+                continue
+            min_effect = thresholds.min_effect_time if kind == "time" else thresholds.min_effect_quality
+            outcome, change, p = verdict(a, b, higher, min_effect, thresholds.alpha)
+            rows.append({
+                **cell, "metric": metric, "verdict": outcome, "baseline": float(np.median(a)),
+                "current": float(np.median(b)), "change": change, "p_value": p, "n": f"{len(a)}/{len(b)}", "note": "",
+            })  # fmt: skip
+    columns = [*GROUP, "metric", "verdict", "baseline", "current", "change", "p_value", "n", "note"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def only_in(one: Side, other: Side) -> list[tuple]:
+    keys = set(map(tuple, one.samples[GROUP].drop_duplicates().to_numpy()))
+    return sorted(keys - set(map(tuple, other.samples[GROUP].drop_duplicates().to_numpy())))
