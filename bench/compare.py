@@ -2,8 +2,10 @@
 
 A change is a regression only when it is both statistically significant (Mann-Whitney U on the
 raw samples: every timed repeat of every seed; one value per seed for quality metrics) and at
-least a minimum effect (relative change of the median). Cells measured on different machines
-(CPU or GPU model) are never compared.
+least a minimum effect (relative change of the median). For speed metrics the best repeat (the
+fastest) must move by the minimum effect too: load from other processes only ever slows a
+repeat down, so a shift of the median alone is often the machine, not the code. Cells measured
+on different machines (CPU or GPU model) are never compared.
 """
 
 from __future__ import annotations
@@ -133,14 +135,25 @@ def machine_of(environment: str | None) -> str:
     return f"{env.get('cpu', 'unknown CPU')} / {gpus}"
 
 
-def verdict(base: np.ndarray, current: np.ndarray, higher_is_better: bool, min_effect: float, alpha: float):
-    """(verdict, relative change of the median, p-value)."""
-    b, c = float(np.median(base)), float(np.median(current))
-    change = (c - b) / abs(b) if b != 0 else (0.0 if c == b else np.inf * np.sign(c - b))
+def relative_change(base: float, current: float) -> float:
+    if base == 0:
+        return 0.0 if current == base else float(np.inf * np.sign(current - base))
+    return (current - base) / abs(base)
+
+
+def verdict(
+    base: np.ndarray, current: np.ndarray, higher_is_better: bool, min_effect: float, alpha: float,
+    best_must_move: bool = False,
+):  # fmt: skip
+    """(verdict, relative change of the median, p-value). With best_must_move, the best sample
+    (max if higher is better, else min) must also change by at least min_effect."""
+    change = relative_change(float(np.median(base)), float(np.median(current)))
     if np.array_equal(np.sort(base), np.sort(current)):
         return "unchanged", 0.0, 1.0
     p = float(stats.mannwhitneyu(base, current, alternative="two-sided").pvalue)
-    if abs(change) < min_effect:
+    best = np.max if higher_is_better else np.min
+    best_change = relative_change(float(best(base)), float(best(current)))
+    if abs(change) < min_effect or (best_must_move and abs(best_change) < min_effect):
         return "unchanged", change, p
     if p >= alpha:
         return "inconclusive", change, p
@@ -168,7 +181,7 @@ def compare(base: Side, current: Side, thresholds: Thresholds = Thresholds()) ->
             if len(a) == 0 or len(b) == 0:
                 continue
             min_effect = thresholds.min_effect_time if kind == "time" else thresholds.min_effect_quality
-            outcome, change, p = verdict(a, b, higher, min_effect, thresholds.alpha)
+            outcome, change, p = verdict(a, b, higher, min_effect, thresholds.alpha, best_must_move=kind == "time")
             rows.append({
                 **cell, "metric": metric, "verdict": outcome, "baseline": float(np.median(a)),
                 "current": float(np.median(b)), "change": change, "p_value": p, "n": f"{len(a)}/{len(b)}", "note": "",

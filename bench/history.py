@@ -44,7 +44,9 @@ def history(
         values = s["value"].to_numpy()
         change_point, change = False, float("nan")
         if machine in previous:
-            outcome, change, _ = compare.verdict(previous[machine], values, higher, min_effect, thresholds.alpha)
+            outcome, change, _ = compare.verdict(
+                previous[machine], values, higher, min_effect, thresholds.alpha, best_must_move=kind == "time"
+            )
             change_point = outcome in ("regression", "improvement")
         previous[machine] = values
         rows.append({"run_id": run_id, "machine": machine, "median": float(np.median(values)), "n": len(values),

@@ -65,6 +65,13 @@ def test_cells_from_different_machines_are_not_compared(tmp_path):
     assert "CPU A" in table["note"].iloc[0] and "CPU B" in table["note"].iloc[0]
 
 
+def test_intermittent_load_on_some_repeats_is_not_a_regression():
+    base = np.array([1.00, 1.01, 1.00, 1.02, 1.01, 1.00, 1.01, 1.02, 1.00, 1.01])
+    loaded = np.array([1.01, 1.30, 1.32, 1.28, 1.00, 1.31, 1.29, 1.33, 1.02, 1.30])  # most repeats hit by load
+    assert compare.verdict(base, loaded, False, 0.1, 0.05)[0] == "regression"  # medians alone would flag it
+    assert compare.verdict(base, loaded, False, 0.1, 0.05, best_must_move=True)[0] == "unchanged"
+
+
 def test_verdict_rules():
     fast, slow = np.full(8, 1.0) + RNG.normal(0, 1e-3, 8), np.full(8, 1.5) + RNG.normal(0, 1e-3, 8)
     assert compare.verdict(fast, slow, False, 0.1, 0.05)[0] == "regression"
