@@ -30,6 +30,7 @@ class FitResult:
     steps: int
     grad_evals: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    chains: int | None = None  # MCMC: draws are chain-major, (chains * draws_per_chain, ...)
 
 
 def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: int) -> tuple[Any, list[float]]:

@@ -90,3 +90,31 @@ def jax_ops() -> Ops:
         mean=jnp.mean,
         where=jnp.where,
     )
+
+
+def torch_ops() -> Ops:
+    """The namespace bound to torch (imported lazily: torch is an optional extra)."""
+    import torch
+    import torch.nn.functional as F
+
+    return Ops(
+        name="torch",
+        asarray=torch.as_tensor,
+        matmul=torch.matmul,
+        tanh=torch.tanh,
+        sigmoid=torch.sigmoid,
+        relu=torch.relu,
+        exp=torch.exp,
+        log=torch.log,
+        log1p=torch.log1p,
+        logaddexp=torch.logaddexp,
+        softplus=F.softplus,
+        sqrt=torch.sqrt,
+        square=torch.square,
+        sin=torch.sin,
+        cos=torch.cos,
+        abs=torch.abs,
+        sum=torch.sum,
+        mean=torch.mean,
+        where=torch.where,
+    )

@@ -27,9 +27,13 @@ SUMMARY_METRICS = (
     ("brier", "Brier"),
     ("ece", "ECE"),
     ("ref_agreement", "ref agree"),
+    ("ess_bulk_min", "min ESS"),
+    ("r_hat_max", "max R-hat"),
+    ("acceptance_rate", "accept"),
     ("compile_s", "compile_s"),
     ("run_s", "run_s"),
     ("steps_per_s", "steps/s"),
+    ("ess_per_s", "ESS/s"),
 )
 ID_COLUMNS = ("problem", "method", "seed", "status")  # device and dtype join when they vary
 LONG_COLUMNS = ("problem", "method", "seed", "device", "status", "metric", "value")

@@ -80,6 +80,33 @@ def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, se
     return aggregates, components
 
 
+def mcmc_metrics(problem: Problem, fit: FitResult) -> dict[str, float]:
+    """Rank-normalised bulk and tail ESS, split R-hat (ArviZ), ESS per second, acceptance, divergences."""
+    if not fit.chains:
+        return {}
+    import arviz as az
+
+    shapes = {lat.name: lat.shape for lat in problem.latents}
+    _, matrix = flatten(fit.draws, shapes)
+    per_chain = matrix.reshape(fit.chains, -1, matrix.shape[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bulk = np.array([az.ess(per_chain[:, :, k], method="bulk") for k in range(matrix.shape[1])], dtype=float)
+        tail = np.array([az.ess(per_chain[:, :, k], method="tail") for k in range(matrix.shape[1])], dtype=float)
+        rhat = np.array([az.rhat(per_chain[:, :, k]) for k in range(matrix.shape[1])], dtype=float)
+    run_s = float(np.median(fit.run_s))
+    metrics = {
+        "ess_bulk_min": float(np.min(bulk)),
+        "ess_tail_min": float(np.min(tail)),
+        "r_hat_max": float(np.max(rhat)),
+        "ess_per_s": float(np.min(bulk)) / run_s if run_s > 0 else float("nan"),
+    }
+    for key in ("acceptance_rate", "divergences"):
+        if key in fit.info:
+            metrics[key] = float(fit.info[key])
+    return metrics
+
+
 def cost_metrics(fit: FitResult) -> dict[str, float]:
     run_s = float(np.median(fit.run_s))
     metrics = {"compile_s": fit.compile_s, "run_s": run_s, "steps": float(fit.steps)}
@@ -137,7 +164,7 @@ def function_space_metrics(problem: Problem, data: Dataset, fit: FitResult, refe
 
 def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int) -> dict[str, Any]:
     """All metrics of a finished fit: {'metrics': {...}, 'components': {...}}."""
-    metrics = {**cost_metrics(fit), **loss_metrics(fit), **elbo_metrics(problem, data, fit)}
+    metrics = {**cost_metrics(fit), **loss_metrics(fit), **elbo_metrics(problem, data, fit), **mcmc_metrics(problem, fit)}
     components: dict[str, dict[str, float]] = {}
     if problem.task == "density" and reference is not None:
         aggregates, components = parameter_metrics(problem, fit, reference, seed)
