@@ -41,8 +41,9 @@ class Welford:
 
 
 def map_start(target: TorchTarget, chains: int, steps: int, lr: float) -> torch.Tensor:
-    """A short MAP optimisation from the central point, then a little jitter per chain."""
-    z = torch.zeros(chains, target.dim, dtype=target.dtype, device=target.device)
+    """A short MAP optimisation from near the central point (0.1 * N(0, 1) per chain: an exact zero
+    is a symmetric saddle for networks), then a little jitter per chain."""
+    z = 0.1 * torch.randn(chains, target.dim, dtype=target.dtype, device=target.device)
     if steps:
         log_joint = target.batched()
         with torch.enable_grad():  # the samplers themselves run under no_grad

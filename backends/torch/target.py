@@ -133,8 +133,14 @@ class TorchTarget:
         return total + self._data_terms(values)
 
     def batched(self) -> Callable[[torch.Tensor], torch.Tensor]:
-        """log_joint over a leading axis of points (particles or chains)."""
-        return torch.func.vmap(self.log_joint)
+        """log_joint over a leading axis of points (particles or chains); one point skips vmap's
+        overhead (a fifth of an eager step on moons)."""
+        vectorised = torch.func.vmap(self.log_joint)
+
+        def log_joint(z: torch.Tensor) -> torch.Tensor:
+            return self.log_joint(z[0])[None] if z.shape[0] == 1 else vectorised(z)
+
+        return log_joint
 
     def draws_to_numpy(self, z: torch.Tensor) -> dict[str, np.ndarray]:
         return {k: v.detach().cpu().numpy().astype(np.float64) for k, v in self.constrain(z).items()}
