@@ -62,6 +62,9 @@ class Normal:
         z = (x - self.loc) / self.scale
         return -0.5 * z * z - math.log(self.scale) - HALF_LOG_2PI
 
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return rng.normal(self.loc, self.scale, size=shape)
+
 
 @dataclass(frozen=True)
 class HalfNormal:
@@ -72,6 +75,9 @@ class HalfNormal:
         z = x / self.scale
         logp = math.log(2.0) - 0.5 * z * z - math.log(self.scale) - HALF_LOG_2PI
         return _outside(x, self.support, logp)
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return np.abs(rng.normal(0.0, self.scale, size=shape))
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,10 @@ class SoftLaplace:
     def log_density(self, x: np.ndarray) -> np.ndarray:
         z = (x - self.loc) / self.scale
         return LOG_2_OVER_PI - math.log(self.scale) - np.logaddexp(z, -z)
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """Inverse CDF: F(x) = (2 / pi) arctan(exp(z))."""
+        return self.loc + self.scale * np.log(np.tan(0.5 * np.pi * rng.uniform(size=shape)))
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,9 @@ class Uniform:
         logp = np.full(np.shape(x), -math.log(self.high - self.low))
         return _outside(x, self.support, logp)
 
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size=shape)
+
 
 @dataclass(frozen=True)
 class Gamma:
@@ -113,6 +126,9 @@ class Gamma:
             logp = a * math.log(b) + (a - 1.0) * np.log(x) - b * x - special.gammaln(a)
         return _outside(x, self.support, logp)
 
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return rng.gamma(self.concentration, 1.0 / self.rate, size=shape)
+
 
 @dataclass(frozen=True)
 class Beta:
@@ -125,6 +141,9 @@ class Beta:
             logp = special.xlogy(self.a - 1.0, x) + special.xlog1py(self.b - 1.0, -x)
         return _outside(x, self.support, logp - special.betaln(self.a, self.b))
 
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return rng.beta(self.a, self.b, size=shape)
+
 
 @dataclass(frozen=True)
 class Flat:
@@ -134,6 +153,8 @@ class Flat:
 
     def log_density(self, x: np.ndarray) -> np.ndarray:
         return np.zeros(np.shape(x))
+
+    sample = None  # improper: nothing to draw from
 
 
 Prior = Normal | HalfNormal | SoftLaplace | Uniform | Gamma | Beta | Flat

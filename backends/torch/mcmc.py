@@ -40,10 +40,10 @@ class Welford:
         return (self.n / (self.n + 5.0)) * var + 1e-3 * (5.0 / (self.n + 5.0))  # Stan's regularisation
 
 
-def map_start(target: TorchTarget, chains: int, steps: int, lr: float) -> torch.Tensor:
-    """A short MAP optimisation from near the central point (0.1 * N(0, 1) per chain: an exact zero
-    is a symmetric saddle for networks), then a little jitter per chain."""
-    z = 0.1 * torch.randn(chains, target.dim, dtype=target.dtype, device=target.device)
+def map_start(target: TorchTarget, chains: int, steps: int, lr: float, seed: int) -> torch.Tensor:
+    """Each chain from its own init_to_median point (NumPyro's default), then a short MAP
+    optimisation, then a little jitter."""
+    z = target.initial_points(np.random.default_rng(seed), chains)
     if steps:
         log_joint = target.batched()
         with torch.enable_grad():  # the samplers themselves run under no_grad
@@ -61,7 +61,7 @@ def _mh(target: TorchTarget, settings: Mapping[str, Any], seed: int) -> dict[str
     torch.manual_seed(seed)
     chains, burn_in, thin, kept = settings["chains"], settings["burn_in"], settings["thin"], settings["draws"]
     log_joint = target.batched()
-    z = map_start(target, chains, settings["map_steps"], settings["map_lr"])
+    z = map_start(target, chains, settings["map_steps"], settings["map_lr"], seed)
     lp = log_joint(z)
     log_scale = torch.tensor(math.log(settings["proposal_scale"]), dtype=target.dtype, device=target.device)
     coordinate_sd = torch.ones(target.dim, dtype=target.dtype, device=target.device)
@@ -123,7 +123,7 @@ def _hmc(target: TorchTarget, settings: Mapping[str, Any], seed: int) -> dict[st
     chains, burn_in, thin, kept = settings["chains"], settings["burn_in"], settings["thin"], settings["draws"]
     grad_and_value = batched_grad_and_value(target)
     dtype, device = target.dtype, target.device
-    z = map_start(target, chains, 0, 0.0)
+    z = map_start(target, chains, 0, 0.0, seed)
     lp = target.batched()(z)
     inverse_mass = torch.ones(target.dim, dtype=dtype, device=device)
     log_step = torch.tensor(math.log(settings["step_size"]), dtype=dtype, device=device)

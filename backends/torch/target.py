@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy import special
 
 from bench import priors
 from bench.ops import torch_ops
@@ -101,6 +102,24 @@ class TorchTarget:
     def log_abs_det_jacobian(self, z: torch.Tensor) -> torch.Tensor:
         """sum of log|dx/dz| over the last axis; z may carry leading batch axes."""
         return sum(self.constrain_block(b, z[..., b.start : b.stop])[1].sum(-1) for b in self.blocks)
+
+    def initial_points(self, rng: np.random.Generator, num: int, draws: int = 15) -> torch.Tensor:
+        """NumPyro's default init (init_to_median): per coordinate, the median of 15 prior draws,
+        mapped to the unconstrained space; improper priors fall back to uniform(-2, 2) there."""
+        rows = np.empty((num, self.dim))
+        for b in self.blocks:
+            size = b.stop - b.start
+            if b.prior.sample is None:
+                rows[:, b.start : b.stop] = rng.uniform(-2.0, 2.0, size=(num, size))
+                continue
+            x = np.median(b.prior.sample(rng, (draws, num, size)), axis=0)
+            support = b.prior.support
+            if support.kind == "positive":
+                x = np.log(x)
+            elif support.kind == "interval":
+                x = special.logit((x - support.low) / (support.high - support.low))
+            rows[:, b.start : b.stop] = x
+        return torch.as_tensor(rows, dtype=self.dtype, device=self.device)
 
     def constrain(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         """Constrained values of every latent; z may carry leading batch axes."""
