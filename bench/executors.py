@@ -77,14 +77,18 @@ def _describe_exit(returncode: int, stderr_tail: str, oom_killed: bool) -> tuple
 
 
 class _Processes:
-    """The live worker processes, so an interrupted driver can kill them all."""
+    """The live worker processes, so an interrupted driver can kill them all. Once closed, a
+    process registered late (spawned while the driver was being interrupted) is killed at once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._live: set[subprocess.Popen] = set()
+        self.closed = False
 
     def add(self, proc: subprocess.Popen) -> None:
         with self._lock:
+            if self.closed:
+                _kill_group(proc)
             self._live.add(proc)
 
     def discard(self, proc: subprocess.Popen) -> None:
@@ -93,6 +97,7 @@ class _Processes:
 
     def kill_all(self) -> None:
         with self._lock:
+            self.closed = True
             for proc in self._live:
                 _kill_group(proc)
 
@@ -110,6 +115,8 @@ def run_in_subprocess(
     """One cell, one process; always returns a record."""
     if cell.unsupported:
         return run_cell(cell)  # nothing to isolate: the record is known without running anything
+    if live is not None and live.closed:
+        return empty_record(cell, "skipped", "the run was interrupted before this cell started")
     start = perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-cell-") as tmp:
         cell_path, out_path, log_path = Path(tmp, "cell.json"), Path(tmp, "record.json"), Path(tmp, "worker.log")
