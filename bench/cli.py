@@ -110,10 +110,15 @@ def run(
             progress.console.print(f"  [{style}]{record['status']:<11}[/] {record['key']}  {record['wall_s']:.1f}s")
             progress.advance(task)
 
-        outcome = driver.execute(
-            cells, store, pool, force=force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
-            env_extra={"jax_compilation_cache": str(cache) if cache else None}, on_record=on_record,
-        )  # fmt: skip
+        try:
+            outcome = driver.execute(
+                cells, store, pool, force=force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
+                env_extra={"jax_compilation_cache": str(cache) if cache else None}, on_record=on_record,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            progress.stop()
+            console.print(f"[yellow]interrupted[/]: finished cells are in {store}; run again to resume")
+            raise typer.Exit(130) from None
         progress.update(task, completed=len(cells))
     table = report.latest_records(store, hashes=[c.hash for c in cells])
     _print_summary(table)

@@ -48,11 +48,17 @@ def execute(
         run_id = new_run_id()
         store.begin_run(run_id, now(), command, tag, env, environment.environment_id(env))
         statuses: dict[str, int] = {}
-        for record in executor.run(todo):
-            store.add_record(run_id, record)
-            statuses[record["status"]] = statuses.get(record["status"], 0) + 1
-            if on_record is not None:
-                on_record(record)
+        records = executor.run(todo)
+        try:
+            for record in records:
+                store.add_record(run_id, record)
+                statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+                if on_record is not None:
+                    on_record(record)
+        finally:
+            # An interrupt outside the generator (while storing a record, say) would otherwise leave
+            # it alive, its workers running and its pool joined at exit: close it here, always.
+            records.close()
         store.finish_run(run_id, now())
         return RunOutcome(run_id=run_id, ran=len(todo), reused=len(cells) - len(todo), statuses=statuses)
     finally:
