@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -110,6 +111,7 @@ def run(
             progress.console.print(f"  [{style}]{record['status']:<11}[/] {record['key']}  {record['wall_s']:.1f}s")
             progress.advance(task)
 
+        _interrupt_on_signals()
         try:
             outcome = driver.execute(
                 cells, store, pool, force=force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
@@ -126,6 +128,17 @@ def run(
     console.print(f"run {outcome.run_id}: ran {outcome.ran} ({counts}), reused {outcome.reused} finished cells")
     if strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
         raise typer.Exit(1)
+
+
+def _interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM stop a run cleanly (workers killed, finished cells kept). Installed
+    explicitly: a shell starts background jobs with SIGINT ignored, and CI cancels with SIGTERM."""
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _print_summary(table) -> None:

@@ -128,20 +128,23 @@ def test_list_and_env(tmp_path):
     assert env.returncode == 0 and '"cpu"' in env.stdout and '"packages"' in env.stdout
 
 
-def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path, signum):
     store = tmp_path / "s.sqlite"
     args = ["run", "--suite", "toy", "--problems", "gamma", "--methods", "testing.exact,testing.sleep",
             "--repeats", "1", "--store", str(store)]  # fmt: skip
     env = dict(os.environ, BENCH_TEST_METHODS="1")
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=tmp_path, env=env,
+    ignore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731 (as a background job starts)
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=tmp_path, env=env, preexec_fn=ignore_sigint,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if store.exists() and rows(store, "status='ok'"):
             break
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     proc.communicate(timeout=60)
+    assert proc.returncode == 130
     assert rows(store) == [("gamma", "testing.exact", "", "ok")]
     resumed = bench("run", "--suite", "toy", "--problems", "gamma", "--methods", "testing.exact", "--repeats", "1",
                     "--store", str(store), cwd=tmp_path)  # fmt: skip
