@@ -134,9 +134,10 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path, signum):
     args = ["run", "--suite", "toy", "--problems", "gamma", "--methods", "testing.exact,testing.sleep",
             "--repeats", "1", "--store", str(store)]  # fmt: skip
     env = dict(os.environ, BENCH_TEST_METHODS="1")
-    ignore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731 (as a background job starts)
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=tmp_path, env=env, preexec_fn=ignore_sigint,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    # Started with SIGINT ignored, as a shell starts a background job (trap, not preexec_fn: no fork of this
+    # multithreaded test process running Python before exec).
+    command = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', sys.executable, "-m", "bench.cli", *args]
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if store.exists() and rows(store, "status='ok'"):
