@@ -85,6 +85,8 @@ def build_plan(request: Request) -> list[Cell]:
     _check_overrides_apply(methods, request.overrides)
 
     code = environment.code_version()
+    versions_of = {name: environment.package_versions(CORE_PACKAGES + backends.registry()[name].requires)
+                   for name, _ in methods}  # fmt: skip
     cells: list[Cell] = []
     for problem_name in chosen:
         problem = suites.get_problem(problem_name)
@@ -99,14 +101,13 @@ def build_plan(request: Request) -> list[Cell]:
                     reason = f"{method.label(var)} does not apply to {problem_name}; applicable: {', '.join(applicable)}"
                 overrides = {k: v for k, v in request.overrides.items() if k in _setting_names(method)}
                 settings = resolve_settings(method, problem, var, overrides)
-                versions = environment.package_versions(CORE_PACKAGES + method.requires)
                 for seed in range(request.seeds):
                     cell = Cell(
                         suite=problem.suite, problem=problem_name, method=method_name, variant=var, seed=seed,
                         device=request.device, dtype=request.dtype, repeats=request.repeats, draws=request.draws,
                         settings=settings, unsupported=reason,
                     )  # fmt: skip
-                    fingerprints = {"spec": spec_hash, "data": data_hashes[seed], "versions": versions, "code": code}
+                    fingerprints = {"spec": spec_hash, "data": data_hashes[seed], "versions": versions_of[method_name], "code": code}
                     cells.append(dataclasses.replace(cell, hash=content_hash(cell, fingerprints)))
     return cells
 
