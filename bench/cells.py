@@ -21,6 +21,7 @@ class Cell:
     draws: int
     settings: dict[str, Any] = field(default_factory=dict, hash=False)
     unsupported: str | None = None  # known before running: recorded without a process
+    reference: str = ""  # provenance file of the stored MCMC reference scored against ("" for none or exact)
     hash: str = ""
 
     @property

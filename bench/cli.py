@@ -78,6 +78,7 @@ def run(
     tag: Optional[str] = typer.Option(None, help="label stored with the run"),
     compile_cache: bool = typer.Option(True, help="JAX persistent compilation cache under the store's folder"),
     strict: bool = typer.Option(False, help="exit 1 if any cell ends in error, timeout, oom or diverged"),
+    references: Optional[Path] = typer.Option(None, help="stored MCMC references (default: references/ beside the store)"),
 ) -> None:
     """Run a suite's grid of cells and store every record."""
     import suites
@@ -95,6 +96,7 @@ def run(
     request = Request(
         suite=suite, problems=_names(problems), methods=_names(methods), seeds=seeds, device=device,
         dtype="float64" if x64 else "float32", repeats=repeats, draws=draws, overrides=parse_overrides(set_),
+        references=references or store.parent / "references",
     )  # fmt: skip
     cells = build_plan(request)
     check_readable(store)
@@ -293,6 +295,11 @@ def env(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> Non
             value = ", ".join(f"{k} {v}" for k, v in value.items() if v)
         table.add_row(key, str(value))
     console.print(table)
+
+
+from bench.cli_reference import reference_app  # noqa: E402  (the sub-app imports nothing heavy)
+
+app.add_typer(reference_app, name="reference")
 
 
 def main() -> None:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from bench.priors import Prior
 from bench.problem import Latent
 
@@ -48,3 +50,9 @@ class MLP:
     def size(self) -> int:
         weights = sum(a * b for a, b in zip(self.widths[:-1], self.widths[1:]))
         return weights + (sum(self.widths[1:]) if self.bias else 0)
+
+
+def grid_2d(x_range: tuple[float, float], y_range: tuple[float, float], n: int) -> np.ndarray:
+    """n x n points over a box, x varying slowest: reshape(n, n) gives [i_x, i_y]."""
+    gx, gy = np.meshgrid(np.linspace(*x_range, n), np.linspace(*y_range, n), indexing="ij")
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)

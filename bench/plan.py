@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import backends
 import suites
-from bench import environment
+from bench import environment, reference_store
 from bench.cells import Cell, content_hash
 from bench.errors import BenchInputError, unknown
 from bench.methods import Method, resolve_settings
@@ -29,6 +30,7 @@ class Request:
     repeats: int = 3
     draws: int = 4000
     overrides: Mapping[str, str] = field(default_factory=dict)
+    references: Path | None = None  # folder of stored MCMC references (None: score without them)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, str]:
@@ -91,7 +93,9 @@ def build_plan(request: Request) -> list[Cell]:
     for problem_name in chosen:
         problem = suites.get_problem(problem_name)
         spec_hash = problem.fingerprint()
-        data_hashes = {seed: problem.make_data(seed).fingerprint() for seed in range(request.seeds)}
+        datasets = {seed: problem.make_data(seed) for seed in range(request.seeds)}
+        data_hashes = {seed: data.fingerprint() for seed, data in datasets.items()}
+        stored = {seed: _stored_reference(request, problem, seed, data) for seed, data in datasets.items()}
         for method_name, variant in methods:
             method = backends.registry()[method_name]
             applicable = method.variants(problem)
@@ -106,10 +110,23 @@ def build_plan(request: Request) -> list[Cell]:
                         suite=problem.suite, problem=problem_name, method=method_name, variant=var, seed=seed,
                         device=request.device, dtype=request.dtype, repeats=request.repeats, draws=request.draws,
                         settings=settings, unsupported=reason,
+                        reference=str(stored[seed].provenance_path) if stored[seed] else "",
                     )  # fmt: skip
-                    fingerprints = {"spec": spec_hash, "data": data_hashes[seed], "versions": versions_of[method_name], "code": code}
+                    fingerprints = {"spec": spec_hash, "data": data_hashes[seed], "versions": versions_of[method_name],
+                                    "code": code, "reference": stored[seed].digest if stored[seed] else None}  # fmt: skip
                     cells.append(dataclasses.replace(cell, hash=content_hash(cell, fingerprints)))
     return cells
+
+
+def _stored_reference(request: Request, problem, seed: int, data) -> reference_store.StoredReference | None:
+    """The MCMC reference a problem without an exact one is scored against; a stale one stops the
+    run before anything is written (exit 2), naming the rebuild command."""
+    if problem.reference is not None or request.references is None:
+        return None
+    stored = reference_store.find(request.references, problem.name, seed)
+    if stored is not None:
+        reference_store.require_fresh(stored, problem, data)
+    return stored
 
 
 def _setting_names(method: Method) -> set[str]:

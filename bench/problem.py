@@ -86,11 +86,12 @@ class Problem:
     latents: tuple[Latent, ...]
     task: str
     make_data: Callable[[int], Dataset]
-    reference: Callable[[Dataset], Any]
+    reference: Callable[[Dataset], Any] | None = None  # the exact reference, where one exists; else MCMC
     likelihood: Likelihood | None = None
     potential: Callable[[Ops, Mapping[str, Any]], Any] | None = None
     recipe: Recipe = field(default_factory=Recipe)
     config: Mapping[str, Any] = field(default_factory=dict)
+    grid: Callable[[], np.ndarray] | None = None  # networks: inputs where plots show the predictive surface
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:

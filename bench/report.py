@@ -92,7 +92,8 @@ def fmt(value: object) -> str:
 
 
 def summary_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
-    """Headers and formatted rows; a failed cell shows its reason in place of numbers."""
+    """Headers and formatted rows; a failed cell shows its reason in place of numbers, and an ok cell
+    scored against a reference that failed its gates says so."""
     varying = [c for c in ("device", "dtype") if c in table and table[c].nunique() > 1]
     id_columns = list(ID_COLUMNS[:3]) + varying + list(ID_COLUMNS[3:])
     shown = [(m, h) for m, h in SUMMARY_METRICS if m in table and table[m].notna().any()]
@@ -101,7 +102,7 @@ def summary_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     for _, row in table.iterrows():
         cells = [fmt(row.get(c)) for c in id_columns]
         cells += [fmt(row.get(metric)) for metric, _ in shown]
-        cells.append("" if row["status"] == "ok" else str(row.get("reason") or ""))
+        cells.append(str(row.get("reason") or ""))  # ok rows too: e.g. scored against a failed reference
         rows.append(cells)
     if not any(row[-1] for row in rows):  # no failures: no reason column
         headers, rows = headers[:-1], [row[:-1] for row in rows]

@@ -78,12 +78,29 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
         record["metrics"] = scoring.cost_metrics(fit)
         record.update(status="diverged", reason="posterior draws contain non-finite values")
         return
-    reference = problem.reference(data)
+    reference = _reference(problem, data, cell)
     if reference is not None:
         record["info"]["reference"] = {"kind": reference.kind, "verdict": reference.verdict, **reference.provenance}
+        if reference.verdict != "ok":
+            record["reason"] = f"scored against a reference that {reference.verdict} its gates"
     scored = scoring.score(problem, data, fit, reference, cell.seed)
     record["metrics"], record["components"] = scored["metrics"], scored["components"]
     record["status"] = "ok"
+
+
+def _reference(problem, data, cell: Cell):
+    """The exact reference where the problem has one, else the stored MCMC reference the plan chose."""
+    if problem.reference is not None:
+        return problem.reference(data)
+    if not cell.reference:
+        return None
+    from bench import reference_store
+
+    stored = reference_store.find(Path(cell.reference).parent.parent, problem.name, cell.seed)
+    if stored is None:
+        raise FileNotFoundError(f"reference {cell.reference} vanished after planning")
+    reference_store.require_fresh(stored, problem, data)
+    return reference_store.to_reference(stored, problem)
 
 
 def run_cell(cell: Cell) -> dict[str, Any]:

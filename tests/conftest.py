@@ -16,6 +16,8 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 HAS_NUMPYRO = all(importlib.util.find_spec(m) is not None for m in ("jax", "numpyro", "optax"))
 requires_numpyro = pytest.mark.skipif(not HAS_NUMPYRO, reason="numpyro extra not installed: pip install 'bench[numpyro]'")
+HAS_BLACKJAX = HAS_NUMPYRO and importlib.util.find_spec("blackjax") is not None
+requires_blackjax = pytest.mark.skipif(not HAS_BLACKJAX, reason="blackjax extra not installed: pip install 'bench[blackjax]'")
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch extra not installed: pip install 'bench[torch]'")
 

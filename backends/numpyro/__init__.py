@@ -1,4 +1,4 @@
-"""NumPyro backend: `numpyro.svi` with auto and custom guides (the framework loads lazily)."""
+"""NumPyro backend: `numpyro.svi` with auto and custom guides, and `numpyro.nuts` (the framework loads lazily)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,21 @@ class SVISettings:
             raise ValueError("sleep_per_step must be >= 0")
 
 
+@dataclass(frozen=True)
+class NUTSSettings:
+    chains: int = 4
+    warmup: int = 1000
+    draws: int = 1000  # kept per chain, after thinning
+    thin: int = 1
+    target_accept: float = 0.8
+    max_tree_depth: int = 10
+
+    def __post_init__(self) -> None:
+        require_positive(self, "chains", "warmup", "draws", "thin", "max_tree_depth")
+        if not 0 < self.target_accept < 1:
+            raise ValueError("target_accept must lie in (0, 1)")
+
+
 def guides_for(problem: Problem) -> list[str]:
     return list(AUTO_GUIDES) + list(CUSTOM_GUIDES.get(problem.name, ()))
 
@@ -60,5 +75,13 @@ METHODS = (
         variants=guides_for,
         known_variants=AUTO_GUIDES + tuple(g for guides in CUSTOM_GUIDES.values() for g in guides),
         defaults=svi_defaults,
+    ),
+    Method(
+        name="numpyro.nuts",
+        settings=NUTSSettings,
+        fit="backends.numpyro.nuts:fit",
+        extra="numpyro",
+        requires=("jax", "numpyro"),
+        kind="mcmc",
     ),
 )

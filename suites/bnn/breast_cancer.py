@@ -36,7 +36,6 @@ def make_problem(hidden: tuple[int, ...] = (5, 5)) -> Problem:
         latents=net.latents(Normal(0.0, 1.0)),
         task="classification",
         make_data=make_data,
-        reference=lambda data: None,
         likelihood=Likelihood("bernoulli", likelihood_params),
         recipe=Recipe(steps=10_000, learning_rate=0.01, particles=1),
         config={"widths": net.widths, "features": FEATURES},

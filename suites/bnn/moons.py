@@ -6,7 +6,7 @@ from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
 
 from bench.likelihoods import Likelihood
-from bench.networks import MLP
+from bench.networks import MLP, grid_2d
 from bench.priors import Normal, SoftLaplace
 from bench.problem import Dataset, Problem, Recipe, Split
 
@@ -36,9 +36,9 @@ def make_problem(hidden: tuple[int, ...] = (4, 3), n_samples: int = 2000, noise:
         latents=net.latents(SoftLaplace(0.0, 1.0), Normal(0.0, 1.0)),
         task="classification",
         make_data=make_data,
-        reference=lambda data: None,
         likelihood=Likelihood("bernoulli", likelihood_params),
         recipe=Recipe(steps=5000, learning_rate=0.01, particles=1),
+        grid=lambda: grid_2d((-2.5, 3.5), (-2.0, 2.5), 100),
         config={"widths": net.widths, "n_samples": n_samples, "noise": noise},
     )
 

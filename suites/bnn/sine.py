@@ -37,9 +37,9 @@ def make_problem(hidden: int = 5, n_train: int = 20, n_grid: int = 200) -> Probl
         latents=net.latents(Normal(0.0, 1.0)),
         task="regression",
         make_data=make_data,
-        reference=lambda data: None,
         likelihood=Likelihood("normal", likelihood_params),
         recipe=Recipe(steps=3000, learning_rate=0.01, particles=5),
+        grid=lambda: np.linspace(-4.5, 4.5, 300)[:, None],
         config={"widths": net.widths, "n_train": n_train, "n_grid": n_grid, "noise_sd": NOISE_SD},
     )
 

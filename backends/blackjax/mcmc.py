@@ -1,0 +1,139 @@
+"""blackjax.nuts (Stan's window adaptation) and blackjax.rmh (random walk with adapted scales).
+
+Each fit is one jitted function compiled ahead of time: adaptation, sampling and thinning are
+`lax.scan`s, chains advance together under `vmap`, and nothing returns to the host per step.
+Chains start from the same dispersed uniform(-2, 2) points as numpyro.nuts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from time import perf_counter
+from typing import Any
+
+import blackjax
+import jax
+import jax.numpy as jnp
+
+from backends.numpyro.nuts import mcmc_result
+from backends.numpyro.svi import check_device
+from backends.numpyro.target import JaxTarget
+from bench.fitting import FitContext, FitResult, time_repeats
+from bench.problem import Dataset, Problem
+
+RMH_ROUND = 100  # burn-in iterations between two adaptations of the random-walk scale
+
+
+def _setup(problem: Problem, data: Dataset, context: FitContext) -> tuple[JaxTarget, jax.Array, jax.Array]:
+    check_device(context.device)
+    dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
+    target = JaxTarget(problem, data.train, dtype)
+    run_key, start_key = jax.random.split(jax.random.PRNGKey(context.seed))
+    return target, run_key, start_key
+
+
+def _compile_and_time(run, args: tuple, repeats: int):
+    start = perf_counter()
+    compiled = jax.jit(run).lower(*args).compile()
+    compile_s = perf_counter() - start
+    output, run_s = time_repeats(lambda: compiled(*args), jax.block_until_ready, repeats)
+    return output, compile_s, run_s
+
+
+def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+    target, run_key, start_key = _setup(problem, data, context)
+    chains, warmup, kept, thin = settings["chains"], settings["warmup"], settings["draws"], settings["thin"]
+    starts = target.uniform_points(start_key, chains)
+    depth = settings["max_tree_depth"]
+    adaptation = blackjax.window_adaptation(
+        blackjax.nuts, target.logdensity, target_acceptance_rate=settings["target_accept"], max_num_doublings=depth
+    )
+
+    def run(key, starts):
+        warm_key, sample_key = jax.random.split(key)
+        warm_keys = jax.random.split(warm_key, chains)
+        (states, params), warm_info = jax.vmap(lambda k, x: adaptation.run(k, x, num_steps=warmup))(warm_keys, starts)
+
+        tuned = {"step_size": params["step_size"], "inverse_mass_matrix": params["inverse_mass_matrix"]}
+
+        def chain_step(k, state, tuned):
+            return blackjax.nuts(target.logdensity, max_num_doublings=depth, **tuned).step(k, state)
+
+        def step(states, k):
+            states, info = jax.vmap(chain_step)(jax.random.split(k, chains), states, tuned)
+            stats = (-states.logdensity, info.is_divergent, info.acceptance_rate, info.num_integration_steps)
+            return states, stats
+
+        def keep(states, k):
+            states, stats = jax.lax.scan(step, states, jax.random.split(k, thin))
+            return states, (states.position, stats)
+
+        _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
+        warm = (-warm_info.state.logdensity.T, None, None, warm_info.info.num_integration_steps.T)
+        return samples, warm, stats
+
+    (samples, warm, stats), compile_s, run_s = _compile_and_time(run, (run_key, starts), context.repeats)
+    return mcmc_result(target, samples, warm, stats, compile_s, run_s, settings)
+
+
+def fit_rmh(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+    """Random-walk Metropolis with a diagonal Gaussian proposal. BlackJAX has no adaptation for it,
+    so burn-in runs in rounds: per-coordinate sds from the last round's draws, and a global scale
+    tuned towards `target_accept` by Robbins-Monro on its logarithm (the torch.mh recipe)."""
+    target, run_key, start_key = _setup(problem, data, context)
+    chains, kept, thin = settings["chains"], settings["draws"], settings["thin"]
+    rounds = max(1, settings["warmup"] // RMH_ROUND)
+    starts = target.uniform_points(start_key, chains)
+    dim = target.dim
+
+    def run(key, starts):
+        states = jax.vmap(lambda x: blackjax.additive_step_random_walk.init(x, target.logdensity))(starts)
+
+        def iterate(states, keys, sigma):
+            kernel = blackjax.additive_step_random_walk(target.logdensity, blackjax.mcmc.random_walk.normal(sigma))
+
+            def step(states, k):
+                states, info = jax.vmap(kernel.step)(jax.random.split(k, chains), states)
+                return states, (states.position, -states.logdensity, info.acceptance_rate)
+
+            return jax.lax.scan(step, states, keys)
+
+        def adapt(carry, inputs):
+            states, log_scale, sds, moments = carry
+            k, r = inputs
+            states, (positions, energy, accept) = iterate(states, jax.random.split(k, RMH_ROUND), jnp.exp(log_scale) * sds)
+            log_scale = log_scale + (jnp.mean(accept) - settings["target_accept"]) * 3.0 / jnp.sqrt(r + 1.0)
+            # per-coordinate sds accumulate over every round after the first quarter (the dispersed
+            # starts' transient); one round alone is too short and shrinks the proposal
+            flat = positions.reshape(-1, dim)
+            use = (r >= rounds // 4).astype(flat.dtype)
+            moments = (moments[0] + use * flat.shape[0], moments[1] + use * flat.sum(0), moments[2] + use * (flat**2).sum(0))
+            count = jnp.maximum(moments[0], 1.0)
+            variance = moments[2] / count - (moments[1] / count) ** 2
+            sds = jnp.where(moments[0] > 0, jnp.sqrt(jnp.maximum(variance, 0.0)) + 1e-6, sds)
+            log_scale = jnp.where(r == rounds // 4, jnp.log(2.38 / jnp.sqrt(dim)), log_scale)  # restart on new sds
+            return (states, log_scale, sds, moments), (energy.mean(axis=1), accept.mean())
+
+        warm_key, sample_key = jax.random.split(key)
+        scale0 = jnp.full((dim,), settings["proposal_scale"], dtype=starts.dtype)
+        zeros = jnp.zeros((dim,), starts.dtype)
+        carry = (states, jnp.zeros((), starts.dtype), scale0, (jnp.zeros((), starts.dtype), zeros, zeros))
+        inputs = (jax.random.split(warm_key, rounds), jnp.arange(rounds, dtype=starts.dtype))
+        (states, log_scale, sds, _), (warm_energy, _) = jax.lax.scan(adapt, carry, inputs)
+        sigma = jnp.exp(log_scale) * sds
+
+        def keep(states, k):
+            states, (_, energy, accept) = iterate(states, jax.random.split(k, thin), sigma)
+            divergent = jnp.zeros_like(accept, dtype=bool)
+            return states, (states.position, (energy, divergent, accept, jnp.ones_like(accept, dtype=jnp.int32)))
+
+        _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
+        warm = (warm_energy.reshape(-1, 1), None, None, jnp.zeros((1, 1), jnp.int32))
+        return samples, warm, stats
+
+    (samples, warm, stats), compile_s, run_s = _compile_and_time(run, (run_key, starts), context.repeats)
+    result = mcmc_result(target, samples, warm, stats, compile_s, run_s, {**settings, "warmup": rounds * RMH_ROUND})
+    result.grad_evals = None  # random walk: log density evaluations only
+    result.info.pop("mean_tree_steps", None)
+    result.info.pop("divergences", None)  # not defined for a random walk
+    return result

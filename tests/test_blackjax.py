@@ -1,0 +1,91 @@
+"""BlackJAX backend: its JAX log density agrees with the spec; VI and Pathfinder recover or run."""
+
+import numpy as np
+import pytest
+from scipy import special
+
+import backends
+import suites
+from bench import scoring
+from bench.fitting import FitContext
+from bench.methods import resolve_settings
+from tests.conftest import requires_blackjax
+
+pytestmark = requires_blackjax
+
+
+def numpy_log_jacobian(problem, z: np.ndarray) -> float:
+    """log|dT/dz| written independently of NumPyro: identity, exp, or a scaled sigmoid per latent."""
+    total, start = 0.0, 0
+    for latent in problem.latents:
+        block = z[start : start + latent.size]
+        start += latent.size
+        support = latent.prior.support
+        if support.kind == "positive":
+            total += block.sum()
+        elif support.kind == "interval":
+            total += np.sum(np.log(support.high - support.low) + special.log_expit(block) + special.log_expit(-block))
+    return total
+
+
+@pytest.mark.parametrize("name", suites.problem_names())
+def test_jax_log_density_agrees_with_spec(name):
+    import jax
+    import jax.numpy as jnp
+
+    from backends.numpyro.target import JaxTarget
+
+    problem = suites.get_problem(name)
+    data = problem.make_data(0)
+    rng = np.random.default_rng(7)
+    with jax.enable_x64(True):
+        target = JaxTarget(problem, data.train, jnp.float64)
+        for _ in range(3):  # unconstrained: log joint at T(z) plus the transforms' Jacobian
+            z = rng.normal(0.0, 1.0, size=target.dim)
+            values = {k: np.asarray(v) for k, v in target.constrain(jnp.asarray(z)).items()}
+            expected = problem.log_joint(values, data) + numpy_log_jacobian(problem, z)
+            assert float(target.logdensity(jnp.asarray(z))) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+        for _ in range(3):  # constrained, no Jacobian
+            point = problem.random_point(rng)
+            native = target.log_joint_constrained({k: jnp.asarray(v) for k, v in point.items()})
+            assert float(native) == pytest.approx(problem.log_joint(point, data), rel=1e-6, abs=1e-9)
+
+
+def fit(problem_name, method_name, overrides=None, draws=4000):
+    problem = suites.get_problem(problem_name)
+    method = backends.get_method(method_name)
+    settings = resolve_settings(method, problem, "", overrides or {})
+    data = problem.make_data(0)
+    return problem, data, method.load_fit()(problem, data, settings, FitContext(0, "cpu", "float32", 1, draws))
+
+
+@pytest.mark.slow
+def test_meanfield_vi_recovers_the_coinflip_mean():
+    problem, data, result = fit("coinflip", "blackjax.meanfield_vi")
+    assert result.draws["f"].mean() == pytest.approx(13 / 22, abs=0.02)
+    elbo = scoring.elbo_metrics(problem, data, result)
+    assert elbo["elbo"] == pytest.approx(-14.7883, abs=0.05)  # log B(13, 9): log q is Jacobian-corrected
+
+
+@pytest.mark.parametrize("name", ["banana", "moons"])
+def test_pathfinder_returns_finite_draws(name):
+    problem, data, result = fit(name, "blackjax.pathfinder", draws=500)
+    assert all(np.all(np.isfinite(v)) for v in result.draws.values())
+    assert np.all(np.isfinite(result.log_q)) and result.steps > 0
+    assert len(result.losses) == result.steps + 1
+
+
+@pytest.mark.slow
+def test_blackjax_nuts_matches_banana_moments():
+    problem, data, result = fit("banana", "blackjax.nuts", {"draws": "2000", "target_accept": "0.95"})
+    assert result.chains == 4 and len(result.draws["x"]) == 8000
+    metrics = scoring.score(problem, data, result, problem.reference(data), 0)["metrics"]
+    assert metrics["r_hat_max"] < 1.02 and metrics["ess_bulk_min"] > 400
+    assert metrics["std_mean_err_max"] < 0.15 and 0.85 < metrics["sd_ratio_min"] <= metrics["sd_ratio_max"] < 1.15
+
+
+def test_rmh_runs_chains_with_metrics():
+    problem, data, result = fit("gaussian2d", "blackjax.rmh", {"warmup": "500", "draws": "500", "thin": "2"})
+    metrics = scoring.score(problem, data, result, problem.reference(data), 0)["metrics"]
+    assert 0.1 < metrics["acceptance_rate"] < 0.4
+    assert metrics["ess_bulk_min"] > 50 and "divergences" not in metrics
