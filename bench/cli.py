@@ -18,7 +18,7 @@ from bench.errors import BenchInputError, unknown
 
 DEFAULT_STORE = Path("results/bench.sqlite")
 EXECUTORS = ("local",)
-REPORT_FORMATS = ("md", "csv")
+REPORT_FORMATS = ("md", "latex", "html", "csv", "summary")
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "unsupported": "cyan", "skipped": "dim"}
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark Bayesian inference across backends.")
@@ -160,27 +160,96 @@ def _print_summary(table) -> None:
 @app.command()
 def report(
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
-    format: str = typer.Option("md", "--format", help="md or csv (long format)"),
-    out: Optional[Path] = typer.Option(None, help="write to this file instead of stdout"),
+    format: str = typer.Option("md", "--format", help="md, latex, html (tables and figures), csv (long) or summary (per cell)"),
+    out: Optional[Path] = typer.Option(None, help="write to this file instead of stdout (html: default report.html)"),
     suite: Optional[str] = typer.Option(None, help="only this suite"),
     problems: str = typer.Option("", help="only these problems"),
     methods: str = typer.Option("", help="only these methods"),
+    tag: Optional[str] = typer.Option(None, help="only runs with this tag (latest record per cell within them)"),
+    references: Optional[Path] = typer.Option(None, help="stored MCMC references for figures (default: beside the store)"),
 ) -> None:
-    """Tables from the store (latest record per cell)."""
+    """Comparison tables (one per suite and task; mean ± sd over seeds, best in bold) from the latest
+    record of each cell; `html` is a self-contained page with the tables and every figure."""
     from bench import report as reports
+    from bench import tables
     from bench.store import Store
 
     if format not in REPORT_FORMATS:
         raise unknown("format", format, REPORT_FORMATS)
     Store(store).close()  # checks that the store exists and is readable
-    table = reports.latest_records(store, suite=suite, problems=_names(problems), methods=_names(methods))
-    text = reports.to_markdown(table) if format == "md" else reports.to_csv(table)
+    table = reports.latest_records(store, suite=suite, problems=_names(problems), methods=_names(methods), tag=tag)
+    if table.empty:
+        raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
+    if format == "csv":
+        text = reports.to_csv(table)
+    elif format == "summary":
+        text = reports.to_markdown(table)
+    else:
+        paper = tables.build_tables(table, _problem_tasks(table))
+        if format == "md":
+            text = tables.to_markdown(paper)
+        elif format == "latex":
+            text = tables.to_latex(paper)
+        else:
+            from bench import html_report
+
+            text = html_report.page(store, table, paper, references or store.parent / "references")
+            out = out or Path("report.html")
     if out is None:
         sys.stdout.write(text)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)
         console.print(f"wrote {out}")
+
+
+def _problem_tasks(table) -> dict[str, str]:
+    import suites
+
+    return {name: suites.get_problem(name).task for name in table["problem"].unique()}
+
+
+@app.command("plot")
+def plot_command(
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
+    kind: str = typer.Option("all", help="all, or comma-separated: elbo, cost, time, densities, surfaces, auc"),
+    out: Path = typer.Option(Path("results/figures"), help="folder for the figures"),
+    format: str = typer.Option("png", "--format", help="png, pdf or both"),
+    suite: Optional[str] = typer.Option(None, help="only this suite"),
+    problems: str = typer.Option("", help="only these problems"),
+    methods: str = typer.Option("", help="only these methods"),
+    tag: Optional[str] = typer.Option(None, help="only runs with this tag"),
+    references: Optional[Path] = typer.Option(None, help="stored MCMC references (default: beside the store)"),
+) -> None:
+    """Figures for the selection: ELBO traces, accuracy against cost, time to accuracy, toy densities
+    over the exact reference, network surfaces beside the reference, per-draw AUCs."""
+    from bench import report as reports
+    from bench.store import Store
+
+    formats = {"png": ("png",), "pdf": ("pdf",), "both": ("png", "pdf")}
+    if format not in formats:
+        raise unknown("figure format", format, formats)
+    from bench import plots
+
+    kinds = plots.KINDS if kind == "all" else _names(kind)
+    for name in kinds:
+        if name not in plots.KINDS:
+            raise unknown("plot kind", name, ("all", *plots.KINDS))
+    Store(store).close()
+    table = reports.latest_records(store, suite=suite, problems=_names(problems), methods=_names(methods), tag=tag)
+    if table.empty:
+        raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
+    import matplotlib.pyplot as plt
+
+    figures = plots.make_figures(store, table, kinds, references or store.parent / "references")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, figure in figures.items():
+        for extension in formats[format]:
+            figure.savefig(out / f"{name}.{extension}", dpi=130)
+        plt.close(figure)
+        console.print(f"wrote {out / name}.{'/'.join(formats[format])}")
+    if not figures:
+        console.print("[yellow]nothing to plot for this selection[/] (no ok records with the data these kinds need)")
 
 
 @app.command("export")

@@ -50,16 +50,19 @@ def latest_records(
     suite: str | None = None,
     problems: Sequence[str] = (),
     methods: Sequence[str] = (),
+    tag: str | None = None,
 ) -> pd.DataFrame:
-    """One row per cell (its latest record) with every aggregate metric as a column."""
+    """One row per cell (its latest record, or its latest in runs tagged `tag`) with every
+    aggregate metric as a column."""
     con = _connect(path)
     try:
+        runs = "SELECT run_id FROM runs" + (" WHERE tag = ?" if tag else "")
         records = pd.read_sql_query(
-            "SELECT r.record_id, r.cell_key, r.cell_hash, r.suite, r.problem, r.method, r.variant, r.seed,"
+            "SELECT r.record_id, r.run_id, r.cell_key, r.cell_hash, r.suite, r.problem, r.method, r.variant, r.seed,"
             " r.device, r.dtype, r.status, r.reason FROM records r"
-            " WHERE r.record_id IN (SELECT MAX(record_id) FROM records GROUP BY cell_key)",
-            con,
-        )
+            f" WHERE r.record_id IN (SELECT MAX(record_id) FROM records WHERE run_id IN ({runs}) GROUP BY cell_key)",
+            con, params=(tag,) if tag else None,
+        )  # fmt: skip
         metrics = pd.read_sql_query("SELECT record_id, metric, value FROM metrics WHERE component = ''", con)
     finally:
         con.close()
@@ -120,7 +123,7 @@ def to_long(table: pd.DataFrame) -> pd.DataFrame:
     """The long format: one row per (cell, metric); a cell without metrics keeps one row."""
     id_columns = ["problem", "method", "seed", "device", "status"]
     metric_columns = [c for c in table.columns if c not in set(id_columns) | {
-        "record_id", "cell_key", "cell_hash", "suite", "variant", "dtype", "reason"}]  # fmt: skip
+        "record_id", "run_id", "cell_key", "cell_hash", "suite", "variant", "dtype", "reason"}]  # fmt: skip
     long = table.melt(id_vars=id_columns, value_vars=metric_columns, var_name="metric", value_name="value")
     long = long.dropna(subset=["value"])
     has_metrics = table[metric_columns].notna().any(axis=1)

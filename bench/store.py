@@ -13,10 +13,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.errors import BenchInputError
 
 SCHEMA_VERSION = 1
-TABLES = ("runs", "environments", "records", "metrics", "timing_samples", "traces")
+TABLES = ("runs", "environments", "records", "metrics", "timing_samples", "traces", "arrays")
 RESUMABLE = ("ok", "diverged", "unsupported")  # outcomes a re-run with the same hash need not repeat
 
 SCHEMA = """
@@ -41,7 +43,12 @@ CREATE TABLE IF NOT EXISTS timing_samples (
     repeat INTEGER NOT NULL, seconds REAL);
 CREATE TABLE IF NOT EXISTS traces (
     record_id INTEGER NOT NULL REFERENCES records(record_id), step INTEGER NOT NULL, loss REAL);
+CREATE TABLE IF NOT EXISTS arrays (
+    record_id INTEGER NOT NULL REFERENCES records(record_id), name TEXT NOT NULL, shape TEXT NOT NULL,
+    data BLOB NOT NULL);
 """
+# `arrays` holds what figures need and scalars cannot carry (a thinned sample of draws, predictive
+# surfaces on a grid, per-draw AUCs): float32, little-endian raw bytes with their shape as JSON.
 
 
 def _finite_or_none(value: Any) -> float | None:
@@ -140,6 +147,10 @@ class Store:
                 "INSERT INTO traces VALUES (?, ?, ?)",
                 [(record_id, step, _finite_or_none(loss)) for step, loss in zip(trace["step"], trace["loss"])],
             )
+            self.con.executemany("INSERT INTO arrays VALUES (?, ?, ?, ?)", [
+                (record_id, name, json.dumps(list(np.shape(values))), np.asarray(values, dtype="<f4").tobytes())
+                for name, values in record.get("arrays", {}).items()
+            ])  # fmt: skip
         return record_id
 
     # -- reading ----------------------------------------------------------------------------
@@ -188,3 +199,15 @@ def load(path: Path | str, table: str = "tidy"):
         return pd.read_sql_query(f"SELECT * FROM {table}", con)
     finally:
         con.close()
+
+
+def load_arrays(path: Path | str, record_id: int) -> dict[str, np.ndarray]:
+    """The arrays stored with one record (empty for stores written before the table existed)."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = con.execute("SELECT name, shape, data FROM arrays WHERE record_id = ?", (record_id,)).fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    finally:
+        con.close()
+    return {name: np.frombuffer(data, dtype="<f4").reshape(json.loads(shape)) for name, shape, data in rows}

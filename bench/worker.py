@@ -54,6 +54,7 @@ def one_line(exc: BaseException) -> str:
 def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     from backends import get_method
     from bench import scoring
+    from bench.figure_data import figure_arrays
     from bench.fitting import FitContext
     from suites import get_problem
 
@@ -85,6 +86,7 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
             record["reason"] = f"scored against a reference that {reference.verdict} its gates"
     scored = scoring.score(problem, data, fit, reference, cell.seed)
     record["metrics"], record["components"] = scored["metrics"], scored["components"]
+    record["arrays"] = figure_arrays(problem, data, fit.draws)
     record["status"] = "ok"
 
 

@@ -35,3 +35,33 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def small_store(tmp_path_factory):
+    """A store with toy and bnn results, two seeds, one failing method, and a short (failed) sine
+    reference beside it: what the report and plot tests read. Built once per session."""
+    import subprocess
+    import sys
+
+    if not HAS_NUMPYRO:
+        pytest.skip("numpyro extra not installed: pip install 'bench[numpyro]'")
+    root = tmp_path_factory.mktemp("small_store")
+    store = root / "bench.sqlite"
+
+    def bench(*args):
+        result = subprocess.run([sys.executable, "-m", "bench.cli", *args, "--store", str(store)], cwd=root,
+                                capture_output=True, text=True, timeout=600, env=dict(os.environ))  # fmt: skip
+        assert result.returncode == 0, result.stderr
+
+    import suites
+    from bench import reference_build
+
+    sine = suites.get_problem("sine")
+    short = reference_build.settings_for(sine, {"chains": 2, "warmup": 50, "draws": 50})
+    reference_build.build(sine, 0, "numpyro.nuts", short, root / "references")
+    bench("run", "--suite", "toy", "--problems", "coinflip,banana", "--methods", "testing.exact,testing.raise,numpyro.svi:auto_normal",
+          "--set", "steps=300", "--seeds", "2", "--repeats", "1")  # fmt: skip
+    bench("run", "--suite", "bnn", "--problems", "moons,sine", "--methods", "numpyro.svi:auto_normal",
+          "--set", "steps=300", "--repeats", "1")  # fmt: skip
+    return store

@@ -52,7 +52,7 @@ def test_run_resume_force_and_report(tmp_path):
     info = sqlite3.connect(store).execute("SELECT dtype, info FROM records ORDER BY record_id DESC").fetchone()
     assert info[0] == "float64" and '"computed_dtype": "float64"' in info[1]
 
-    markdown = bench("report", "--store", str(store), cwd=tmp_path)
+    markdown = bench("report", "--store", str(store), "--format", "summary", cwd=tmp_path)
     assert markdown.returncode == 0 and "| coinflip | numpyro.svi:auto_normal | 0 | float32 | ok |" in markdown.stdout
     assert "| coinflip | numpyro.svi:auto_normal | 0 | float64 | ok |" in markdown.stdout
     csv = bench("report", "--store", str(store), "--format", "csv", cwd=tmp_path)

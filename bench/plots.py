@@ -1,0 +1,286 @@
+"""Figures from the store (matplotlib): every function takes the latest-records table of a
+selection and returns {name: Figure}, so `bench plot` saves them and the HTML report embeds them.
+
+Kinds: ELBO traces; accuracy against cost (run time and gradient evaluations, Pareto front);
+time to accuracy (ELBO against wall time); toy densities over the exact reference; network
+predictive surfaces and sine bands beside the MCMC reference; per-draw AUC distributions.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+import suites  # noqa: E402
+from bench.store import load_arrays  # noqa: E402
+
+KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc")
+# The quality each task is judged by on the accuracy-cost plane, and whether lower is better.
+QUALITY = {"density": ("std_mean_err_max", "max standardised mean error", True),
+           "classification": ("auc", "AUC", False), "regression": ("rmse", "RMSE to sin(x)", True)}  # fmt: skip
+
+
+def _task(problem: str) -> str:
+    return suites.get_problem(problem).task
+
+
+def _ok(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["status"] == "ok"]
+
+
+def _traces(store: Path, record_ids: list[int]) -> pd.DataFrame:
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        marks = ",".join("?" * len(record_ids))
+        return pd.read_sql_query(f"SELECT record_id, step, loss FROM traces WHERE record_id IN ({marks})", con,
+                                 params=record_ids)  # fmt: skip
+    finally:
+        con.close()
+
+
+def _grid(n: int, width: float = 4.2, height: float = 3.4):
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()[:n]
+
+
+def elbo_traces(store: Path, table: pd.DataFrame, per_second: bool = False) -> dict[str, plt.Figure]:
+    """ELBO (negative loss) per step, or per second of run time, all VI methods overlaid per problem."""
+    vi = _ok(table)
+    vi = vi[vi["elbo"].notna()] if "elbo" in vi else vi.iloc[0:0]
+    if vi.empty:
+        return {}
+    traces = _traces(store, [int(r) for r in vi["record_id"]])
+    problems = sorted(vi["problem"].unique())
+    fig, axes = _grid(len(problems))
+    for ax, problem in zip(axes, problems):
+        rows = vi[vi["problem"] == problem]
+        for method, group in rows.groupby("method"):
+            for i, (_, row) in enumerate(group.iterrows()):
+                trace = traces[traces["record_id"] == row["record_id"]]
+                x = trace["step"].to_numpy(dtype=float)
+                if per_second:
+                    x = x * row["run_s"] / max(row["steps"], 1.0)
+                ax.plot(x, -trace["loss"].to_numpy(), lw=1, alpha=0.8, label=method if i == 0 else None,
+                        color=_colour(method, table))  # fmt: skip
+        ax.set_xscale("log")
+        low = np.nanpercentile(-traces[traces["record_id"].isin(rows["record_id"])]["loss"], 20)
+        ax.set_ylim(bottom=low - 0.1 * abs(low) - 1.0)
+        ax.set(title=problem, xlabel="run time (s)" if per_second else "step", ylabel="ELBO (negative loss)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return {"time" if per_second else "elbo": fig}
+
+
+def _colour(method: str, table: pd.DataFrame):
+    methods = sorted(table["method"].unique())
+    return plt.get_cmap("tab10")(methods.index(method) % 10)
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray, lower_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Points no other point beats on both cost (x, lower better) and quality (y)."""
+    order = np.argsort(x, kind="stable")
+    front_x, front_y, best = [], [], np.inf
+    for i in order:
+        quality = y[i] if lower_is_better else -y[i]
+        if quality < best:
+            best = quality
+            front_x.append(x[i])
+            front_y.append(y[i])
+    return np.array(front_x), np.array(front_y)
+
+
+def cost_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
+    """Quality against run time (top) and gradient evaluations (bottom), one point per seed."""
+    ok = _ok(table)
+    problems = [p for p in sorted(ok["problem"].unique()) if QUALITY[_task(p)][0] in ok]
+    problems = [p for p in problems if ok.loc[ok["problem"] == p, QUALITY[_task(p)][0]].notna().any()]
+    if not problems:
+        return {}
+    fig, axes = plt.subplots(2, len(problems), figsize=(4.2 * len(problems), 6.4), squeeze=False)
+    for j, problem in enumerate(problems):
+        metric, label, lower = QUALITY[_task(problem)]
+        rows = ok[(ok["problem"] == problem) & ok[metric].notna()]
+        for i, cost in enumerate(("run_s", "grad_evals")):
+            ax = axes[i, j]
+            have = rows[rows[cost].notna()] if cost in rows else rows.iloc[0:0]
+            for method, group in have.groupby("method"):
+                ax.scatter(group[cost], group[metric], s=22, label=method, color=_colour(method, table))
+            if len(have):
+                fx, fy = pareto_front(have[cost].to_numpy(float), have[metric].to_numpy(float), lower)
+                ax.step(fx, fy, where="post", color="black", lw=1, ls="--", label="Pareto front")
+                ax.set_xscale("log")
+            ax.set(title=problem if i == 0 else "", xlabel="run time (s)" if cost == "run_s" else "gradient evaluations",
+                   ylabel=label)  # fmt: skip
+            if len(have):
+                ax.legend(fontsize=7)
+    fig.tight_layout()
+    return {"cost": fig}
+
+
+def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
+    """Each method's marginal (1-D) or joint (2-D) draws over the exact reference, per problem."""
+    ok = _ok(table)
+    figures = {}
+    for problem_name in sorted(ok["problem"].unique()):
+        problem = suites.get_problem(problem_name)
+        if problem.task != "density" or problem.reference is None:
+            continue
+        rows = ok[ok["problem"] == problem_name].drop_duplicates("method")
+        reference = problem.reference(problem.make_data(int(rows["seed"].iloc[0])))
+        exact = reference.draws(np.random.default_rng(0), 20_000)
+        names = [lat.name for lat in problem.latents if lat.size == 1]
+        fig, axes = _grid(len(rows), 3.6, 3.2)
+        for ax, (_, row) in zip(axes, rows.iterrows()):
+            arrays = load_arrays(store, int(row["record_id"]))
+            if len(names) == 1:
+                values = arrays.get(f"draws:{names[0]}")
+                ax.hist(exact[names[0]], bins=80, density=True, color="0.75", label=f"exact ({reference.kind})")
+                if values is not None:
+                    ax.hist(values.ravel(), bins=60, density=True, histtype="step", lw=1.5, label=row["method"])
+                ax.set(xlabel=names[0], ylabel="density")
+            else:
+                x, y = names[:2]
+                ax.hist2d(exact[x], exact[y], bins=80, cmap="Greys", range=_box(exact[x], exact[y]))
+                if f"draws:{x}" in arrays:
+                    ax.scatter(arrays[f"draws:{x}"][:600, 0], arrays[f"draws:{y}"][:600, 0], s=3, alpha=0.5,
+                               color="tab:red", label=row["method"])  # fmt: skip
+                ax.plot([], [], color="0.5", lw=6, label=f"exact ({reference.kind})")
+                ax.set(xlabel=x, ylabel=y)
+            ax.set_title(row["method"], fontsize=9)
+            ax.legend(fontsize=7)
+        fig.suptitle(problem_name)
+        fig.tight_layout()
+        figures[f"densities_{problem_name}"] = fig
+    return figures
+
+
+def _box(x: np.ndarray, y: np.ndarray) -> list[list[float]]:
+    return [list(np.percentile(x, [0.5, 99.5])), list(np.percentile(y, [0.5, 99.5]))]
+
+
+def _reference_surface(references: Path, problem_name: str, seed: int):
+    from bench import reference_store
+
+    stored = reference_store.find(references, problem_name, seed)
+    if stored is None:
+        return None, None
+    predictions = reference_store.load_idata(stored).predictions
+    if "grid_mean" not in predictions:
+        return None, None
+    arrays = {k: predictions[k].values for k in ("grid_mean", "grid_low", "grid_high")}
+    return arrays, f"reference ({stored.provenance['sampler']}, {stored.verdict})"
+
+
+def network_surfaces(store: Path, table: pd.DataFrame, references: Path) -> dict[str, plt.Figure]:
+    """2-D inputs: posterior-mean probability and 94% interval width over the grid, with the
+    training data, per method and for the reference. 1-D inputs: the predictive band and the truth."""
+    ok = _ok(table)
+    figures = {}
+    for problem_name in sorted(ok["problem"].unique()):
+        problem = suites.get_problem(problem_name)
+        if problem.grid is None:
+            continue
+        rows = ok[ok["problem"] == problem_name].drop_duplicates("method")
+        seed = int(rows["seed"].iloc[0])
+        panels = [(row["method"], load_arrays(store, int(row["record_id"]))) for _, row in rows.iterrows()]
+        panels = [(label, arrays) for label, arrays in panels if "grid_mean" in arrays]
+        ref_arrays, ref_label = _reference_surface(references, problem_name, seed)
+        if ref_arrays is not None:
+            panels.append((ref_label, ref_arrays))
+        if not panels:
+            continue
+        grid, train = problem.grid(), problem.make_data(seed).train
+        if grid.shape[1] == 2:
+            figures[f"surfaces_{problem_name}"] = _surface_figure(problem_name, grid, train, panels)
+        else:
+            figures[f"surfaces_{problem_name}"] = _band_figure(problem_name, grid[:, 0], train, panels)
+    return figures
+
+
+def _surface_figure(name, grid, train, panels):
+    n = int(round(np.sqrt(len(grid))))
+    gx, gy = grid[:, 0].reshape(n, n), grid[:, 1].reshape(n, n)
+    fig, axes = plt.subplots(len(panels), 2, figsize=(8.4, 3.4 * len(panels)), squeeze=False)
+    for (label, arrays), (ax_mean, ax_width) in zip(panels, axes):
+        mean = np.asarray(arrays["grid_mean"]).reshape(n, n)
+        width = (np.asarray(arrays["grid_high"]) - np.asarray(arrays["grid_low"])).reshape(n, n)
+        c0 = ax_mean.contourf(gx, gy, mean, levels=np.linspace(0, 1, 11), cmap="RdBu_r")
+        c1 = ax_width.contourf(gx, gy, width, levels=np.linspace(0, 1, 11), cmap="viridis")
+        for ax, cs, what in ((ax_mean, c0, "posterior-mean probability"), (ax_width, c1, "94% interval width")):
+            ax.scatter(train.x[:, 0], train.x[:, 1], c=train.y, cmap="RdBu_r", s=4, edgecolor="k", linewidth=0.2)
+            ax.set_title(f"{label}: {what}", fontsize=8)
+            ax.figure.colorbar(cs, ax=ax)
+    fig.suptitle(name)
+    fig.tight_layout()
+    return fig
+
+
+def _band_figure(name, x, train, panels):
+    fig, axes = _grid(len(panels), 4.2, 3.2)
+    for ax, (label, arrays) in zip(axes, panels):
+        ax.fill_between(x, arrays["grid_low"], arrays["grid_high"], alpha=0.3, label="94% interval")
+        ax.plot(x, arrays["grid_mean"], lw=1.5, label="posterior mean")
+        ax.plot(x, np.sin(x), "k--", lw=1, label="sin(x)")
+        ax.scatter(train.x[:, 0], train.y, s=10, color="k", label="data")
+        ax.set(title=label, xlabel="x", ylabel="f(x)")
+        ax.title.set_fontsize(8)
+        ax.legend(fontsize=7)
+    fig.suptitle(name)
+    fig.tight_layout()
+    return fig
+
+
+def auc_distributions(store: Path, table: pd.DataFrame, references: Path) -> dict[str, plt.Figure]:
+    """Per-draw test AUCs by method (and for the reference), per classification problem."""
+    from bench import reference_store
+    from bench.predictive import auc_rows
+
+    ok = _ok(table)
+    figures = {}
+    for problem_name in sorted(ok["problem"].unique()):
+        problem = suites.get_problem(problem_name)
+        if problem.task != "classification":
+            continue
+        rows = ok[ok["problem"] == problem_name].drop_duplicates("method")
+        series = [(row["method"], load_arrays(store, int(row["record_id"])).get("auc_draws")) for _, row in rows.iterrows()]
+        series = [(label, values) for label, values in series if values is not None]
+        seed = int(rows["seed"].iloc[0])
+        stored = reference_store.find(references, problem_name, seed)
+        if stored is not None:
+            draws = reference_store.load_idata(stored).predictions["test_draws"].values
+            series.append((f"reference ({stored.verdict})", auc_rows(problem.make_data(seed).test.y, draws)))
+        if not series:
+            continue
+        fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(series), 3.4))
+        ax.violinplot([np.asarray(v, float) for _, v in series], showmedians=True)
+        ax.set_xticks(range(1, len(series) + 1), [label for label, _ in series], rotation=25, ha="right", fontsize=7)
+        ax.set(title=f"{problem_name}: AUC of each posterior draw", ylabel="test AUC")
+        fig.tight_layout()
+        figures[f"auc_{problem_name}"] = fig
+    return figures
+
+
+def make_figures(store: Path, table: pd.DataFrame, kinds, references: Path) -> dict[str, plt.Figure]:
+    makers = {
+        "elbo": lambda: elbo_traces(store, table),
+        "time": lambda: elbo_traces(store, table, per_second=True),
+        "cost": lambda: cost_accuracy(store, table),
+        "densities": lambda: toy_densities(store, table),
+        "surfaces": lambda: network_surfaces(store, table, references),
+        "auc": lambda: auc_distributions(store, table, references),
+    }
+    figures: dict[str, plt.Figure] = {}
+    for kind in kinds:
+        figures.update(makers[kind]())
+    return figures

@@ -1,0 +1,60 @@
+"""Every plot kind renders a non-empty PNG with the expected axes and legend entries."""
+
+import pytest
+
+from bench import plots, report
+from tests.test_cli import bench
+
+pytest.importorskip("matplotlib")
+EXPECTED = {"elbo", "time", "cost", "densities_coinflip", "densities_banana", "surfaces_moons", "surfaces_sine", "auc_moons"}
+
+
+@pytest.fixture(scope="module")
+def figures(small_store):
+    table = report.latest_records(small_store)
+    made = plots.make_figures(small_store, table, plots.KINDS, small_store.parent / "references")
+    yield made
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def legend_texts(figure):
+    return {text.get_text() for ax in figure.axes if ax.get_legend() for text in ax.get_legend().get_texts()}
+
+
+def test_every_kind_renders_a_non_empty_png(figures, tmp_path):
+    assert set(figures) == EXPECTED
+    for name, figure in figures.items():
+        path = tmp_path / f"{name}.png"
+        figure.savefig(path)
+        assert path.stat().st_size > 5000, name
+
+
+def test_axes_and_legends_name_what_they_show(figures):
+    elbo = figures["elbo"]
+    assert {ax.get_title() for ax in elbo.axes if ax.get_visible()} == {"banana", "coinflip", "moons", "sine"}
+    assert all(ax.get_xscale() == "log" for ax in elbo.axes if ax.get_visible())
+    assert "numpyro.svi:auto_normal" in legend_texts(elbo) and "testing.exact" not in legend_texts(elbo)  # no ELBO
+    assert figures["time"].axes[0].get_xlabel() == "run time (s)"
+    cost = figures["cost"]
+    assert {"Pareto front", "testing.exact", "numpyro.svi:auto_normal"} <= legend_texts(cost)
+    assert {ax.get_xlabel() for ax in cost.axes} == {"run time (s)", "gradient evaluations"}
+    assert {"exact (analytic)", "testing.exact"} <= legend_texts(figures["densities_banana"])
+    moons = figures["surfaces_moons"]
+    assert any("94% interval width" in ax.get_title() for ax in moons.axes)
+    sine_titles = {ax.get_title() for ax in figures["surfaces_sine"].axes}
+    assert "reference (numpyro.nuts, failed)" in sine_titles  # the short reference, its verdict shown
+    assert {"posterior mean", "94% interval", "sin(x)", "data"} <= legend_texts(figures["surfaces_sine"])
+    auc_axis = figures["auc_moons"].axes[0]
+    assert [t.get_text() for t in auc_axis.get_xticklabels()] == ["numpyro.svi:auto_normal"]
+
+
+def test_plot_command_writes_png_and_pdf(small_store, tmp_path):
+    result = bench("plot", "--store", str(small_store), "--kind", "elbo,auc", "--format", "both",
+                   "--out", str(tmp_path / "figs"), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in (tmp_path / "figs").iterdir())
+    assert written == ["auc_moons.pdf", "auc_moons.png", "elbo.pdf", "elbo.png"]
+    bad = bench("plot", "--store", str(small_store), "--kind", "pie", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown plot kind" in bad.stderr
