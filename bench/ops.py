@@ -118,3 +118,30 @@ def torch_ops() -> Ops:
         mean=torch.mean,
         where=torch.where,
     )
+
+
+def pytensor_ops() -> Ops:
+    """The namespace bound to pytensor.tensor (imported lazily: pymc is an optional extra)."""
+    import pytensor.tensor as pt
+
+    return Ops(
+        name="pytensor",
+        asarray=pt.as_tensor_variable,
+        matmul=pt.dot,
+        tanh=pt.tanh,
+        sigmoid=pt.sigmoid,
+        relu=lambda x: pt.maximum(x, 0.0),
+        exp=pt.exp,
+        log=pt.log,
+        log1p=pt.log1p,
+        logaddexp=pt.logaddexp,
+        softplus=pt.softplus,
+        sqrt=pt.sqrt,
+        square=pt.sqr,
+        sin=pt.sin,
+        cos=pt.cos,
+        abs=pt.abs,
+        sum=pt.sum,
+        mean=pt.mean,
+        where=pt.switch,
+    )

@@ -58,9 +58,16 @@ def per_chain(matrix: np.ndarray, chains: int) -> np.ndarray:
     return matrix.reshape(chains, -1, matrix.shape[1])
 
 
+def _scalar(value) -> float:
+    """ArviZ returns a 1-element array for a (chain, draw) array; numpy 2 refuses float() of it."""
+    return float(np.asarray(value).reshape(-1)[0])
+
+
 def diagnostics(names: list[str], matrix: np.ndarray, chains: int) -> dict[str, Any]:
     """Per component: mean, sd, their Monte Carlo standard errors, R-hat, bulk and tail ESS."""
-    import arviz as az
+    from bench.arviz_setup import arviz
+
+    az = arviz()
 
     chained = per_chain(matrix, chains)
     components = {}
@@ -71,11 +78,11 @@ def diagnostics(names: list[str], matrix: np.ndarray, chains: int) -> dict[str, 
             components[name] = {
                 "mean": float(x.mean()),
                 "sd": float(x.std(ddof=1)),
-                "mcse_mean": float(az.mcse(x, method="mean")),
-                "mcse_sd": float(az.mcse(x, method="sd")),
-                "r_hat": float(az.rhat(x)),
-                "ess_bulk": float(az.ess(x, method="bulk")),
-                "ess_tail": float(az.ess(x, method="tail")),
+                "mcse_mean": _scalar(az.mcse(x, method="mean")),
+                "mcse_sd": _scalar(az.mcse(x, method="sd")),
+                "r_hat": _scalar(az.rhat(x)),
+                "ess_bulk": _scalar(az.ess(x, method="bulk")),
+                "ess_tail": _scalar(az.ess(x, method="tail")),
             }
     values = components.values()
     return {
@@ -121,14 +128,16 @@ def exact_check(problem: Problem, data: Dataset, diag: dict[str, Any]) -> dict[s
 
 def predictive_groups(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], chains: int):
     """(predictions dataset, constant_data dataset, diagnostics) for a network reference."""
-    import arviz as az
+    from bench.arviz_setup import arviz
+
+    az = arviz()
     import xarray as xr
 
     test_draws = predictions(problem, draws, data.test.x)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         chained = test_draws.reshape(chains, -1, test_draws.shape[1])
-        r_hat = np.array([az.rhat(chained[:, :, i]) for i in range(chained.shape[2])])
+        r_hat = np.array([_scalar(az.rhat(chained[:, :, i])) for i in range(chained.shape[2])])
     total = len(test_draws)
     keep = np.linspace(0, total - 1, min(KEPT_PREDICTIVE_DRAWS, total)).astype(int)
     variables = {
@@ -152,7 +161,9 @@ def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, di
     """Run NUTS, check the gates, and store the reference with its verdict and provenance."""
     if sampler not in SAMPLERS:
         raise unknown("reference sampler", sampler, SAMPLERS)
-    import arviz as az
+    from bench.arviz_setup import arviz
+
+    az = arviz()
     import jax
 
     from backends import get_method

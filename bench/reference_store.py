@@ -109,7 +109,9 @@ def _plain(value: Any) -> Any:
 
 
 def load_idata(stored: StoredReference):
-    import arviz as az
+    from bench.arviz_setup import arviz
+
+    az = arviz()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

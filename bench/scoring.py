@@ -33,7 +33,9 @@ def psis_khat(log_weights: np.ndarray) -> float:
     """Pareto k-hat of the importance weights p/q (ArviZ's PSIS); NaN below 2,000 draws."""
     if len(log_weights) < KHAT_MIN_DRAWS or not np.all(np.isfinite(log_weights)):
         return float("nan")
-    import arviz as az
+    from bench.arviz_setup import arviz
+
+    az = arviz()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -84,7 +86,9 @@ def mcmc_metrics(problem: Problem, fit: FitResult) -> dict[str, float]:
     """Rank-normalised bulk and tail ESS, split R-hat (ArviZ), ESS per second, acceptance, divergences."""
     if not fit.chains:
         return {}
-    import arviz as az
+    from bench.arviz_setup import arviz
+
+    az = arviz()
 
     shapes = {lat.name: lat.shape for lat in problem.latents}
     _, matrix = flatten(fit.draws, shapes)

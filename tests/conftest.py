@@ -18,6 +18,8 @@ HAS_NUMPYRO = all(importlib.util.find_spec(m) is not None for m in ("jax", "nump
 requires_numpyro = pytest.mark.skipif(not HAS_NUMPYRO, reason="numpyro extra not installed: pip install 'bench[numpyro]'")
 HAS_BLACKJAX = HAS_NUMPYRO and importlib.util.find_spec("blackjax") is not None
 requires_blackjax = pytest.mark.skipif(not HAS_BLACKJAX, reason="blackjax extra not installed: pip install 'bench[blackjax]'")
+HAS_PYMC = all(importlib.util.find_spec(m) is not None for m in ("pymc", "pytensor"))
+requires_pymc = pytest.mark.skipif(not HAS_PYMC, reason="pymc extra not installed: pip install 'bench[pymc]'")
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch extra not installed: pip install 'bench[torch]'")
 

@@ -1,0 +1,99 @@
+"""PyMC backend: ADVI, full-rank ADVI, minibatch ADVI and NUTS on the problem's native PyMC model.
+
+PyMC loads only inside a cell's worker. `compile_mode` (C default, or NUMBA) is a setting and is
+recorded with every run. GPU cells are `unsupported`: PyMC's JAX mode fails for ADVI
+(pymc-devs/pymc issues 8359 and 7104), and its C and Numba modes run on the CPU only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.methods import Method, require_positive
+from bench.problem import Problem
+
+REQUIRES = ("pymc", "pytensor")
+COMPILE_MODES = ("C", "NUMBA")
+OPTIMIZERS = ("adam", "adagrad_window")
+GPU_REASON = (
+    "PyMC has no working GPU path for these methods: its JAX mode fails for ADVI (pymc-devs/pymc issues 8359 "
+    "and 7104) and the C and Numba modes run on the CPU"
+)
+# The seeds' iteration counts (seed 002): ADVI 30,000 on breast cancer, minibatch ADVI 40,000.
+SEED_STEPS = {("breast_cancer", "pymc.advi"): 30_000, ("breast_cancer", "pymc.advi_minibatch"): 40_000}
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"compile_mode must be one of {', '.join(COMPILE_MODES)}, got {mode!r}")
+
+
+@dataclass(frozen=True)
+class ADVISettings:
+    steps: int = 10_000
+    learning_rate: float = 0.01
+    optimizer: str = "adam"  # or "adagrad_window", PyMC's own default
+    particles: int = 1  # draws per gradient (PyMC's obj_n_mc)
+    compile_mode: str = "C"
+
+    def __post_init__(self) -> None:
+        require_positive(self, "steps", "learning_rate", "particles")
+        _check_mode(self.compile_mode)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+
+
+@dataclass(frozen=True)
+class MinibatchSettings(ADVISettings):
+    batch_size: int = 50  # the seed's pm.Minibatch size
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_positive(self, "batch_size")
+
+
+@dataclass(frozen=True)
+class PyMCNUTSSettings:
+    chains: int = 4
+    warmup: int = 1000  # PyMC's tune
+    draws: int = 1000  # kept per chain
+    target_accept: float = 0.8
+    max_tree_depth: int = 10
+    compile_mode: str = "C"
+
+    def __post_init__(self) -> None:
+        require_positive(self, "chains", "warmup", "draws", "max_tree_depth")
+        _check_mode(self.compile_mode)
+        if not 0 < self.target_accept < 1:
+            raise ValueError("target_accept must lie in (0, 1)")
+
+
+def advi_defaults(name: str):
+    def defaults(problem: Problem, variant: str) -> dict:
+        recipe = problem.recipe
+        steps = SEED_STEPS.get((problem.name, name), recipe.steps)
+        return {"steps": steps, "learning_rate": recipe.learning_rate, "particles": recipe.particles}
+
+    return defaults
+
+
+def on_cpu_only(problem: Problem, device: str) -> str | None:
+    return GPU_REASON if device == "gpu" else None
+
+
+def minibatch_applies(problem: Problem, device: str) -> str | None:
+    if problem.likelihood is None:
+        return f"pymc.advi_minibatch needs observed data; {problem.name} is a density without a likelihood"
+    return on_cpu_only(problem, device)
+
+
+METHODS = (
+    Method("pymc.advi", ADVISettings, "backends.pymc.fit:fit_advi", "pymc", REQUIRES,
+           defaults=advi_defaults("pymc.advi"), unsupported=on_cpu_only),  # fmt: skip
+    Method("pymc.fullrank_advi", ADVISettings, "backends.pymc.fit:fit_fullrank_advi", "pymc", REQUIRES,
+           defaults=advi_defaults("pymc.fullrank_advi"), unsupported=on_cpu_only),  # fmt: skip
+    Method("pymc.advi_minibatch", MinibatchSettings, "backends.pymc.fit:fit_advi_minibatch", "pymc", REQUIRES,
+           defaults=advi_defaults("pymc.advi_minibatch"), unsupported=minibatch_applies),  # fmt: skip
+    Method("pymc.nuts", PyMCNUTSSettings, "backends.pymc.fit:fit_nuts", "pymc", REQUIRES, kind="mcmc",
+           unsupported=on_cpu_only),  # fmt: skip
+)

@@ -1,0 +1,176 @@
+"""pymc.advi, pymc.fullrank_advi, pymc.advi_minibatch and pymc.nuts.
+
+ADVI runs as `pm.fit` does (PyMC's compiled step function called in a Python loop: PyMC offers
+no compiled loop), but the compile is timed apart and every warm repeat starts from the same
+parameters, optimiser state and random streams. Draws come from the fitted Gaussian in the
+unconstrained space; log q subtracts the transforms' log-Jacobians (log p with the Jacobian
+minus log p without it), so the harness's common ELBO and k-hat apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from time import perf_counter
+from typing import Any
+
+import numpy as np
+import pymc as pm
+import pytensor
+from scipy import stats
+
+from backends.pymc.model import make_model
+from bench.errors import Unsupported
+from bench.fitting import FitContext, FitResult
+from bench.problem import Dataset, Problem
+
+COMPILE_MODES = {"C": "FAST_RUN", "NUMBA": "NUMBA"}
+
+
+def _check(context: FitContext) -> None:
+    if context.device != "cpu":
+        from backends.pymc import GPU_REASON
+
+        raise Unsupported(GPU_REASON)
+    expected = "float64" if context.dtype == "float64" else "float32"
+    if pytensor.config.floatX != expected:
+        pytensor.config.floatX = expected  # the executor sets PYTENSOR_FLAGS; in-process callers land here
+
+
+def _info(settings: Mapping[str, Any]) -> dict[str, Any]:
+    return {"compile_mode": settings["compile_mode"], "floatX": pytensor.config.floatX,
+            "pytensor_compiledir": pytensor.config.compiledir}  # fmt: skip
+
+
+def _optimizer(settings: Mapping[str, Any]):
+    if settings["optimizer"] == "adam":
+        return pm.adam(learning_rate=settings["learning_rate"])
+    return pm.adagrad_window(learning_rate=settings["learning_rate"])
+
+
+class PostProcess:
+    """Flat unconstrained z (in the approximation's ordering) -> constrained values and log|J|."""
+
+    def __init__(self, model: pm.Model, ordering: Mapping[str, Any], mode: str) -> None:
+        self.ordering = ordering
+        outs = [*model.unobserved_value_vars, model.logp(jacobian=True), model.logp(jacobian=False)]
+        self.names = [v.name for v in model.unobserved_value_vars]
+        self.fn = model.compile_fn(outs, inputs=model.value_vars, mode=mode, on_unused_input="ignore")
+
+    def point(self, z: np.ndarray) -> dict[str, np.ndarray]:
+        return {name: z[info[1]].reshape(info[2]).astype(pytensor.config.floatX) for name, info in self.ordering.items()}
+
+    def __call__(self, z_draws: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        draws: dict[str, list] = {name: [] for name in self.names}
+        log_jacobian = np.empty(len(z_draws))
+        for s, z in enumerate(z_draws):
+            *values, with_jac, without_jac = self.fn(self.point(z))
+            for name, value in zip(self.names, values):
+                draws[name].append(value)
+            log_jacobian[s] = float(with_jac) - float(without_jac)
+        return {k: np.asarray(v, dtype=np.float64) for k, v in draws.items()}, log_jacobian
+
+
+def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext, method: str,
+              batch_size: int = 0) -> FitResult:  # fmt: skip
+    _check(context)
+    mode = COMPILE_MODES[settings["compile_mode"]]
+    model = make_model(problem, data.train, batch_size=batch_size)
+    with model:
+        inference = pm.ADVI(random_seed=context.seed) if method == "advi" else pm.FullRankADVI(random_seed=context.seed)
+        start = perf_counter()
+        step = inference.objective.step_function(
+            obj_optimizer=_optimizer(settings), obj_n_mc=settings["particles"], score=True, fn_kwargs={"mode": mode}
+        )
+        compile_s = perf_counter() - start
+    shared = [v for v in step.get_shared()]
+    initial = [v.get_value(borrow=False) for v in shared]
+    steps = settings["steps"]
+    run_s, losses = [], np.empty(steps)
+    for _ in range(context.repeats):
+        for variable, value in zip(shared, initial):
+            variable.set_value(value.copy() if hasattr(value, "copy") else value)
+        start = perf_counter()
+        for i in range(steps):
+            losses[i] = step()
+        run_s.append(perf_counter() - start)
+    group = inference.approx.groups[0]
+    mean = np.asarray(group.mean.eval(), dtype=np.float64)
+    rng = np.random.default_rng(context.seed + 1)
+    eps = rng.standard_normal((context.draws, len(mean)))
+    if method == "advi":
+        sd = np.asarray(group.std.eval(), dtype=np.float64)
+        z = mean + eps * sd
+        log_q_z = stats.norm.logpdf(z, mean, sd).sum(axis=1)
+    else:
+        chol = np.asarray(group.L.eval(), dtype=np.float64)
+        z = mean + eps @ chol.T
+        log_q_z = stats.multivariate_normal(mean, chol @ chol.T).logpdf(z)
+    full = make_model(problem, data.train) if batch_size else model  # log|J| and values on the full model
+    draws, log_jacobian = PostProcess(full, group.ordering, mode)(z)
+    return FitResult(
+        draws={lat.name: draws[lat.name] for lat in problem.latents},
+        log_q=log_q_z - log_jacobian,
+        losses=losses,
+        compile_s=compile_s,
+        run_s=run_s,
+        steps=steps,
+        grad_evals=steps * settings["particles"],
+        info=_info(settings) | ({"batch_size": batch_size} if batch_size else {}),
+    )
+
+
+def fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+    return _fit_advi(problem, data, settings, context, "advi")
+
+
+def fit_fullrank_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+    return _fit_advi(problem, data, settings, context, "fullrank_advi")
+
+
+def fit_advi_minibatch(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+    if data.train is None or problem.likelihood is None:
+        raise Unsupported(f"pymc.advi_minibatch needs observed data; {problem.name} has none")
+    return _fit_advi(problem, data, settings, context, "advi", batch_size=settings["batch_size"])
+
+
+def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+    """pm.sample with chains one after another (cores=1: the timing is of the sampler, not of
+    process start-up); compile_s = first call minus the median warm call, per the protocol."""
+    _check(context)
+    mode = COMPILE_MODES[settings["compile_mode"]]
+    model = make_model(problem, data.train)
+    calls = []
+    with model:
+        for _ in range(context.repeats + 1):
+            start = perf_counter()
+            trace = pm.sample(
+                draws=settings["draws"], tune=settings["warmup"], chains=settings["chains"], cores=1,
+                random_seed=context.seed, target_accept=settings["target_accept"], progressbar=False,
+                compute_convergence_checks=False, return_inferencedata=False, compile_kwargs={"mode": mode},
+                discard_tuned_samples=False,
+                nuts={"max_treedepth": settings["max_tree_depth"]},
+            )  # fmt: skip
+            calls.append(perf_counter() - start)
+    run_s = calls[1:]
+    chains = settings["chains"]
+    warmup = settings["warmup"]
+    draws = {lat.name: np.concatenate([np.asarray(trace.get_values(lat.name, burn=warmup, chains=c), dtype=np.float64)
+                                       for c in range(chains)]) for lat in problem.latents}  # fmt: skip
+
+    def stat(name: str, burn: int = warmup) -> np.ndarray:
+        return np.concatenate([np.asarray(trace.get_sampler_stats(name, burn=burn, chains=c)) for c in range(chains)])
+
+    per_chain = -np.stack([np.asarray(trace.get_sampler_stats("model_logp", chains=c)) for c in range(chains)])
+    iterations = settings["warmup"] + settings["draws"]
+    return FitResult(
+        draws=draws,
+        log_q=None,
+        losses=per_chain.mean(axis=0).astype(np.float64),  # potential energy per iteration, tuning included
+        compile_s=max(calls[0] - float(np.median(run_s)), 0.0),
+        run_s=run_s,
+        steps=iterations,
+        grad_evals=int(stat("tree_size", burn=0).sum()),
+        info=_info(settings) | {"acceptance_rate": float(stat("mean_tree_accept").mean()),
+                                "divergences": float(stat("diverging").sum())},  # fmt: skip
+        chains=chains,
+    )

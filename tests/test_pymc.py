@@ -1,0 +1,133 @@
+"""PyMC backend: the native model agrees with the spec; ADVI, full-rank ADVI and NUTS recover
+exact answers; networks reach the seed's accuracy; GPU cells are unsupported rows, never crashes."""
+
+import numpy as np
+import pytest
+
+import backends
+import suites
+from bench import scoring
+from bench.cells import Cell
+from bench.fitting import FitContext
+from bench.methods import resolve_settings
+from bench.worker import run_cell
+from tests.conftest import requires_pymc
+from tests.test_blackjax import numpy_log_jacobian
+
+pytestmark = requires_pymc
+
+
+@pytest.mark.parametrize("name", suites.problem_names())
+def test_pymc_log_joint_agrees_with_spec(name):
+    import pytensor
+
+    from backends.pymc.model import make_model
+
+    problem = suites.get_problem(name)
+    data = problem.make_data(0)
+    rng = np.random.default_rng(3)
+    with pytensor.config.change_flags(floatX="float64"):
+        constrained = make_model(problem, data.train, transform=False)  # Jacobian-free, constrained values
+        logp = constrained.compile_fn(constrained.logp(), mode="FAST_COMPILE")
+        for _ in range(3):
+            point = problem.random_point(rng)
+            assert float(logp(point)) == pytest.approx(problem.log_joint(point, data), rel=1e-6, abs=1e-9)
+        model = make_model(problem, data.train)  # unconstrained: log joint at T(z) plus the log-Jacobians
+        outs = [*model.unobserved_value_vars, model.logp(jacobian=True)]
+        fn = model.compile_fn(outs, inputs=model.value_vars, mode="FAST_COMPILE", on_unused_input="ignore")
+        names = [v.name for v in model.unobserved_value_vars]
+        by_latent = {lat.name: value for lat in problem.latents for value in model.value_vars
+                     if model.values_to_rvs[value].name == lat.name}  # fmt: skip
+        for _ in range(3):
+            z = {lat.name: rng.normal(0.0, 1.0, size=lat.shape) for lat in problem.latents}
+            *values, native = fn({by_latent[k].name: v for k, v in z.items()})
+            values = dict(zip(names, values))
+            flat_z = np.concatenate([np.ravel(z[lat.name]) for lat in problem.latents])
+            expected = problem.log_joint(values, data) + numpy_log_jacobian(problem, flat_z)
+            assert float(native) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def fit(problem_name, method_name, overrides=None, draws=4000, dtype="float64"):
+    import pytensor
+
+    problem = suites.get_problem(problem_name)
+    method = backends.get_method(method_name)
+    settings = resolve_settings(method, problem, "", overrides or {})
+    data = problem.make_data(0)
+    with pytensor.config.change_flags(floatX=dtype):
+        result = method.load_fit()(problem, data, settings, FitContext(0, "cpu", dtype, 1, draws))
+    return problem, data, result
+
+
+@pytest.mark.slow
+def test_advi_recovers_the_coinflip_mean_and_evidence():
+    problem, data, result = fit("coinflip", "pymc.advi")
+    assert result.draws["f"].mean() == pytest.approx(13 / 22, abs=0.02)
+    elbo = scoring.elbo_metrics(problem, data, result)
+    assert elbo["elbo"] == pytest.approx(-14.7883, abs=0.05)  # log B(13, 9): log q is Jacobian-corrected
+    assert result.compile_s > 0 and result.info["compile_mode"] == "C"
+
+
+@pytest.mark.slow
+def test_fullrank_advi_recovers_the_gaussian2d_correlation():
+    _, _, result = fit("gaussian2d", "pymc.fullrank_advi", {"steps": "20000"})
+    correlation = np.corrcoef(result.draws["x"], result.draws["y"])[0, 1]
+    assert correlation == pytest.approx(0.8, abs=0.1)
+
+
+@pytest.mark.slow
+def test_nuts_matches_banana_moments_within_five_mcse():
+    import arviz as az
+
+    problem, data, result = fit("banana", "pymc.nuts", {"target_accept": "0.95", "draws": "1500"})
+    reference = problem.reference(data)
+    for name in ("x", "y"):
+        chains = result.draws[name].reshape(result.chains, -1)
+        mcse = float(np.asarray(az.mcse(chains, method="mean")).squeeze())
+        assert abs(chains.mean() - float(reference.mean[name])) < 5 * mcse, name
+    metrics = scoring.mcmc_metrics(problem, result)
+    assert metrics["r_hat_max"] < 1.05 and metrics["divergences"] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["pymc.advi", "pymc.advi_minibatch"])
+def test_breast_cancer_reaches_the_seed_accuracy(method):
+    problem, data, result = fit("breast_cancer", method, draws=1000, dtype="float32")
+    metrics = scoring.score(problem, data, result, None, 0)["metrics"]
+    assert metrics["accuracy"] >= 0.86, metrics
+
+
+def test_gpu_cells_are_unsupported_rows_with_the_reason():
+    for name in ("pymc.advi", "pymc.fullrank_advi", "pymc.advi_minibatch", "pymc.nuts"):
+        method = backends.get_method(name)
+        reason = method.unsupported(suites.get_problem("moons"), "gpu")
+        assert "8359" in reason and "7104" in reason
+        cell = Cell(suite="bnn", problem="moons", method=name, variant="", seed=0, device="gpu", dtype="float32",
+                    repeats=1, draws=10, settings={}, unsupported=reason)  # fmt: skip
+        record = run_cell(cell)
+        assert record["status"] == "unsupported" and "JAX mode fails for ADVI" in record["reason"]
+    context = FitContext(0, "gpu", "float32", 1, 10)  # and the fit itself refuses, should it ever be reached
+    problem = suites.get_problem("coinflip")
+    settings = resolve_settings(backends.get_method("pymc.advi"), problem, "", {"steps": "10"})
+    record_error = None
+    try:
+        backends.get_method("pymc.advi").load_fit()(problem, problem.make_data(0), settings, context)
+    except Exception as exc:  # noqa: BLE001
+        record_error = exc
+    assert type(record_error).__name__ == "Unsupported"
+
+
+def test_minibatch_does_not_apply_to_densities_and_settings_are_checked():
+    method = backends.get_method("pymc.advi_minibatch")
+    assert "needs observed data" in method.unsupported(suites.get_problem("banana"), "cpu")
+    assert method.unsupported(suites.get_problem("moons"), "cpu") is None
+    breast = suites.get_problem("breast_cancer")
+    assert resolve_settings(backends.get_method("pymc.advi"), breast, "", {})["steps"] == 30_000
+    assert resolve_settings(method, breast, "", {})["steps"] == 40_000
+    assert resolve_settings(method, breast, "", {})["batch_size"] == 50
+    from bench.errors import BenchInputError
+
+    with pytest.raises(BenchInputError, match="compile_mode must be one of C, NUMBA"):
+        resolve_settings(method, breast, "", {"compile_mode": "JAX"})
+    with pytest.raises(BenchInputError, match="unknown setting 'lr'"):
+        resolve_settings(method, breast, "", {"lr": "0.1"})
