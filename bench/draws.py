@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,3 +32,23 @@ def flatten_point(values: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[i
 
 def num_draws(draws: Mapping[str, np.ndarray]) -> int:
     return len(next(iter(draws.values())))
+
+
+@dataclass(frozen=True)
+class Block:
+    """Where one latent sits in the flat unconstrained vector every sampler and VI family uses."""
+
+    name: str
+    shape: tuple[int, ...]
+    start: int
+    stop: int
+    prior: Any
+
+
+def flat_layout(latents: Sequence[Any]) -> tuple[tuple[Block, ...], int]:
+    """(blocks in the spec's latent order, total dimension): the same order as `flatten`."""
+    blocks, start = [], 0
+    for latent in latents:
+        blocks.append(Block(latent.name, latent.shape, start, start + latent.size, latent.prior))
+        start += latent.size
+    return tuple(blocks), start

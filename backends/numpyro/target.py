@@ -8,8 +8,6 @@ flat vector means the same thing here as in `bench.draws.flatten` and the torch 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -17,15 +15,8 @@ from numpyro.infer.initialization import init_to_median
 from numpyro.infer.util import initialize_model, log_density
 
 from backends.numpyro.model import make_model, model_data
+from bench.draws import flat_layout
 from bench.problem import Problem, Split
-
-
-@dataclass(frozen=True)
-class Block:
-    name: str
-    shape: tuple[int, ...]
-    start: int
-    stop: int
 
 
 class JaxTarget:
@@ -35,11 +26,7 @@ class JaxTarget:
         self.problem, self.dtype = problem, dtype
         self.model = make_model(problem)
         self.kwargs = model_data(problem, split, dtype)
-        blocks, start = [], 0
-        for latent in problem.latents:
-            blocks.append(Block(latent.name, latent.shape, start, start + latent.size))
-            start += latent.size
-        self.blocks, self.dim = tuple(blocks), start
+        self.blocks, self.dim = flat_layout(problem.latents)
         info = initialize_model(
             jax.random.PRNGKey(0), self.model, model_kwargs=self.kwargs, init_strategy=init_to_median(), dynamic_args=False
         )

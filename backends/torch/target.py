@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -18,6 +17,7 @@ import torch.nn.functional as F
 from scipy import special
 
 from bench import priors
+from bench.draws import Block, flat_layout
 from bench.ops import torch_ops
 from bench.problem import Problem, Split
 
@@ -64,26 +64,13 @@ def likelihood_log_density(family: str, params: dict, y: torch.Tensor) -> torch.
     return a * torch.log(b) + (a - 1) * torch.log(y) - b * y - torch.lgamma(a)
 
 
-@dataclass(frozen=True)
-class Block:
-    name: str
-    shape: tuple[int, ...]
-    start: int
-    stop: int
-    prior: priors.Prior
-
-
 class TorchTarget:
     """log p(T(z), D) + log|J_T(z)| for flat z in R^D, on one device and dtype."""
 
     def __init__(self, problem: Problem, split: Split | None, device: torch.device, dtype: torch.dtype) -> None:
         self.problem, self.device, self.dtype = problem, device, dtype
         self.ops = torch_ops()
-        blocks, start = [], 0
-        for latent in problem.latents:
-            blocks.append(Block(latent.name, latent.shape, start, start + latent.size, latent.prior))
-            start += latent.size
-        self.blocks, self.dim = blocks, start
+        self.blocks, self.dim = flat_layout(problem.latents)
         as_tensor = lambda a: None if a is None else torch.as_tensor(np.asarray(a), dtype=dtype, device=device)  # noqa: E731
         self.x = None if split is None else as_tensor(split.x)
         self.y = None if split is None else as_tensor(split.y)
