@@ -136,6 +136,8 @@ def _json_default(value: Any) -> Any:
         return value.tolist()  # a numpy scalar as the matching Python number
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

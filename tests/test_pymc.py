@@ -131,3 +131,19 @@ def test_minibatch_does_not_apply_to_densities_and_settings_are_checked():
         resolve_settings(method, breast, "", {"compile_mode": "JAX"})
     with pytest.raises(BenchInputError, match="unknown setting 'lr'"):
         resolve_settings(method, breast, "", {"lr": "0.1"})
+
+
+def test_a_pymc_cell_runs_end_to_end_and_records_its_compile_mode(tmp_path):
+    import json
+    import sqlite3
+
+    from tests.test_cli import bench
+
+    store = tmp_path / "s.sqlite"
+    result = bench("run", "--suite", "toy", "--problems", "coinflip", "--methods", "pymc.advi", "--set", "steps=300",
+                   "--repeats", "2", "--draws", "500", "--store", str(store), cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    status, reason, info = sqlite3.connect(store).execute("SELECT status, reason, info FROM records").fetchone()
+    assert status == "ok", reason
+    info = json.loads(info)
+    assert info["compile_mode"] == "C" and info["floatX"] == "float32" and "slot-0" in info["pytensor_compiledir"]

@@ -38,7 +38,7 @@ def _check(context: FitContext) -> None:
 
 def _info(settings: Mapping[str, Any]) -> dict[str, Any]:
     return {"compile_mode": settings["compile_mode"], "floatX": pytensor.config.floatX,
-            "pytensor_compiledir": pytensor.config.compiledir}  # fmt: skip
+            "pytensor_compiledir": str(pytensor.config.compiledir)}  # fmt: skip
 
 
 def _optimizer(settings: Mapping[str, Any]):
