@@ -120,6 +120,13 @@ def torch_ops() -> Ops:
     )
 
 
+def _stable_logaddexp(a, b):
+    import pytensor.tensor as pt
+
+    # each branch is exact and stable, and so is its gradient (a tie splits it evenly)
+    return pt.switch(a > b, a + pt.softplus(b - a), b + pt.softplus(a - b))
+
+
 def pytensor_ops() -> Ops:
     """The namespace bound to pytensor.tensor (imported lazily: pymc is an optional extra)."""
     import pytensor.tensor as pt
@@ -134,7 +141,7 @@ def pytensor_ops() -> Ops:
         exp=pt.exp,
         log=pt.log,
         log1p=pt.log1p,
-        logaddexp=pt.logaddexp,
+        logaddexp=_stable_logaddexp,  # pt.logaddexp is log(exp(a) + exp(b)): -inf once both underflow
         softplus=pt.softplus,
         sqrt=pt.sqrt,
         square=pt.sqr,

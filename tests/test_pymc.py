@@ -147,3 +147,21 @@ def test_a_pymc_cell_runs_end_to_end_and_records_its_compile_mode(tmp_path):
     assert status == "ok", reason
     info = json.loads(info)
     assert info["compile_mode"] == "C" and info["floatX"] == "float32" and "slot-0" in info["pytensor_compiledir"]
+
+
+def test_pytensor_logaddexp_is_stable_with_exact_gradients():
+    """pt.logaddexp is log(exp(a) + exp(b)): both underflow far in the bimodal target's tails,
+    which turned PyMC's ADVI into NaNs there. The ops namespace binds a stable version."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from bench.ops import pytensor_ops
+
+    a, b = pt.dscalars("a", "b")
+    out = pytensor_ops().logaddexp(a, b)
+    f = pytensor.function([a, b], [out, *pytensor.grad(out, [a, b])], mode="FAST_COMPILE")
+    value, grad_a, grad_b = f(-1000.0, -1000.0)
+    assert value == pytest.approx(-1000 + np.log(2)) and grad_a == pytest.approx(0.5) and grad_b == pytest.approx(0.5)
+    value, grad_a, grad_b = f(-1000.0, -990.0)
+    assert value == pytest.approx(np.logaddexp(-1000.0, -990.0))
+    assert grad_b == pytest.approx(1 / (1 + np.exp(-10.0))) and grad_a + grad_b == pytest.approx(1.0)

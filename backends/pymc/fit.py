@@ -94,6 +94,11 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
             losses[i] = step()
         run_s.append(perf_counter() - start)
     group = inference.approx.groups[0]
+    common = {"compile_s": compile_s, "run_s": run_s, "steps": steps, "grad_evals": steps * settings["particles"],
+              "info": _info(settings) | ({"batch_size": batch_size} if batch_size else {})}  # fmt: skip
+    if not np.all(np.isfinite(losses)):  # the harness reports `diverged` at the first non-finite step
+        nan = {lat.name: np.full((1, *lat.shape), np.nan) for lat in problem.latents}
+        return FitResult(draws=nan, log_q=None, losses=losses, **common)
     mean = np.asarray(group.mean.eval(), dtype=np.float64)
     rng = np.random.default_rng(context.seed + 1)
     eps = rng.standard_normal((context.draws, len(mean)))
@@ -111,11 +116,7 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
         draws={lat.name: draws[lat.name] for lat in problem.latents},
         log_q=log_q_z - log_jacobian,
         losses=losses,
-        compile_s=compile_s,
-        run_s=run_s,
-        steps=steps,
-        grad_evals=steps * settings["particles"],
-        info=_info(settings) | ({"batch_size": batch_size} if batch_size else {}),
+        **common,
     )
 
 
