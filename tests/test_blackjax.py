@@ -67,12 +67,12 @@ def test_meanfield_vi_recovers_the_coinflip_mean():
     assert elbo["elbo"] == pytest.approx(-14.7883, abs=0.05)  # log B(13, 9): log q is Jacobian-corrected
 
 
-@pytest.mark.parametrize("name", ["banana", "moons"])
+@pytest.mark.parametrize("name", ["banana", "moons", "gamma"])
 def test_pathfinder_returns_finite_draws(name):
     problem, data, result = fit(name, "blackjax.pathfinder", draws=500)
     assert all(np.all(np.isfinite(v)) for v in result.draws.values())
     assert np.all(np.isfinite(result.log_q)) and result.steps > 0
-    assert len(result.losses) == result.steps + 1
+    assert 0 < len(result.losses) <= result.steps + 1 and np.all(np.isfinite(result.losses))
 
 
 @pytest.mark.slow

@@ -86,7 +86,10 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: Mapping[str, Any],
     (state, losses), compile_s, run_s = _compile_and_time(run, (fit_key, start), context.repeats)
     z, log_q = blackjax.pathfinder.sample(draw_key, state, context.draws)
     losses = np.asarray(losses)
-    taken = int(np.sum(np.isfinite(losses)))  # iterations past convergence are padded with -inf ELBOs
-    iterations = max(taken - 1, 0)
-    return _result(target, z, log_q, losses[:taken], compile_s, run_s, iterations,
+    # -inf ELBOs mark iterates without an estimate: the start (no curvature yet) and the padding
+    # after L-BFGS stops; the trace keeps the estimates that exist
+    finite = np.flatnonzero(np.isfinite(losses))
+    iterations = int(finite[-1]) if len(finite) else 0
+    taken = len(finite)
+    return _result(target, z, log_q, losses[finite], compile_s, run_s, iterations,
                    iterations + taken * settings["elbo_draws"])  # fmt: skip
