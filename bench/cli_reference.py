@@ -103,7 +103,6 @@ def build_command(
 def _rows(directory: Path, names: list[str] | None, recompute: bool):
     import suites
     from bench import reference_build, reference_store
-    from bench.draws import flatten
 
     for stored in reference_store.find_all(directory):
         if names is not None and stored.problem not in names:
@@ -114,15 +113,8 @@ def _rows(directory: Path, names: list[str] | None, recompute: bool):
         p = stored.provenance
         diag, check, failures = p["diagnostics"], p.get("exact_check"), list(p.get("failures", []))
         if recompute and stale is None:  # re-derive everything from the stored draws, not the JSON
-            shapes = {lat.name: lat.shape for lat in problem.latents}
-            idata = reference_store.load_idata(stored)
-            draws = {lat.name: idata.posterior[lat.name].values.reshape(-1, *lat.shape) for lat in problem.latents}
-            names_, matrix = flatten(draws, shapes)
-            diag = reference_build.diagnostics(names_, matrix, p["chains"])
-            failures = reference_build.gate_failures(diag, p["chains"], len(matrix))
-            check = reference_build.exact_check(problem, data, diag)
-            if check is not None and not check["passed"]:
-                failures.append(f"disagrees with the exact reference: {check['worst_mcse_multiple']:.3g} MCSE")
+            draws = reference_store.load_draws(stored, problem)
+            diag, check, failures = reference_build.check_draws(problem, data, draws, p["chains"])
         verdict = "stale" if stale else ("failed" if failures else "ok")
         yield stored, verdict, diag, check, failures, stale
 

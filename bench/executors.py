@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import queue
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -34,7 +35,7 @@ class Executor(Protocol):
         ...
 
 
-def worker_environment(cell: Cell, threads: int, jax_cache: Path | None) -> dict[str, str]:
+def worker_environment(cell: Cell, threads: int, jax_cache: Path | None, slot: int = 0) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONHASHSEED"] = "0"
@@ -54,7 +55,6 @@ def worker_environment(cell: Cell, threads: int, jax_cache: Path | None) -> dict
     # each other in a slot still reuse its compiled modules (warm compiles take seconds, cold ones tens).
     flags = [f"floatX={cell.dtype}"]
     if jax_cache is not None:
-        slot = threading.current_thread().name.rsplit("_", 1)[-1] if "ThreadPool" in threading.current_thread().name else "0"
         flags.append(f"compiledir={jax_cache.parent / 'pytensor' / f'slot-{slot}'}")
     env["PYTENSOR_FLAGS"] = ",".join(filter(None, [env.get("PYTENSOR_FLAGS", ""), *flags]))
     env["PYTHONUNBUFFERED"] = "1"
@@ -118,8 +118,9 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def run_in_subprocess(
-    cell: Cell, timeout: float, threads: int = 1, jax_cache: Path | None = None, live: _Processes | None = None
-) -> dict[str, Any]:
+    cell: Cell, timeout: float, threads: int = 1, jax_cache: Path | None = None, live: _Processes | None = None,
+    slot: int = 0,
+) -> dict[str, Any]:  # fmt: skip
     """One cell, one process; always returns a record."""
     if cell.unsupported:
         return run_cell(cell)  # nothing to isolate: the record is known without running anything
@@ -133,7 +134,7 @@ def run_in_subprocess(
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bench.worker", str(cell_path), str(out_path)],
-                env=worker_environment(cell, threads, jax_cache),
+                env=worker_environment(cell, threads, jax_cache, slot),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -176,9 +177,18 @@ class LocalExecutor:
     def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
         live = _Processes()
         pool = ThreadPoolExecutor(max_workers=self.jobs)
-        pending = {
-            pool.submit(run_in_subprocess, cell, self.timeout, self.threads, self.jax_cache, live) for cell in cells
-        }
+        free_slots: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for slot in range(self.jobs):
+            free_slots.put(slot)
+
+        def run_one(cell: Cell) -> dict[str, Any]:
+            slot = free_slots.get()  # at most `jobs` cells run at once, so a slot is always free here
+            try:
+                return run_in_subprocess(cell, self.timeout, self.threads, self.jax_cache, live, slot)
+            finally:
+                free_slots.put(slot)
+
+        pending = {pool.submit(run_one, cell) for cell in cells}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)

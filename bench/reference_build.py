@@ -126,6 +126,21 @@ def exact_check(problem: Problem, data: Dataset, diag: dict[str, Any]) -> dict[s
             "components": rows}  # fmt: skip
 
 
+def check_draws(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], chains: int):
+    """(diagnostics, exact check or None, failures) of a reference's draws: one judgement for build and verify."""
+    shapes = {lat.name: lat.shape for lat in problem.latents}
+    names, matrix = flatten(draws, shapes)
+    diag = diagnostics(names, matrix, chains)
+    failures = gate_failures(diag, chains, len(matrix))
+    if not np.all(np.isfinite(matrix)):
+        failures.append("non-finite draws")
+    check = exact_check(problem, data, diag)
+    if check is not None and not check["passed"]:
+        failures.append(f"disagrees with the {check['exact_kind']} reference: "
+                        f"{check['worst_mcse_multiple']:.3g} MCSE > {MCSE_TOLERANCE:g}")  # fmt: skip
+    return diag, check, failures
+
+
 def predictive_groups(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], chains: int):
     """(predictions dataset, constant_data dataset, diagnostics) for a network reference."""
     from bench.arviz_setup import arviz
@@ -175,18 +190,13 @@ def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, di
     with jax.enable_x64(True):  # references are float64 (scoped: callers in float32 stay so)
         fit = get_method(sampler).load_fit()(problem, data, asdict(settings), context)
     wall_s = perf_counter() - start
-    shapes = {lat.name: lat.shape for lat in problem.latents}
-    names, matrix = flatten(fit.draws, shapes)
-    diag = diagnostics(names, matrix, settings.chains)
-    failures = gate_failures(diag, settings.chains, len(matrix))
-    if not np.all(np.isfinite(matrix)):
-        failures.append("non-finite draws")
+    diag, check, failures = check_draws(problem, data, fit.draws, settings.chains)
     posterior = {lat.name: fit.draws[lat.name].reshape(settings.chains, -1, *lat.shape) for lat in problem.latents}
     dims = {lat.name: [f"{lat.name}_dim_{i}" for i in range(len(lat.shape))] for lat in problem.latents}
     idata = az.from_dict(posterior=posterior, dims=dims)
     provenance: dict[str, Any] = {
         "problem": problem.name, "suite": problem.suite, "seed": seed, "kind": "mcmc", "sampler": sampler,
-        "settings": asdict(settings), "chains": settings.chains, "draws_total": len(matrix),
+        "settings": asdict(settings), "chains": settings.chains, "draws_total": settings.chains * settings.draws,
         "divergences": fit.info.get("divergences"), "acceptance_rate": fit.info.get("acceptance_rate"),
         "compile_s": fit.compile_s, "run_s": fit.run_s[0], "wall_s": wall_s, "gates": GATES,
         "diagnostics": diag, "failures": failures, "verdict": "failed" if failures else "ok",
@@ -194,13 +204,8 @@ def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, di
         "versions": environment.package_versions(), "code": environment.code_version(),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }  # fmt: skip
-    check = exact_check(problem, data, diag)
     if check is not None:
         provenance["exact_check"] = check
-        if not check["passed"]:
-            failures.append(f"disagrees with the {check['exact_kind']} reference: "
-                            f"{check['worst_mcse_multiple']:.3g} MCSE > {MCSE_TOLERANCE:g}")  # fmt: skip
-            provenance["verdict"] = "failed"
     if problem.task in ("classification", "regression"):
         predicted, constants, summary = predictive_groups(problem, data, fit.draws, settings.chains)
         idata.add_groups(predictions=predicted, constant_data=constants)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.draws import flatten
+from bench.draws import num_draws
 from bench.errors import BenchInputError
 from bench.problem import Dataset, Problem
 from bench.references import Reference
@@ -118,15 +118,19 @@ def load_idata(stored: StoredReference):
         return az.from_netcdf(str(stored.netcdf), engine="h5netcdf").load()
 
 
+def load_draws(stored: StoredReference, problem: Problem, idata=None) -> dict[str, np.ndarray]:
+    """The stored draws, chain-major: (chains * draws, *shape) per latent."""
+    posterior = (idata or load_idata(stored)).posterior
+    return {lat.name: np.asarray(posterior[lat.name].values, dtype=np.float64).reshape(-1, *lat.shape)
+            for lat in problem.latents}  # fmt: skip
+
+
 def to_reference(stored: StoredReference, problem: Problem) -> Reference:
     """A scoring Reference: moments of the stored draws, resampling of them, the predictive mean on
     the test points for networks, and the verdict as stored."""
     idata = load_idata(stored)
-    posterior = idata.posterior
-    draws = {lat.name: _stack(posterior[lat.name].values, lat.shape) for lat in problem.latents}
-    shapes = {lat.name: lat.shape for lat in problem.latents}
-    _, matrix = flatten(draws, shapes)
-    total = len(matrix)
+    draws = load_draws(stored, problem, idata)
+    total = num_draws(draws)
 
     def sampler(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         rows = rng.integers(0, total, size=n)
@@ -146,7 +150,3 @@ def to_reference(stored: StoredReference, problem: Problem) -> Reference:
         predictive_test=predictive_test,
     )
 
-
-def _stack(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """(chain, draw, *shape) -> (chain * draw, *shape), chain-major."""
-    return np.asarray(values, dtype=np.float64).reshape(-1, *shape)

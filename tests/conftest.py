@@ -24,6 +24,22 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch extra not installed: pip install 'bench[torch]'")
 
 
+def fit_method(method_name, problem_name, variant="", overrides=None, *, draws=4000, repeats=1, seed=0,
+               device="cpu", dtype="float32"):  # fmt: skip
+    """One method fitted in-process the way a cell's worker does: (problem, data, FitResult)."""
+    import backends
+    import suites
+    from bench.fitting import FitContext
+    from bench.methods import resolve_settings
+
+    problem = suites.get_problem(problem_name)
+    method = backends.get_method(method_name)
+    settings = resolve_settings(method, problem, variant, overrides or {})
+    data = problem.make_data(seed)
+    result = method.load_fit()(problem, data, settings, FitContext(seed, device, dtype, repeats, draws))
+    return problem, data, result
+
+
 def _cuda_visible() -> bool:
     from bench.environment import gpus
 

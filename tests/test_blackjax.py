@@ -4,12 +4,9 @@ import numpy as np
 import pytest
 from scipy import special
 
-import backends
 import suites
 from bench import scoring
-from bench.fitting import FitContext
-from bench.methods import resolve_settings
-from tests.conftest import requires_blackjax
+from tests.conftest import fit_method, requires_blackjax
 
 pytestmark = requires_blackjax
 
@@ -52,11 +49,7 @@ def test_jax_log_density_agrees_with_spec(name):
 
 
 def fit(problem_name, method_name, overrides=None, draws=4000):
-    problem = suites.get_problem(problem_name)
-    method = backends.get_method(method_name)
-    settings = resolve_settings(method, problem, "", overrides or {})
-    data = problem.make_data(0)
-    return problem, data, method.load_fit()(problem, data, settings, FitContext(0, "cpu", "float32", 1, draws))
+    return fit_method(method_name, problem_name, "", overrides, draws=draws)
 
 
 @pytest.mark.slow

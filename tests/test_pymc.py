@@ -11,7 +11,7 @@ from bench.cells import Cell
 from bench.fitting import FitContext
 from bench.methods import resolve_settings
 from bench.worker import run_cell
-from tests.conftest import requires_pymc
+from tests.conftest import fit_method, requires_pymc
 from tests.test_blackjax import numpy_log_jacobian
 
 pytestmark = requires_pymc
@@ -50,13 +50,8 @@ def test_pymc_log_joint_agrees_with_spec(name):
 def fit(problem_name, method_name, overrides=None, draws=4000, dtype="float64"):
     import pytensor
 
-    problem = suites.get_problem(problem_name)
-    method = backends.get_method(method_name)
-    settings = resolve_settings(method, problem, "", overrides or {})
-    data = problem.make_data(0)
     with pytensor.config.change_flags(floatX=dtype):
-        result = method.load_fit()(problem, data, settings, FitContext(0, "cpu", dtype, 1, draws))
-    return problem, data, result
+        return fit_method(method_name, problem_name, "", overrides, draws=draws, dtype=dtype)
 
 
 @pytest.mark.slow
@@ -165,3 +160,13 @@ def test_pytensor_logaddexp_is_stable_with_exact_gradients():
     value, grad_a, grad_b = f(-1000.0, -990.0)
     assert value == pytest.approx(np.logaddexp(-1000.0, -990.0))
     assert grad_b == pytest.approx(1 / (1 + np.exp(-10.0))) and grad_a + grad_b == pytest.approx(1.0)
+
+
+def test_each_concurrent_slot_gets_its_own_pytensor_compiledir(tmp_path):
+    from bench.executors import worker_environment
+
+    cell = Cell(suite="toy", problem="coinflip", method="pymc.advi", variant="", seed=0, device="cpu",
+                dtype="float64", repeats=1, draws=10)  # fmt: skip
+    flags = [worker_environment(cell, 1, tmp_path / "cache" / "jax", slot)["PYTENSOR_FLAGS"] for slot in (0, 1)]
+    assert f"compiledir={tmp_path / 'cache' / 'pytensor' / 'slot-0'}" in flags[0]
+    assert "slot-1" in flags[1] and all("floatX=float64" in f for f in flags)

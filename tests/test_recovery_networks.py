@@ -3,22 +3,14 @@
 import numpy as np
 import pytest
 
-import backends
-import suites
 from bench import scoring
-from bench.fitting import FitContext
-from bench.methods import resolve_settings
-from tests.conftest import requires_numpyro
+from tests.conftest import fit_method, requires_numpyro
 
 pytestmark = [requires_numpyro, pytest.mark.slow]
 
 
 def fit_and_score(problem_name, overrides=None, guide="auto_normal"):
-    problem = suites.get_problem(problem_name)
-    method = backends.get_method("numpyro.svi")
-    settings = resolve_settings(method, problem, guide, overrides or {})
-    data = problem.make_data(0)
-    result = method.load_fit()(problem, data, settings, FitContext(0, "cpu", "float32", 1, 1000))
+    problem, data, result = fit_method("numpyro.svi", problem_name, guide, overrides, draws=1000)
     return result, scoring.score(problem, data, result, None, 0)["metrics"]
 
 

@@ -6,20 +6,14 @@ import pytest
 import backends
 import suites
 from bench import scoring
-from bench.fitting import FitContext
 from bench.methods import resolve_settings
-from tests.conftest import requires_numpyro
+from tests.conftest import fit_method, requires_numpyro
 
 pytestmark = [requires_numpyro, pytest.mark.slow]
 
 
 def fit(problem_name, guide, overrides=None, draws=20_000, repeats=1, seed=0):
-    problem = suites.get_problem(problem_name)
-    method = backends.get_method("numpyro.svi")
-    settings = resolve_settings(method, problem, guide, overrides or {})
-    data = problem.make_data(seed)
-    result = method.load_fit()(problem, data, settings, FitContext(seed, "cpu", "float32", repeats, draws))
-    return problem, data, result
+    return fit_method("numpyro.svi", problem_name, guide, overrides, draws=draws, repeats=repeats, seed=seed)
 
 
 def test_beta_guide_recovers_the_coinflip_posterior():

@@ -3,23 +3,14 @@
 import numpy as np
 import pytest
 
-import backends
-import suites
 from bench import scoring
-from bench.fitting import FitContext
-from bench.methods import resolve_settings
-from tests.conftest import requires_torch
+from tests.conftest import fit_method, requires_torch
 
 pytestmark = [requires_torch, pytest.mark.slow]
 
 
 def fit(method_name, problem_name, overrides=None, device="cpu", draws=4000):
-    problem = suites.get_problem(problem_name)
-    method = backends.get_method(method_name)
-    settings = resolve_settings(method, problem, "", overrides or {})
-    data = problem.make_data(0)
-    result = method.load_fit()(problem, data, settings, FitContext(0, device, "float32", 1, draws))
-    return problem, data, result
+    return fit_method(method_name, problem_name, "", overrides, draws=draws, device=device)
 
 
 def test_vi_recovers_the_coinflip_mean():

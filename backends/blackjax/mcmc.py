@@ -69,8 +69,7 @@ def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], conte
             return states, (states.position, stats)
 
         _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
-        warm = (-warm_info.state.logdensity.T, None, None, warm_info.info.num_integration_steps.T)
-        return samples, warm, stats
+        return samples, (-warm_info.state.logdensity.T, warm_info.info.num_integration_steps.T), stats
 
     (samples, warm, stats), compile_s, run_s = _compile_and_time(run, (run_key, starts), context.repeats)
     return mcmc_result(target, samples, warm, stats, compile_s, run_s, settings)
@@ -124,16 +123,10 @@ def fit_rmh(problem: Problem, data: Dataset, settings: Mapping[str, Any], contex
 
         def keep(states, k):
             states, (_, energy, accept) = iterate(states, jax.random.split(k, thin), sigma)
-            divergent = jnp.zeros_like(accept, dtype=bool)
-            return states, (states.position, (energy, divergent, accept, jnp.ones_like(accept, dtype=jnp.int32)))
+            return states, (states.position, (energy, None, accept, None))
 
         _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
-        warm = (warm_energy.reshape(-1, 1), None, None, jnp.zeros((1, 1), jnp.int32))
-        return samples, warm, stats
+        return samples, (warm_energy.reshape(-1, 1), None), stats
 
     (samples, warm, stats), compile_s, run_s = _compile_and_time(run, (run_key, starts), context.repeats)
-    result = mcmc_result(target, samples, warm, stats, compile_s, run_s, {**settings, "warmup": rounds * RMH_ROUND})
-    result.grad_evals = None  # random walk: log density evaluations only
-    result.info.pop("mean_tree_steps", None)
-    result.info.pop("divergences", None)  # not defined for a random walk
-    return result
+    return mcmc_result(target, samples, warm, stats, compile_s, run_s, {**settings, "warmup": rounds * RMH_ROUND})

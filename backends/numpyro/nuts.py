@@ -44,14 +44,14 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
         return state, (state.potential_energy, state.diverging, state.accept_prob, state.num_steps)
 
     def run(state):
-        state, warm = jax.lax.scan(step, state, None, length=warmup)
+        state, (warm_energy, _, _, warm_steps) = jax.lax.scan(step, state, None, length=warmup)
 
         def keep(state, _):
             state, stats = jax.lax.scan(step, state, None, length=thin)
             return state, (target.flatten_batch(state.z), stats)
 
         state, (samples, stats) = jax.lax.scan(keep, state, None, length=kept)
-        return samples, warm, stats
+        return samples, (warm_energy, warm_steps), stats
 
     start = perf_counter()
     compiled = jax.jit(run).lower(state0).compile()
@@ -61,25 +61,26 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
 
 
 def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s: list[float], settings) -> FitResult:
-    """One FitResult for every JAX NUTS: stats are (potential energy, diverging, accept prob, leapfrog
-    steps) per iteration and chain; warmup and kept iterations are both in the trace."""
-    energy_warm, _, _, steps_warm = (np.asarray(a) for a in warm)
-    energy, diverging, accept, steps = (np.asarray(a).reshape(-1, settings["chains"]) for a in stats)
-    iterations = settings["warmup"] + settings["draws"] * settings["thin"]
+    """One FitResult for every JAX sampler. warm = (potential energy, leapfrog steps) per warmup
+    iteration and chain; stats = (potential energy, diverging, accept prob, leapfrog steps) per kept
+    iteration and chain. A random walk passes None for divergences and leapfrog steps: it has neither."""
+    chains = settings["chains"]
+    energy_warm, steps_warm = warm
+    energy, diverging, accept, steps = (None if a is None else np.asarray(a).reshape(-1, chains) for a in stats)
+    info = {"acceptance_rate": float(accept.mean()), "jax_backend": jax.default_backend(),
+            "computed_dtype": str(samples.dtype)}  # fmt: skip
+    if diverging is not None:
+        info["divergences"] = float(diverging.sum())
+    if steps is not None:
+        info["mean_tree_steps"] = float(steps.mean())
     return FitResult(
         draws=target.draws_to_numpy(chain_major(samples)),
         log_q=None,
-        losses=np.concatenate([energy_warm.mean(axis=1), energy.mean(axis=1)]).astype(np.float64),
+        losses=np.concatenate([np.asarray(energy_warm).mean(axis=1), energy.mean(axis=1)]).astype(np.float64),
         compile_s=compile_s,
         run_s=run_s,
-        steps=iterations,
-        grad_evals=int(steps_warm.sum() + steps.sum()),
-        info={
-            "acceptance_rate": float(accept.mean()),
-            "divergences": float(diverging.sum()),
-            "mean_tree_steps": float(steps.mean()),
-            "jax_backend": jax.default_backend(),
-            "computed_dtype": str(samples.dtype),
-        },
-        chains=settings["chains"],
+        steps=settings["warmup"] + settings["draws"] * settings["thin"],
+        grad_evals=None if steps is None else int(np.asarray(steps_warm).sum() + steps.sum()),
+        info=info,
+        chains=chains,
     )

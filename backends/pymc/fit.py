@@ -82,7 +82,7 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
             obj_optimizer=_optimizer(settings), obj_n_mc=settings["particles"], score=True, fn_kwargs={"mode": mode}
         )
         compile_s = perf_counter() - start
-    shared = [v for v in step.get_shared()]
+    shared = list(step.get_shared())
     initial = [v.get_value(borrow=False) for v in shared]
     steps = settings["steps"]
     run_s, losses = [], np.empty(steps)
@@ -99,15 +99,16 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
     if not np.all(np.isfinite(losses)):  # the harness reports `diverged` at the first non-finite step
         nan = {lat.name: np.full((1, *lat.shape), np.nan) for lat in problem.latents}
         return FitResult(draws=nan, log_q=None, losses=losses, **common)
-    mean = np.asarray(group.mean.eval(), dtype=np.float64)
+    # the fitted family's parameters, read in one compiled call: mean and sd, or mean and Cholesky factor
+    mean, scale = (np.asarray(v, dtype=np.float64) for v in
+                   pytensor.function([], [group.mean, group.std if method == "advi" else group.L])())  # fmt: skip
     rng = np.random.default_rng(context.seed + 1)
     eps = rng.standard_normal((context.draws, len(mean)))
     if method == "advi":
-        sd = np.asarray(group.std.eval(), dtype=np.float64)
-        z = mean + eps * sd
-        log_q_z = stats.norm.logpdf(z, mean, sd).sum(axis=1)
+        z = mean + eps * scale
+        log_q_z = stats.norm.logpdf(z, mean, scale).sum(axis=1)
     else:
-        chol = np.asarray(group.L.eval(), dtype=np.float64)
+        chol = scale
         z = mean + eps @ chol.T
         log_q_z = stats.multivariate_normal(mean, chol @ chol.T).logpdf(z)
     full = make_model(problem, data.train) if batch_size else model  # log|J| and values on the full model
