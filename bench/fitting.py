@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from bench.checkpoints import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class FitResult:
     grad_evals: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
     chains: int | None = None  # MCMC: draws are chain-major, (chains * draws_per_chain, ...)
+    checkpoints: list[Checkpoint] = field(default_factory=list)  # time to accuracy (bench.checkpoints)
 
 
 def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: int) -> tuple[Any, list[float]]:

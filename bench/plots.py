@@ -2,8 +2,9 @@
 selection and returns {name: Figure}, so `bench plot` saves them and the HTML report embeds them.
 
 Kinds: ELBO traces; accuracy against cost (run time and gradient evaluations, Pareto front);
-time to accuracy (ELBO against wall time); toy densities over the exact reference; network
-predictive surfaces and sine bands beside the MCMC reference; per-draw AUC distributions.
+time to accuracy (ELBO, and the task's quality metric at the run's checkpoints, against run
+time); toy densities over the exact reference; network predictive surfaces and sine bands
+beside the MCMC reference; per-draw AUC distributions.
 """
 
 from __future__ import annotations
@@ -19,14 +20,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import suites  # noqa: E402
+from bench.checkpoints import QUALITY  # noqa: E402
 from bench.store import load_arrays  # noqa: E402
 
 KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc")
-# The quality each task is judged by on the accuracy-cost plane, and whether lower is better.
-QUALITY = {"density": ("std_mean_err_max", "max standardised mean error", True),
-           "classification": ("auc", "AUC", False), "regression": ("rmse", "RMSE to sin(x)", True)}  # fmt: skip
-
-
 def _task(problem: str) -> str:
     return suites.get_problem(problem).task
 
@@ -54,32 +51,72 @@ def _grid(n: int, width: float = 4.2, height: float = 3.4):
     return fig, axes.ravel()[:n]
 
 
-def elbo_traces(store: Path, table: pd.DataFrame, per_second: bool = False) -> dict[str, plt.Figure]:
-    """ELBO (negative loss) per step, or per second of run time, all VI methods overlaid per problem."""
-    vi = _ok(table)
-    vi = vi[vi["elbo"].notna()] if "elbo" in vi else vi.iloc[0:0]
+def _vi_rows(table: pd.DataFrame) -> pd.DataFrame:
+    ok = _ok(table)
+    return ok[ok["elbo"].notna()] if "elbo" in ok else ok.iloc[0:0]
+
+
+def _elbo_panel(ax, rows: pd.DataFrame, traces: pd.DataFrame, table: pd.DataFrame, per_second: bool) -> None:
+    """ELBO (negative loss) per step, or per second of run time, one line per seed, methods overlaid."""
+    for method, group in rows.groupby("method"):
+        for i, (_, row) in enumerate(group.iterrows()):
+            trace = traces[traces["record_id"] == row["record_id"]]
+            x = trace["step"].to_numpy(dtype=float)
+            if per_second:
+                x = x * row["run_s"] / max(row["steps"], 1.0)
+            ax.plot(x, -trace["loss"].to_numpy(), lw=1, alpha=0.8, label=method if i == 0 else None,
+                    color=_colour(method, table))  # fmt: skip
+    ax.set_xscale("log")
+    shown = -traces[traces["record_id"].isin(rows["record_id"])]["loss"]
+    if shown.notna().any():
+        low = np.nanpercentile(shown, 20)
+        ax.set_ylim(bottom=low - 0.1 * abs(low) - 1.0)
+    ax.set(xlabel="run time (s)" if per_second else "step", ylabel="ELBO (negative loss)")
+    if len(rows):
+        ax.legend(fontsize=7)
+
+
+def elbo_traces(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
+    """ELBO (negative loss) against log-scaled steps, all VI methods overlaid per problem."""
+    vi = _vi_rows(table)
     if vi.empty:
         return {}
     traces = _traces(store, [int(r) for r in vi["record_id"]])
     problems = sorted(vi["problem"].unique())
     fig, axes = _grid(len(problems))
     for ax, problem in zip(axes, problems):
-        rows = vi[vi["problem"] == problem]
-        for method, group in rows.groupby("method"):
-            for i, (_, row) in enumerate(group.iterrows()):
-                trace = traces[traces["record_id"] == row["record_id"]]
-                x = trace["step"].to_numpy(dtype=float)
-                if per_second:
-                    x = x * row["run_s"] / max(row["steps"], 1.0)
-                ax.plot(x, -trace["loss"].to_numpy(), lw=1, alpha=0.8, label=method if i == 0 else None,
-                        color=_colour(method, table))  # fmt: skip
-        ax.set_xscale("log")
-        low = np.nanpercentile(-traces[traces["record_id"].isin(rows["record_id"])]["loss"], 20)
-        ax.set_ylim(bottom=low - 0.1 * abs(low) - 1.0)
-        ax.set(title=problem, xlabel="run time (s)" if per_second else "step", ylabel="ELBO (negative loss)")
-        ax.legend(fontsize=7)
+        _elbo_panel(ax, vi[vi["problem"] == problem], traces, table, per_second=False)
+        ax.set_title(problem)
     fig.tight_layout()
-    return {"time" if per_second else "elbo": fig}
+    return {"elbo": fig}
+
+
+def time_to_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
+    """Per problem: the ELBO against run time (top) and the task's quality metric at the checkpoints
+    the run recorded (bottom; VI snapshots and MCMC prefixes, pro rata within the timed run)."""
+    ok, vi = _ok(table), _vi_rows(table)
+    checkpoints = {int(r): load_arrays(store, int(r)) for r in ok["record_id"]}
+    checkpoints = {r: a for r, a in checkpoints.items() if "checkpoint_quality" in a}
+    problems = sorted(set(vi["problem"]) | set(ok.loc[ok["record_id"].isin(list(checkpoints)), "problem"]))
+    if not problems:
+        return {}
+    traces = _traces(store, [int(r) for r in vi["record_id"]])
+    fig, axes = plt.subplots(2, len(problems), figsize=(4.2 * len(problems), 6.8), squeeze=False)
+    for j, problem in enumerate(problems):
+        _elbo_panel(axes[0, j], vi[vi["problem"] == problem], traces, table, per_second=True)
+        axes[0, j].set_title(problem)
+        ax = axes[1, j]
+        rows = ok[(ok["problem"] == problem) & ok["record_id"].isin(list(checkpoints))]
+        for method, group in rows.groupby("method"):
+            for i, record_id in enumerate(group["record_id"]):
+                arrays = checkpoints[int(record_id)]
+                ax.plot(arrays["checkpoint_run_s"], arrays["checkpoint_quality"], marker="o", ms=2.5, lw=1,
+                        alpha=0.8, color=_colour(method, table), label=method if i == 0 else None)  # fmt: skip
+        ax.set(xscale="log", xlabel="run time (s, pro rata)", ylabel=QUALITY[_task(problem)][1])
+        if len(rows):
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return {"time": fig}
 
 
 def _colour(method: str, table: pd.DataFrame):
@@ -274,7 +311,7 @@ def auc_distributions(store: Path, table: pd.DataFrame, references: Path) -> dic
 def make_figures(store: Path, table: pd.DataFrame, kinds, references: Path) -> dict[str, plt.Figure]:
     makers = {
         "elbo": lambda: elbo_traces(store, table),
-        "time": lambda: elbo_traces(store, table, per_second=True),
+        "time": lambda: time_to_accuracy(store, table),
         "cost": lambda: cost_accuracy(store, table),
         "densities": lambda: toy_densities(store, table),
         "surfaces": lambda: network_surfaces(store, table, references),

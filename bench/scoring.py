@@ -60,16 +60,27 @@ def elbo_metrics(problem: Problem, data: Dataset, fit: FitResult) -> dict[str, f
     return metrics
 
 
+def reference_moments(problem: Problem, reference: Reference) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's mean and sd as flat vectors, one entry per scalar component in latent order."""
+    shapes = {lat.name: lat.shape for lat in problem.latents}
+    _, mean = flatten({k: np.asarray(v)[None] for k, v in reference.mean.items()}, shapes)
+    _, sd = flatten({k: np.asarray(v)[None] for k, v in reference.sd.items()}, shapes)
+    return mean[0], sd[0]
+
+
+def standardised_mean_errors(q: np.ndarray, ref_mean: np.ndarray, ref_sd: np.ndarray) -> np.ndarray:
+    """|mean of q's draws - reference mean| / reference sd, per component (draws x components in)."""
+    return np.abs(q.mean(axis=0) - ref_mean) / ref_sd
+
+
 def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, seed: int) -> tuple[dict, dict]:
     """(aggregates, per-component values) comparing q's draws with the reference."""
     shapes = {lat.name: lat.shape for lat in problem.latents}
     names, q = flatten(fit.draws, shapes)
     _, ref_draws = flatten(reference.draws(np.random.default_rng(seed), REFERENCE_DRAWS), shapes)
-    _, ref_mean = flatten({k: np.asarray(v)[None] for k, v in reference.mean.items()}, shapes)
-    _, ref_sd = flatten({k: np.asarray(v)[None] for k, v in reference.sd.items()}, shapes)
-    ref_mean, ref_sd = ref_mean[0], ref_sd[0]
+    ref_mean, ref_sd = reference_moments(problem, reference)
     per_component = {
-        "std_mean_err": np.abs(q.mean(axis=0) - ref_mean) / ref_sd,
+        "std_mean_err": standardised_mean_errors(q, ref_mean, ref_sd),
         "sd_ratio": q.std(axis=0, ddof=1) / ref_sd,
         "w1": np.array([stats.wasserstein_distance(q[:, j], ref_draws[:, j]) for j in range(q.shape[1])]),
     }
@@ -151,13 +162,14 @@ def inside_training_range(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray
     return np.all((x_test >= low) & (x_test <= high), axis=1)
 
 
-def function_space_metrics(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int):
+def function_space_metrics(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], reference: Reference | None,
+                           seed: int) -> dict[str, float]:  # fmt: skip
     test = data.test
-    preds = predictions(problem, fit.draws, test.x)
+    preds = predictions(problem, draws, test.x)
     if problem.task == "classification":
         metrics = predictive.classification_metrics(test.y, preds)
     else:
-        first = {k: v[0] for k, v in fit.draws.items()}
+        first = {k: v[0] for k, v in draws.items()}
         noise_sd = float(problem.likelihood.params(NUMPY, first, test.x)["scale"])
         inside = inside_training_range(data.train.x, test.x)
         metrics = predictive.regression_metrics(test.y, test.f, preds, noise_sd, inside, seed)
@@ -174,5 +186,5 @@ def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference 
         aggregates, components = parameter_metrics(problem, fit, reference, seed)
         metrics.update(aggregates)
     elif problem.task in ("classification", "regression"):
-        metrics.update(function_space_metrics(problem, data, fit, reference, seed))
+        metrics.update(function_space_metrics(problem, data, fit.draws, reference, seed))
     return {"metrics": metrics, "components": components}

@@ -54,6 +54,7 @@ def one_line(exc: BaseException) -> str:
 def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     from backends import get_method
     from bench import scoring
+    from bench.checkpoints import checkpoint_arrays
     from bench.figure_data import figure_arrays
     from bench.fitting import FitContext
     from suites import get_problem
@@ -87,6 +88,8 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     scored = scoring.score(problem, data, fit, reference, cell.seed)
     record["metrics"], record["components"] = scored["metrics"], scored["components"]
     record["arrays"] = figure_arrays(problem, data, fit.draws)
+    run_s = float(np.median(fit.run_s))
+    record["arrays"].update(checkpoint_arrays(problem, data, fit.checkpoints, run_s, reference, cell.seed))
     record["status"] = "ok"
 
 

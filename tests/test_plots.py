@@ -36,7 +36,11 @@ def test_axes_and_legends_name_what_they_show(figures):
     assert {ax.get_title() for ax in elbo.axes if ax.get_visible()} == {"banana", "coinflip", "moons", "sine"}
     assert all(ax.get_xscale() == "log" for ax in elbo.axes if ax.get_visible())
     assert "numpyro.svi:auto_normal" in legend_texts(elbo) and "testing.exact" not in legend_texts(elbo)  # no ELBO
-    assert figures["time"].axes[0].get_xlabel() == "run time (s)"
+    time = figures["time"]
+    assert time.axes[0].get_xlabel() == "run time (s)"
+    quality = {ax.get_ylabel() for ax in time.axes if ax.get_xlabel() == "run time (s, pro rata)"}
+    assert quality == {"max standardised mean error", "AUC", "RMSE to sin(x)"}
+    assert "numpyro.svi:auto_normal" in legend_texts(time) and "testing.exact" not in legend_texts(time)
     cost = figures["cost"]
     assert {"Pareto front", "testing.exact", "numpyro.svi:auto_normal"} <= legend_texts(cost)
     assert {ax.get_xlabel() for ax in cost.axes} == {"run time (s)", "gradient evaluations"}
@@ -58,3 +62,21 @@ def test_plot_command_writes_png_and_pdf(small_store, tmp_path):
     assert written == ["auc_moons.pdf", "auc_moons.png", "elbo.pdf", "elbo.png"]
     bad = bench("plot", "--store", str(small_store), "--kind", "pie", cwd=tmp_path)
     assert bad.returncode == 2 and "unknown plot kind" in bad.stderr
+
+
+def test_runs_record_checkpoints_for_time_to_accuracy(small_store):
+    """Quality against run time comes from the store alone: log-spaced checkpoints ending at the
+    record's own median run time, the last one with the record's own quality metric."""
+    import numpy as np
+
+    from bench.store import load_arrays
+
+    table = report.latest_records(small_store)
+    moons = table[(table["problem"] == "moons") & (table["status"] == "ok")].iloc[0]
+    arrays = load_arrays(small_store, int(moons["record_id"]))
+    assert arrays["checkpoint_step"][-1] == moons["steps"] == 300
+    assert arrays["checkpoint_run_s"][-1] == pytest.approx(moons["run_s"], rel=1e-5)
+    assert np.all(np.diff(arrays["checkpoint_run_s"]) > 0)
+    assert 0.5 < arrays["checkpoint_quality"][-1] <= 1.0 and abs(arrays["checkpoint_quality"][-1] - moons["auc"]) < 0.02
+    exact = table[table["method"] == "testing.exact"].iloc[0]
+    assert not any(name.startswith("checkpoint") for name in load_arrays(small_store, int(exact["record_id"])))

@@ -1,4 +1,4 @@
-"""blackjax.meanfield_vi, blackjax.fullrank_vi (Adam, one `lax.scan`) and blackjax.pathfinder.
+"""blackjax.meanfield_vi, blackjax.fullrank_vi (Adam, one compiled loop) and blackjax.pathfinder.
 
 Draws come back in constrained space with log q corrected by the transforms' log-Jacobians, so
 the harness's common ELBO and PSIS k-hat apply. BlackJAX's per-step `elbo` field is the value
@@ -19,12 +19,15 @@ from blackjax.vi.fullrank_vi import generate_fullrank_logdensity
 from blackjax.vi.meanfield_vi import generate_meanfield_logdensity
 
 from backends.blackjax.mcmc import _compile_and_time, _setup
+from backends.jax_segments import checkpoint_steps, scan_with_snapshots, snapshot_at
 from backends.numpyro.target import JaxTarget
+from bench.checkpoints import vi_checkpoints
 from bench.fitting import FitContext, FitResult
 from bench.problem import Dataset, Problem
 
 
-def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int, grad_evals: int) -> FitResult:
+def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int, grad_evals: int,
+            checkpoints=()) -> FitResult:  # fmt: skip
     return FitResult(
         draws=target.draws_to_numpy(z),
         log_q=target.log_q_constrained(z, log_q_z),
@@ -34,39 +37,48 @@ def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int,
         steps=steps,
         grad_evals=grad_evals,
         info={"jax_backend": jax.default_backend(), "computed_dtype": str(z.dtype)},
+        checkpoints=list(checkpoints),
     )
 
 
-def _fit_gaussian(problem, data, settings, context, algorithm, log_q_of) -> FitResult:
+def _fit_gaussian(problem, data, settings, context, algorithm, log_q_of, family: tuple[str, str]) -> FitResult:
+    """family: the state's two parameter fields (mean and scale), the part a checkpoint keeps."""
     target, run_key, _ = _setup(problem, data, context)
     steps, particles = settings["steps"], settings["particles"]
     vi = algorithm(target.logdensity, optax.adam(settings["learning_rate"]), num_samples=particles)
     state0 = vi.init(jnp.zeros(target.dim, dtype=target.dtype))
     fit_key, draw_key = jax.random.split(run_key)
 
+    keep = checkpoint_steps(steps)
+
     def run(state, key):
         def step(state, k):
             state, info = vi.step(k, state)
             return state, info.elbo
 
-        return jax.lax.scan(step, state, jax.random.split(key, steps))
+        return scan_with_snapshots(step, state, steps, keep, lambda s: tuple(getattr(s, f) for f in family),
+                                   xs=jax.random.split(key, steps))  # fmt: skip
 
-    (state, losses), compile_s, run_s = _compile_and_time(run, (state0, fit_key), context.repeats)
+    (state, losses, snapshots), compile_s, run_s = _compile_and_time(run, (state0, fit_key), context.repeats)
     z = vi.sample(draw_key, state, context.draws)
     log_q = jax.vmap(log_q_of(state))(z)
-    return _result(target, z, log_q, losses, compile_s, run_s, steps, steps * particles)
+
+    def sampler_at(index: int):
+        then = state._replace(**dict(zip(family, snapshot_at(snapshots, index))))
+        return lambda num: target.draws_to_numpy(vi.sample(draw_key, then, num))
+
+    checkpoints = vi_checkpoints(keep, steps, sampler_at)
+    return _result(target, z, log_q, losses, compile_s, run_s, steps, steps * particles, checkpoints)
 
 
 def fit_meanfield(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
-    return _fit_gaussian(
-        problem, data, settings, context, blackjax.meanfield_vi, lambda s: generate_meanfield_logdensity(s.mu, s.rho)
-    )
+    return _fit_gaussian(problem, data, settings, context, blackjax.meanfield_vi,
+                         lambda s: generate_meanfield_logdensity(s.mu, s.rho), ("mu", "rho"))  # fmt: skip
 
 
 def fit_fullrank(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
-    return _fit_gaussian(
-        problem, data, settings, context, blackjax.fullrank_vi, lambda s: generate_fullrank_logdensity(s.mu, s.chol_params)
-    )
+    return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi,
+                         lambda s: generate_fullrank_logdensity(s.mu, s.chol_params), ("mu", "chol_params"))  # fmt: skip
 
 
 def fit_pathfinder(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:

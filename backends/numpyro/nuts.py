@@ -19,6 +19,7 @@ from numpyro.infer import NUTS
 
 from backends.numpyro.svi import check_device
 from backends.numpyro.target import JaxTarget
+from bench.checkpoints import mcmc_prefixes
 from bench.fitting import FitContext, FitResult, time_repeats
 from bench.problem import Dataset, Problem
 
@@ -73,8 +74,12 @@ def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s
         info["divergences"] = float(diverging.sum())
     if steps is not None:
         info["mean_tree_steps"] = float(steps.mean())
+    draws = target.draws_to_numpy(chain_major(samples))
+    work = None  # gradient evaluations per chain and iteration, warm-up included, where counted
+    if steps is not None and steps_warm is not None:
+        work = np.concatenate([np.asarray(steps_warm).reshape(-1, chains), steps]).T
     return FitResult(
-        draws=target.draws_to_numpy(chain_major(samples)),
+        draws=draws,
         log_q=None,
         losses=np.concatenate([np.asarray(energy_warm).mean(axis=1), energy.mean(axis=1)]).astype(np.float64),
         compile_s=compile_s,
@@ -83,4 +88,5 @@ def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s
         grad_evals=None if steps is None else int(np.asarray(steps_warm).sum() + steps.sum()),
         info=info,
         chains=chains,
+        checkpoints=mcmc_prefixes(draws, chains, settings["warmup"], settings["thin"], work),
     )

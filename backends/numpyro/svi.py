@@ -1,13 +1,15 @@
-"""numpyro.svi: the whole optimisation is one jitted `lax.scan`, compiled once per cell.
+"""numpyro.svi: the whole optimisation is one jitted loop, compiled once per cell.
 
 Compilation is ahead of time (`lower().compile()`), so `compile_s` is measured apart, and the
-same executable serves every warm repeat: no per-step Python loop and no host sync.
+same executable serves every warm repeat: no per-step Python loop and no host sync. The loop
+keeps the parameters at the checkpoint schedule's steps (bench.checkpoints) for time to accuracy.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 from time import perf_counter
 from typing import Any
 
@@ -19,8 +21,10 @@ from numpyro.handlers import seed
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.util import log_density
 
+from backends.jax_segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
 from backends.numpyro.guides import make_guide
 from backends.numpyro.model import make_model, model_data
+from bench.checkpoints import schedule, vi_checkpoints
 from bench.errors import Unsupported
 from bench.fitting import FitContext, FitResult, time_repeats
 from bench.problem import Dataset, Problem
@@ -73,19 +77,34 @@ def _minibatch_step(svi: SVI, n_train: int, batch_size: int):
     return update
 
 
-def make_run_loop(svi: SVI, steps: int, sleep_per_step: float = 0.0, n_train: int = 0, batch_size: int = 0):
-    """run(state, key, train, val) -> (final state, per-step losses, steps taken), as one scanned loop."""
-    update = _minibatch_step(svi, n_train, batch_size)
+def _loss_buffer(update, state, key, train, steps: int) -> jax.Array:
+    """NaN-filled per-step losses in the loss's own dtype (steps not taken stay NaN)."""
+    loss = jax.eval_shape(update, state, key, train)[0][1]
+    return jnp.full((steps,), jnp.nan, dtype=loss.dtype)
 
-    def step(carry, _):
-        state, key, data = carry
-        (state, loss), key = update(state, key, data)
-        _maybe_sleep(sleep_per_step)
-        return (state, key, data), loss
+
+def raw_params(svi: SVI):
+    """The optimiser's (unconstrained) parameters: what a checkpoint copies; `svi.constrain_fn` maps them."""
+    return lambda state: svi.optim.get_params(state.optim_state)
+
+
+def make_run_loop(svi: SVI, steps: int, sleep_per_step: float = 0.0, n_train: int = 0, batch_size: int = 0):
+    """run(state, key, train, val) -> (final state, per-step losses, steps taken, (snapshots, their
+    steps)) as one compiled loop; the parameters are kept at checkpoint_steps(steps)."""
+    update = _minibatch_step(svi, n_train, batch_size)
+    keep = checkpoint_steps(steps)
 
     def run(state, key, train, val):
-        (state, _, _), losses = jax.lax.scan(step, (state, key, train), None, length=steps)
-        return state, losses, jnp.asarray(steps)
+        def step(carry, _):
+            state, key = carry
+            (state, loss), key = update(state, key, train)
+            _maybe_sleep(sleep_per_step)
+            return (state, key), loss
+
+        (state, _), losses, snapshots = scan_with_snapshots(
+            step, (state, key), steps, keep, lambda c: raw_params(svi)(c[0])
+        )  # fmt: skip
+        return state, losses, jnp.asarray(steps), (snapshots, jnp.asarray(keep))
 
     return run
 
@@ -93,41 +112,47 @@ def make_run_loop(svi: SVI, steps: int, sleep_per_step: float = 0.0, n_train: in
 def make_early_stopping_loop(
     svi: SVI, steps: int, patience: int, n_train: int, n_val: int, sleep_per_step: float = 0.0, batch_size: int = 0
 ):  # fmt: skip
-    """The seed's rule in one compiled while loop: after each step, the validation loss per point is
+    """The seed's rule in one compiled loop: after each step, the validation loss per point is
     compared with the training loss per point; `patience` consecutive worse steps stop the fit."""
     update = _minibatch_step(svi, n_train, batch_size)
 
     def run(state, key, train, val):
-        def keep_going(carry):
-            _, _, taken, worse_for, _ = carry
-            return (taken < steps) & (worse_for < patience)
-
-        def body(carry):
-            state, key, taken, worse_for, losses = carry
+        def advance(carry, i):
+            state, key, worse_for, losses = carry
             (state, loss), key = update(state, key, train)
             _, key = jax.random.split(state.rng_key)
             val_loss = svi.loss.loss(key, svi.get_params(state), svi.model, svi.guide, **val)
             worse_for = jnp.where(val_loss / n_val > loss / n_train, worse_for + 1, 0)
             _maybe_sleep(sleep_per_step)
-            return state, key, taken + 1, worse_for, losses.at[taken].set(loss)
+            return state, key, worse_for, losses.at[i].set(loss)
 
-        losses = jnp.full((steps,), jnp.nan, dtype=jnp.result_type(float))
-        start = (state, key, jnp.asarray(0), jnp.asarray(0), losses)
-        state, _, taken, _, losses = jax.lax.while_loop(keep_going, body, start)
-        return state, losses, taken
+        losses = _loss_buffer(update, state, key, train, steps)
+        (state, _, _, losses), taken, *kept = run_in_segments(
+            advance, (state, key, jnp.asarray(0), losses), schedule(steps), lambda c: raw_params(svi)(c[0]),
+            keep_going=lambda c: c[2] < patience,
+        )  # fmt: skip
+        return state, losses, taken, tuple(kept)
 
     return run
 
 
-def sample_guide(guide, params, key, num: int, data: Mapping[str, Any], names: list[str]):
-    """Draws of the latents from q in constrained space, with log q of each draw."""
+def guide_sampler(guide, data: Mapping[str, Any], names: list[str]):
+    """sample(params, key, num) -> (constrained draws of the latents from q, log q of each draw),
+    compiled once per draw count, so every checkpoint's parameters reuse the executable."""
 
-    def one(k):
+    def one(params, k):
         log_q, trace = log_density(seed(guide, k), (), dict(data), params)
         return {name: trace[name]["value"] for name in names}, log_q
 
-    draws, log_q = jax.jit(jax.vmap(one))(jax.random.split(key, num))
-    return {k: np.asarray(v) for k, v in draws.items()}, np.asarray(log_q)
+    @partial(jax.jit, static_argnums=2)
+    def draw(params, key, num):
+        return jax.vmap(lambda k: one(params, k))(jax.random.split(key, num))
+
+    def sample(params, key, num: int):
+        draws, log_q = draw(params, key, num)
+        return {k: np.asarray(v) for k, v in draws.items()}, np.asarray(log_q)
+
+    return sample
 
 
 def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
@@ -152,13 +177,19 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
     compiled = jax.jit(run).lower(state0, batch_key, train, val).compile()
     compile_s = perf_counter() - start
 
-    (state, losses, taken), run_s = time_repeats(
+    (state, losses, taken, (snapshots, taken_at)), run_s = time_repeats(
         lambda: compiled(state0, batch_key, train, val), jax.block_until_ready, context.repeats
     )
     taken = int(taken)  # read back after the clock has stopped
     params = svi.get_params(state)
     names = [lat.name for lat in problem.latents]
-    draws, log_q = sample_guide(guide, params, draw_key, context.draws, train, names)
+    sample = guide_sampler(guide, train, names)
+    draws, log_q = sample(params, draw_key, context.draws)
+
+    def sampler_at(index: int):
+        snapshot = svi.constrain_fn(snapshot_at(snapshots, index))
+        return lambda num: sample(snapshot, draw_key, num)[0]
+
     return FitResult(
         draws=draws,
         log_q=log_q,
@@ -167,6 +198,7 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
         run_s=run_s,
         steps=taken,
         grad_evals=taken * settings["particles"],
+        checkpoints=vi_checkpoints(np.asarray(taken_at), taken, sampler_at),
         info={
             "jax_backend": jax.default_backend(),
             "device_kind": jax.devices()[0].device_kind,

@@ -2,7 +2,8 @@
 
 ADVI runs as `pm.fit` does (PyMC's compiled step function called in a Python loop: PyMC offers
 no compiled loop), but the compile is timed apart and every warm repeat starts from the same
-parameters, optimiser state and random streams. Draws come from the fitted Gaussian in the
+parameters, optimiser state and random streams; the family's parameters are copied at the
+checkpoint schedule's steps (time to accuracy). Draws come from the fitted Gaussian in the
 unconstrained space; log q subtracts the transforms' log-Jacobians (log p with the Jacobian
 minus log p without it), so the harness's common ELBO and k-hat apply.
 """
@@ -19,6 +20,7 @@ import pytensor
 from scipy import stats
 
 from backends.pymc.model import make_model
+from bench.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
 from bench.errors import Unsupported
 from bench.fitting import FitContext, FitResult
 from bench.problem import Dataset, Problem
@@ -84,39 +86,56 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
         compile_s = perf_counter() - start
     shared = list(step.get_shared())
     initial = [v.get_value(borrow=False) for v in shared]
-    steps = settings["steps"]
+    group = inference.approx.groups[0]
+    steps, keep_at = settings["steps"], set(schedule(settings["steps"]))
     run_s, losses = [], np.empty(steps)
     for _ in range(context.repeats):
         for variable, value in zip(shared, initial):
             variable.set_value(value.copy() if hasattr(value, "copy") else value)
+        kept: dict[int, list[np.ndarray]] = {}
         start = perf_counter()
         for i in range(steps):
             losses[i] = step()
+            if i + 1 in keep_at:  # a copy of the family's parameters for time to accuracy
+                kept[i + 1] = [p.get_value() for p in group.params]
         run_s.append(perf_counter() - start)
-    group = inference.approx.groups[0]
     common = {"compile_s": compile_s, "run_s": run_s, "steps": steps, "grad_evals": steps * settings["particles"],
               "info": _info(settings) | ({"batch_size": batch_size} if batch_size else {})}  # fmt: skip
     if not np.all(np.isfinite(losses)):  # the harness reports `diverged` at the first non-finite step
         nan = {lat.name: np.full((1, *lat.shape), np.nan) for lat in problem.latents}
         return FitResult(draws=nan, log_q=None, losses=losses, **common)
     # the fitted family's parameters, read in one compiled call: mean and sd, or mean and Cholesky factor
-    mean, scale = (np.asarray(v, dtype=np.float64) for v in
-                   pytensor.function([], [group.mean, group.std if method == "advi" else group.L])())  # fmt: skip
-    rng = np.random.default_rng(context.seed + 1)
-    eps = rng.standard_normal((context.draws, len(mean)))
-    if method == "advi":
-        z = mean + eps * scale
-        log_q_z = stats.norm.logpdf(z, mean, scale).sum(axis=1)
-    else:
-        chol = scale
-        z = mean + eps @ chol.T
-        log_q_z = stats.multivariate_normal(mean, chol @ chol.T).logpdf(z)
+    moments = pytensor.function([], [group.mean, group.std if method == "advi" else group.L])
+
+    def draw(num: int) -> tuple[np.ndarray, np.ndarray]:
+        mean, scale = (np.asarray(v, dtype=np.float64) for v in moments())
+        eps = np.random.default_rng(context.seed + 1).standard_normal((num, len(mean)))
+        if method == "advi":
+            z = mean + eps * scale
+            return z, stats.norm.logpdf(z, mean, scale).sum(axis=1)
+        z = mean + eps @ scale.T
+        return z, stats.multivariate_normal(mean, scale @ scale.T).logpdf(z)
+
+    z, log_q_z = draw(context.draws)
     full = make_model(problem, data.train) if batch_size else model  # log|J| and values on the full model
-    draws, log_jacobian = PostProcess(full, group.ordering, mode)(z)
+    post_process = PostProcess(full, group.ordering, mode)
+    draws, log_jacobian = post_process(z)
+
+    def sampler_at(index: int):
+        values = kept[sorted(kept)[index]]
+
+        def sample(num: int) -> dict[str, np.ndarray]:
+            for variable, value in zip(group.params, values):
+                variable.set_value(value)
+            return post_process(draw(num)[0])[0]
+
+        return sample
+
     return FitResult(
         draws={lat.name: draws[lat.name] for lat in problem.latents},
         log_q=log_q_z - log_jacobian,
         losses=losses,
+        checkpoints=vi_checkpoints(sorted(kept), steps, sampler_at),
         **common,
     )
 
@@ -175,4 +194,6 @@ def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], conte
         info=_info(settings) | {"acceptance_rate": float(stat("mean_tree_accept").mean()),
                                 "divergences": float(stat("diverging").sum())},  # fmt: skip
         chains=chains,
+        # chains run one after another: the first n draws of every chain exist once the last chain has them
+        checkpoints=mcmc_prefixes(draws, chains, warmup, 1, stat("tree_size", burn=0), sequential=True),
     )

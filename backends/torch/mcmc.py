@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from backends.torch.target import TorchTarget, synchronize, torch_device, torch_dtype
+from bench.checkpoints import mcmc_prefixes
 from bench.fitting import FitContext, FitResult, time_repeats
 from bench.problem import Dataset, Problem
 
@@ -185,8 +186,9 @@ def _fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: 
     }
     if "step_size" in out:
         info["step_size"] = float(out["step_size"])
+    draws = target.draws_to_numpy(samples.detach())
     return FitResult(
-        draws=target.draws_to_numpy(samples.detach()),
+        draws=draws,
         log_q=None,
         losses=out["trace"].detach().cpu().numpy().astype(np.float64),
         compile_s=0.0,
@@ -195,6 +197,7 @@ def _fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: 
         grad_evals=iterations * settings["chains"] * leapfrogs if leapfrogs else None,
         info=info,
         chains=settings["chains"],
+        checkpoints=mcmc_prefixes(draws, settings["chains"], settings["burn_in"], settings["thin"]),  # equal-cost steps
     )
 
 

@@ -2,7 +2,8 @@
 
 Mean-field Gaussian q in the unconstrained space. Each step is a pure function of tensors
 (parameters, Adam moments, baseline) built with torch.func, so it runs eagerly or compiled whole
-with torch.compile. Losses stay on the device: the timed loop never reads a value back.
+with torch.compile. Losses stay on the device: the timed loop never reads a value back; the
+parameters are copied on the device at the checkpoint schedule's steps (time to accuracy).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from backends.torch.target import TorchTarget, synchronize, torch_device, torch_dtype
+from bench.checkpoints import schedule, vi_checkpoints
 from bench.fitting import FitContext, FitResult, time_repeats
 from bench.problem import Dataset, Problem
 
@@ -130,22 +132,40 @@ def _fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: 
         compile_s = max(timings[0] - timings[1], 0.0)
 
     steps = settings["steps"]
+    keep_at = set(schedule(steps))
 
     def run_once():
         torch.manual_seed(context.seed)  # every repeat is the same fit
         params, state = initial(target, settings["init_scale"], score, context.seed)
         losses = torch.empty(steps, dtype=dtype, device=device)
+        kept: dict[int, State] = {}
         for i in range(steps):
             params, state, loss = step(params, state)
             losses[i] = loss  # stays on the device
-        return params, losses
+            if i + 1 in keep_at:  # a device-side copy of two vectors for time to accuracy; no sync
+                kept[i + 1] = {k: v.clone() for k, v in params.items()}
+        return params, losses, kept
+
+    def draw(params: State, num: int) -> torch.Tensor:
+        generator = torch.Generator(device=device).manual_seed(context.seed + 1)
+        eps = torch.randn(num, target.dim, dtype=dtype, device=device, generator=generator)
+        return params["mu"] + torch.exp(params["log_sigma"]) * eps
 
     with torch.no_grad():
-        (params, losses), run_s = time_repeats(run_once, sync, context.repeats)
-        torch.manual_seed(context.seed + 1)
-        z = params["mu"] + torch.exp(params["log_sigma"]) * torch.randn(context.draws, target.dim, dtype=dtype, device=device)
+        (params, losses, kept), run_s = time_repeats(run_once, sync, context.repeats)
+        z = draw(params, context.draws)
         log_q_constrained = log_q(params, z) - target.log_abs_det_jacobian(z)
         draws = target.draws_to_numpy(z)
+
+    def sampler_at(index: int):
+        then = kept[sorted(kept)[index]]
+
+        def sample(num: int):
+            with torch.no_grad():
+                return target.draws_to_numpy(draw(then, num))
+
+        return sample
+
     return FitResult(
         draws=draws,
         log_q=log_q_constrained.cpu().numpy().astype("float64"),
@@ -154,6 +174,7 @@ def _fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: 
         run_s=run_s,
         steps=steps,
         grad_evals=steps * settings["particles"],
+        checkpoints=vi_checkpoints(sorted(kept), steps, sampler_at),
         info={"torch_device": str(device), "compiled": bool(settings["compile"]), "computed_dtype": str(dtype)},
     )
 
