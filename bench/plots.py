@@ -24,6 +24,7 @@ from bench.checkpoints import QUALITY  # noqa: E402
 from bench.store import load_arrays  # noqa: E402
 
 KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc")
+TIME_COLUMNS = 4  # problems side by side in the time-to-accuracy figure before it wraps
 def _task(problem: str) -> str:
     return suites.get_problem(problem).task
 
@@ -101,11 +102,16 @@ def time_to_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
     if not problems:
         return {}
     traces = _traces(store, [int(r) for r in vi["record_id"]])
-    fig, axes = plt.subplots(2, len(problems), figsize=(4.2 * len(problems), 6.8), squeeze=False)
+    cols = min(len(problems), TIME_COLUMNS)
+    bands = int(np.ceil(len(problems) / cols))  # each band: ELBO row over quality row
+    fig, axes = plt.subplots(2 * bands, cols, figsize=(4.2 * cols, 6.8 * bands), squeeze=False)
+    for k in range(len(problems), bands * cols):  # empty places in the last band
+        axes[2 * (k // cols), k % cols].set_visible(False)
+        axes[2 * (k // cols) + 1, k % cols].set_visible(False)
     for j, problem in enumerate(problems):
-        _elbo_panel(axes[0, j], vi[vi["problem"] == problem], traces, table, per_second=True)
-        axes[0, j].set_title(problem)
-        ax = axes[1, j]
+        top, ax = axes[2 * (j // cols), j % cols], axes[2 * (j // cols) + 1, j % cols]
+        _elbo_panel(top, vi[vi["problem"] == problem], traces, table, per_second=True)
+        top.set_title(problem)
         rows = ok[(ok["problem"] == problem) & ok["record_id"].isin(list(checkpoints))]
         for method, group in rows.groupby("method"):
             for i, record_id in enumerate(group["record_id"]):
@@ -120,8 +126,13 @@ def time_to_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
 
 
 def _colour(method: str, table: pd.DataFrame):
+    """One colour per method across every panel: tab10's hues, then (past ten methods) their light
+    variants from tab20, so neighbours in the legend never share a hue."""
     methods = sorted(table["method"].unique())
-    return plt.get_cmap("tab10")(methods.index(method) % 10)
+    index = methods.index(method) % 20
+    if len(methods) <= 10:
+        return plt.get_cmap("tab10")(index)
+    return plt.get_cmap("tab20")((2 * index) % 20 + index // 10)
 
 
 def pareto_front(x: np.ndarray, y: np.ndarray, lower_is_better: bool) -> tuple[np.ndarray, np.ndarray]:

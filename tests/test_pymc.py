@@ -90,6 +90,8 @@ def test_breast_cancer_reaches_the_seed_accuracy(method):
     problem, data, result = fit("breast_cancer", method, draws=1000, dtype="float32")
     metrics = scoring.score(problem, data, result, None, 0)["metrics"]
     assert metrics["accuracy"] >= 0.86, metrics
+    # the trace is on the full data's scale: PyMC's minibatch loss is divided by n / batch_size
+    assert metrics["loss_native"] == pytest.approx(-metrics["elbo"], rel=0.1), metrics
 
 
 def test_gpu_cells_are_unsupported_rows_with_the_reason():

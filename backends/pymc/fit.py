@@ -99,8 +99,13 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
             if i + 1 in keep_at:  # a copy of the family's parameters for time to accuracy
                 kept[i + 1] = [p.get_value() for p in group.params]
         run_s.append(perf_counter() - start)
+    # PyMC divides a minibatch loss by total_size / batch_size (scale_cost_to_minibatch); scaled
+    # back, every VI trace reads on the full data set's negative-ELBO scale (1 without minibatches)
+    loss_scale = float(inference.approx.symbolic_normalizing_constant.eval())
+    losses = losses * loss_scale
+    info = _info(settings) | ({"batch_size": batch_size, "loss_scale": loss_scale} if batch_size else {})
     common = {"compile_s": compile_s, "run_s": run_s, "steps": steps, "grad_evals": steps * settings["particles"],
-              "info": _info(settings) | ({"batch_size": batch_size} if batch_size else {})}  # fmt: skip
+              "info": info}  # fmt: skip
     if not np.all(np.isfinite(losses)):  # the harness reports `diverged` at the first non-finite step
         nan = {lat.name: np.full((1, *lat.shape), np.nan) for lat in problem.latents}
         return FitResult(draws=nan, log_q=None, losses=losses, **common)
