@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bench.draws import flatten
+from bench.draws import thin as thin_to  # mcmc_prefixes has a `thin` argument of its own
 from bench.problem import Dataset, Problem
 from bench.references import Reference
 
@@ -46,12 +48,6 @@ def schedule(steps: int, count: int = CHECKPOINTS, every: int = 1) -> list[int]:
     return sorted(rounded | {steps})
 
 
-def thin_draws(draws: Draws, keep: int) -> Draws:
-    total = len(next(iter(draws.values())))
-    rows = np.linspace(0, total - 1, min(keep, total)).astype(int)
-    return {k: np.asarray(v)[rows] for k, v in draws.items()}
-
-
 def mcmc_prefixes(draws: Draws, chains: int, warmup: int, thin: int, work: np.ndarray | None = None,
                   sequential: bool = False) -> list[Checkpoint]:  # fmt: skip
     """The estimate from the first n kept draws of every chain, n on the log-spaced schedule.
@@ -76,7 +72,7 @@ def mcmc_prefixes(draws: Draws, chains: int, warmup: int, thin: int, work: np.nd
 
     def prefix(n: int) -> Callable[[int], Draws]:
         def sample(num: int) -> Draws:
-            return thin_draws({k: v[:, :n].reshape(chains * n, *v.shape[2:]) for k, v in by_chain.items()}, num)
+            return thin_to({k: v[:, :n].reshape(chains * n, *v.shape[2:]) for k, v in by_chain.items()}, num)
 
         return sample
 
@@ -97,20 +93,20 @@ def vi_checkpoints(steps_at: list[int] | np.ndarray, taken: int,
     return checkpoints
 
 
-def quality(problem: Problem, data: Dataset, draws: Draws, reference: Reference | None, seed: int) -> float:
-    """The task's quality metric (QUALITY) of one set of draws; NaN where it cannot be computed."""
+def quality(problem: Problem, data: Dataset, draws: Draws, moments: tuple[np.ndarray, np.ndarray] | None,
+            seed: int) -> float:  # fmt: skip
+    """The task's quality metric (QUALITY) of one set of draws; NaN where it cannot be computed.
+    moments: the reference's flat mean and sd (scoring.reference_moments), for density problems."""
     from bench import scoring
 
     if any(not np.all(np.isfinite(v)) for v in draws.values()):
         return float("nan")
-    metric = QUALITY[problem.task][0]
     if problem.task == "density":
-        if reference is None:
+        if moments is None:
             return float("nan")
-        from bench.draws import flatten
-
         _, q = flatten(draws, {lat.name: lat.shape for lat in problem.latents})
-        return float(np.max(scoring.standardised_mean_errors(q, *scoring.reference_moments(problem, reference))))
+        return float(np.max(scoring.standardised_mean_errors(q, *moments)))
+    metric = QUALITY[problem.task][0]
     return float(scoring.function_space_metrics(problem, data, draws, None, seed).get(metric, np.nan))
 
 
@@ -119,7 +115,10 @@ def checkpoint_arrays(problem: Problem, data: Dataset, checkpoints: list[Checkpo
     """checkpoint_step, checkpoint_run_s (pro-rata seconds into the timed run) and checkpoint_quality."""
     if not checkpoints or (problem.task == "density" and reference is None):
         return {}
-    values = [quality(problem, data, point.sample(CHECKPOINT_DRAWS), reference, seed) for point in checkpoints]
+    from bench.scoring import reference_moments
+
+    moments = reference_moments(problem, reference) if problem.task == "density" else None
+    values = [quality(problem, data, point.sample(CHECKPOINT_DRAWS), moments, seed) for point in checkpoints]
     return {
         "checkpoint_step": np.array([point.step for point in checkpoints], dtype=np.float64),
         "checkpoint_run_s": np.array([point.work * run_s for point in checkpoints], dtype=np.float64),

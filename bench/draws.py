@@ -34,6 +34,13 @@ def num_draws(draws: Mapping[str, np.ndarray]) -> int:
     return len(next(iter(draws.values())))
 
 
+def thin(draws: Mapping[str, np.ndarray], keep: int) -> dict[str, np.ndarray]:
+    """At most `keep` draws, evenly spaced through the sample (first and last included)."""
+    total = num_draws(draws)
+    rows = np.linspace(0, total - 1, min(keep, total)).astype(int)
+    return {k: np.asarray(v)[rows] for k, v in draws.items()}
+
+
 @dataclass(frozen=True)
 class Block:
     """Where one latent sits in the flat unconstrained vector every sampler and VI family uses."""

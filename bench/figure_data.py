@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.draws import num_draws
+from bench.draws import thin
 from bench.predictive import auc_rows
 from bench.problem import Dataset, Problem
 from bench.scoring import predictions
 
 KEPT_DRAWS = 2000
 SURFACE_DRAWS = 500
-
-
-def thin(draws: dict[str, np.ndarray], keep: int) -> dict[str, np.ndarray]:
-    total = num_draws(draws)
-    rows = np.linspace(0, total - 1, min(keep, total)).astype(int)
-    return {k: np.asarray(v)[rows] for k, v in draws.items()}
 
 
 def surface(problem: Problem, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

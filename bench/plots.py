@@ -96,7 +96,7 @@ def time_to_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
     """Per problem: the ELBO against run time (top) and the task's quality metric at the checkpoints
     the run recorded (bottom; VI snapshots and MCMC prefixes, pro rata within the timed run)."""
     ok, vi = _ok(table), _vi_rows(table)
-    checkpoints = {int(r): load_arrays(store, int(r)) for r in ok["record_id"]}
+    checkpoints = {int(r): load_arrays(store, int(r), prefix="checkpoint_") for r in ok["record_id"]}
     checkpoints = {r: a for r, a in checkpoints.items() if "checkpoint_quality" in a}
     problems = sorted(set(vi["problem"]) | set(ok.loc[ok["record_id"].isin(list(checkpoints)), "problem"]))
     if not problems:

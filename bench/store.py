@@ -201,11 +201,13 @@ def load(path: Path | str, table: str = "tidy"):
         con.close()
 
 
-def load_arrays(path: Path | str, record_id: int) -> dict[str, np.ndarray]:
-    """The arrays stored with one record (empty for stores written before the table existed)."""
+def load_arrays(path: Path | str, record_id: int, prefix: str = "") -> dict[str, np.ndarray]:
+    """The arrays stored with one record whose names start with `prefix` (empty for stores written
+    before the table existed)."""
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        rows = con.execute("SELECT name, shape, data FROM arrays WHERE record_id = ?", (record_id,)).fetchall()
+        rows = con.execute("SELECT name, shape, data FROM arrays WHERE record_id = ? AND substr(name, 1, ?) = ?",
+                           (record_id, len(prefix), prefix)).fetchall()  # fmt: skip
     except sqlite3.OperationalError:
         return {}
     finally:

@@ -40,6 +40,19 @@ def fit_method(method_name, problem_name, variant="", overrides=None, *, draws=4
     return problem, data, result
 
 
+COINFLIP_POSTERIOR_MEAN = 13 / 22  # Beta(13, 9): 12 heads in 20 flips under a uniform prior
+COINFLIP_LOG_EVIDENCE = -14.7883  # log B(13, 9)
+
+
+def assert_recovers_coinflip(problem, data, result, mean_tol=0.02, elbo_tol=0.05):
+    """The fitted q's mean is the exact posterior mean, and its ELBO (log q Jacobian-corrected)
+    reaches the exact log evidence, each within its tolerance."""
+    from bench import scoring
+
+    assert result.draws["f"].mean() == pytest.approx(COINFLIP_POSTERIOR_MEAN, abs=mean_tol)
+    assert scoring.elbo_metrics(problem, data, result)["elbo"] == pytest.approx(COINFLIP_LOG_EVIDENCE, abs=elbo_tol)
+
+
 def _cuda_visible() -> bool:
     from bench.environment import gpus
 

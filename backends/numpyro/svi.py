@@ -83,9 +83,9 @@ def _loss_buffer(update, state, key, train, steps: int) -> jax.Array:
     return jnp.full((steps,), jnp.nan, dtype=loss.dtype)
 
 
-def raw_params(svi: SVI):
+def raw_params(svi: SVI, state):
     """The optimiser's (unconstrained) parameters: what a checkpoint copies; `svi.constrain_fn` maps them."""
-    return lambda state: svi.optim.get_params(state.optim_state)
+    return svi.optim.get_params(state.optim_state)
 
 
 def make_run_loop(svi: SVI, steps: int, sleep_per_step: float = 0.0, n_train: int = 0, batch_size: int = 0):
@@ -102,7 +102,7 @@ def make_run_loop(svi: SVI, steps: int, sleep_per_step: float = 0.0, n_train: in
             return (state, key), loss
 
         (state, _), losses, snapshots = scan_with_snapshots(
-            step, (state, key), steps, keep, lambda c: raw_params(svi)(c[0])
+            step, (state, key), steps, keep, lambda c: raw_params(svi, c[0])
         )  # fmt: skip
         return state, losses, jnp.asarray(steps), (snapshots, jnp.asarray(keep))
 
@@ -128,7 +128,7 @@ def make_early_stopping_loop(
 
         losses = _loss_buffer(update, state, key, train, steps)
         (state, _, _, losses), taken, *kept = run_in_segments(
-            advance, (state, key, jnp.asarray(0), losses), schedule(steps), lambda c: raw_params(svi)(c[0]),
+            advance, (state, key, jnp.asarray(0), losses), schedule(steps), lambda c: raw_params(svi, c[0]),
             keep_going=lambda c: c[2] < patience,
         )  # fmt: skip
         return state, losses, taken, tuple(kept)

@@ -101,7 +101,7 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
         run_s.append(perf_counter() - start)
     # PyMC divides a minibatch loss by total_size / batch_size (scale_cost_to_minibatch); scaled
     # back, every VI trace reads on the full data set's negative-ELBO scale (1 without minibatches)
-    loss_scale = float(inference.approx.symbolic_normalizing_constant.eval())
+    loss_scale = float(pytensor.function([], inference.approx.symbolic_normalizing_constant)())
     losses = losses * loss_scale
     info = _info(settings) | ({"batch_size": batch_size, "loss_scale": loss_scale} if batch_size else {})
     common = {"compile_s": compile_s, "run_s": run_s, "steps": steps, "grad_evals": steps * settings["particles"],
@@ -112,16 +112,17 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
     # the fitted family's parameters, read in one compiled call: mean and sd, or mean and Cholesky factor
     moments = pytensor.function([], [group.mean, group.std if method == "advi" else group.L])
 
-    def draw(num: int) -> tuple[np.ndarray, np.ndarray]:
+    def draw(num: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(z, mean, scale): num draws from the family as its parameters stand now."""
         mean, scale = (np.asarray(v, dtype=np.float64) for v in moments())
         eps = np.random.default_rng(context.seed + 1).standard_normal((num, len(mean)))
-        if method == "advi":
-            z = mean + eps * scale
-            return z, stats.norm.logpdf(z, mean, scale).sum(axis=1)
-        z = mean + eps @ scale.T
-        return z, stats.multivariate_normal(mean, scale @ scale.T).logpdf(z)
+        return (mean + eps * scale if method == "advi" else mean + eps @ scale.T), mean, scale
 
-    z, log_q_z = draw(context.draws)
+    z, mean, scale = draw(context.draws)
+    if method == "advi":
+        log_q_z = stats.norm.logpdf(z, mean, scale).sum(axis=1)
+    else:
+        log_q_z = stats.multivariate_normal(mean, scale @ scale.T).logpdf(z)
     full = make_model(problem, data.train) if batch_size else model  # log|J| and values on the full model
     post_process = PostProcess(full, group.ordering, mode)
     draws, log_jacobian = post_process(z)
