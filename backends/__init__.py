@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from bench.errors import unknown
-from bench.methods import Method
+from bench.spec.errors import unknown
+from bench.spec.methods import Method
 
 BACKEND_MODULES = ("backends.numpyro", "backends.blackjax", "backends.pymc", "backends.torch")
 TEST_METHODS_ENV = "BENCH_TEST_METHODS"  # "1" registers the test-only methods of backends.testing

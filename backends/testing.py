@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.fitting import FitContext, FitResult
-from bench.methods import Method
+from bench.spec.fitting import FitContext, FitResult
+from bench.spec.methods import Method
 
 
 @dataclass(frozen=True)

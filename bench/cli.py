@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bench.errors import BenchInputError, unknown
+from bench.spec.errors import BenchInputError, unknown
 
 DEFAULT_STORE = Path("results/bench.sqlite")
 EXECUTORS = ("local",)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bench.errors import BenchInputError, unknown
+from bench.spec.errors import BenchInputError, unknown
 from bench.reference_store import DEFAULT_DIR
 
 reference_app = typer.Typer(no_args_is_help=True, help="Build, verify and list MCMC reference posteriors.")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench.errors import BenchInputError
+from bench.spec.errors import BenchInputError
 from bench.store import check_readable
 
 # metric -> (kind, True when higher is better)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.draws import thin
+from bench.spec.draws import thin
 from bench.predictive import auc_rows
-from bench.problem import Dataset, Problem
+from bench.spec.problem import Dataset, Problem
 from bench.scoring import predictions
 
 KEPT_DRAWS = 2000

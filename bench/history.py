@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bench import compare
-from bench.errors import BenchInputError, unknown
+from bench.spec.errors import BenchInputError, unknown
 
 
 def runs_in(store: Path) -> list[str]:

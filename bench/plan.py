@@ -11,8 +11,8 @@ import backends
 import suites
 from bench import environment, reference_store
 from bench.cells import Cell, content_hash
-from bench.errors import BenchInputError, unknown
-from bench.methods import Method, resolve_settings
+from bench.spec.errors import BenchInputError, unknown
+from bench.spec.methods import Method, resolve_settings
 
 DEVICES = ("cpu", "gpu")
 DTYPES = ("float32", "float64")

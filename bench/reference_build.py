@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from bench import environment
-from bench.draws import flatten
-from bench.errors import unknown
-from bench.problem import Dataset, Problem
+from bench.spec.draws import flatten
+from bench.spec.errors import unknown
+from bench.spec.problem import Dataset, Problem
 from bench.scoring import predictions
 from bench.reference_store import StoredReference, save
 
@@ -182,7 +182,7 @@ def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, di
     import jax
 
     from backends import get_method
-    from bench.fitting import FitContext
+    from bench.spec.fitting import FitContext
 
     data = problem.make_data(seed)
     context = FitContext(seed=seed, device="cpu", dtype="float64", repeats=1, draws=0)

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from bench.draws import num_draws
-from bench.errors import BenchInputError
-from bench.problem import Dataset, Problem
-from bench.references import Reference
+from bench.spec.draws import num_draws
+from bench.spec.errors import BenchInputError
+from bench.spec.problem import Dataset, Problem
+from bench.spec.references import Reference
 
 DEFAULT_DIR = Path("results/references")
 

@@ -17,11 +17,11 @@ import numpy as np
 from scipy import stats
 
 from bench import predictive
-from bench.draws import flatten, num_draws
-from bench.fitting import FitResult
-from bench.ops import NUMPY
-from bench.problem import Dataset, Problem
-from bench.references import Reference
+from bench.spec.draws import flatten, num_draws
+from bench.spec.fitting import FitResult
+from bench.spec.ops import NUMPY
+from bench.spec.problem import Dataset, Problem
+from bench.spec.references import Reference
 
 KHAT_MIN_DRAWS = 2000
 KHAT_FLAG = 0.7

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import BenchInputError
+from bench.spec.errors import BenchInputError
 
 SCHEMA_VERSION = 1
 TABLES = ("runs", "environments", "records", "metrics", "timing_samples", "traces", "arrays")

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bench.cells import Cell
-from bench.errors import Unsupported
+from bench.spec.errors import Unsupported
 
 STATUSES = ("ok", "diverged", "error", "timeout", "oom", "unsupported", "skipped")
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "CUDA out of memory", "Out of memory")
@@ -56,7 +56,7 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     from bench import scoring
     from bench.checkpoints import checkpoint_arrays
     from bench.figure_data import figure_arrays
-    from bench.fitting import FitContext
+    from bench.spec.fitting import FitContext
     from suites import get_problem
 
     problem = get_problem(cell.problem)

@@ -32,7 +32,7 @@ import backends  # noqa: E402
 import suites  # noqa: E402
 from backends.numpyro.model import model_data  # noqa: E402
 from backends.numpyro.svi import _minibatch_step, build_svi, make_run_loop  # noqa: E402
-from bench.methods import resolve_settings  # noqa: E402
+from bench.spec.methods import resolve_settings  # noqa: E402
 
 
 def loops(problem_name: str, steps: int):

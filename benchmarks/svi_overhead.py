@@ -33,8 +33,8 @@ import backends  # noqa: E402
 import suites  # noqa: E402
 from backends.numpyro.model import model_data  # noqa: E402
 from backends.numpyro.svi import build_svi, make_run_loop  # noqa: E402
-from bench.methods import resolve_settings  # noqa: E402
-from bench.ops import jax_ops  # noqa: E402
+from bench.spec.methods import resolve_settings  # noqa: E402
+from bench.spec.ops import jax_ops  # noqa: E402
 
 
 def adapter_loop(problem, settings):

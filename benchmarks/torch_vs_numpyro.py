@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 
 import backends  # noqa: E402
 import suites  # noqa: E402
-from bench.fitting import FitContext  # noqa: E402
-from bench.methods import resolve_settings  # noqa: E402
+from bench.spec.fitting import FitContext  # noqa: E402
+from bench.spec.methods import resolve_settings  # noqa: E402
 
 
 def steps_per_s(method: str, overrides: dict, device: str, steps: int, repeats: int) -> tuple[float, float]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from bench.errors import unknown
-from bench.problem import Problem
+from bench.spec.errors import unknown
+from bench.spec.problem import Problem
 
 # Where each problem is declared (its home suite's package).
 PROBLEM_MODULES: dict[str, str] = {

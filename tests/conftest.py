@@ -29,8 +29,8 @@ def fit_method(method_name, problem_name, variant="", overrides=None, *, draws=4
     """One method fitted in-process the way a cell's worker does: (problem, data, FitResult)."""
     import backends
     import suites
-    from bench.fitting import FitContext
-    from bench.methods import resolve_settings
+    from bench.spec.fitting import FitContext
+    from bench.spec.methods import resolve_settings
 
     problem = suites.get_problem(problem_name)
     method = backends.get_method(method_name)

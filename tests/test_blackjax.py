@@ -30,7 +30,7 @@ def test_jax_log_density_agrees_with_spec(name):
     import jax
     import jax.numpy as jnp
 
-    from backends.numpyro.target import JaxTarget
+    from backends.jax_common.target import JaxTarget
 
     problem = suites.get_problem(name)
     data = problem.make_data(0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bench import checkpoints, scoring
-from bench.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
+from bench.spec.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
 from tests.conftest import HAS_BLACKJAX, HAS_NUMPYRO, HAS_PYMC, HAS_TORCH, fit_method, requires_numpyro
 
 
@@ -22,7 +22,7 @@ def test_segmented_while_loop_is_the_plain_loop_with_snapshots_and_stops_early()
     import jax
     import jax.numpy as jnp
 
-    from backends.jax_segments import run_in_segments, snapshot_at
+    from backends.jax_common.segments import run_in_segments, snapshot_at
 
     def advance(carry, i):
         x, out = carry
@@ -53,7 +53,7 @@ def test_scan_with_snapshots_is_the_plain_scan_with_snapshots():
     import jax
     import jax.numpy as jnp
 
-    from backends.jax_segments import checkpoint_steps, scan_with_snapshots, segment_length
+    from backends.jax_common.segments import checkpoint_steps, scan_with_snapshots, segment_length
 
     assert segment_length(5000) == 20 and segment_length(300) == 2 and segment_length(997) == 997  # a prime: one segment
     keep = checkpoint_steps(300)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import suites
-from bench.problem import Problem
+from bench.spec.problem import Problem
 
 TOY = suites.problem_names("toy")
 
@@ -60,7 +60,7 @@ def test_bimodal_quadrature_is_symmetric_and_converged():
 
 
 def test_unknown_names_list_the_valid_choices():
-    from bench.errors import BenchInputError
+    from bench.spec.errors import BenchInputError
 
     with pytest.raises(BenchInputError, match="valid choices: .*coinflip"):
         suites.get_problem("coin")

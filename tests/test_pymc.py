@@ -8,8 +8,8 @@ import backends
 import suites
 from bench import scoring
 from bench.cells import Cell
-from bench.fitting import FitContext
-from bench.methods import resolve_settings
+from bench.spec.fitting import FitContext
+from bench.spec.methods import resolve_settings
 from bench.worker import run_cell
 from tests.conftest import assert_recovers_coinflip, fit_method, requires_pymc
 from tests.test_blackjax import numpy_log_jacobian
@@ -120,7 +120,7 @@ def test_minibatch_does_not_apply_to_densities_and_settings_are_checked():
     assert resolve_settings(backends.get_method("pymc.advi"), breast, "", {})["steps"] == 30_000
     assert resolve_settings(method, breast, "", {})["steps"] == 40_000
     assert resolve_settings(method, breast, "", {})["batch_size"] == 50
-    from bench.errors import BenchInputError
+    from bench.spec.errors import BenchInputError
 
     with pytest.raises(BenchInputError, match="compile_mode must be one of C, NUMBA"):
         resolve_settings(method, breast, "", {"compile_mode": "JAX"})
@@ -150,7 +150,7 @@ def test_pytensor_logaddexp_is_stable_with_exact_gradients():
     import pytensor
     import pytensor.tensor as pt
 
-    from bench.ops import pytensor_ops
+    from bench.spec.ops import pytensor_ops
 
     a, b = pt.dscalars("a", "b")
     out = pytensor_ops().logaddexp(a, b)

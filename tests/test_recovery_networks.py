@@ -44,7 +44,7 @@ def test_seed_recipe_onecycle_and_early_stopping_run_compiled():
 
 
 def test_early_stopping_without_a_validation_split_is_unsupported():
-    from bench.errors import Unsupported
+    from bench.spec.errors import Unsupported
 
     with pytest.raises(Unsupported, match="validation split"):
         fit_and_score("breast_cancer", {"early_stopping": "true", "steps": "10"})

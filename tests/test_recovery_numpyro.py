@@ -5,7 +5,7 @@ import pytest
 
 import backends
 import suites
-from bench.methods import resolve_settings
+from bench.spec.methods import resolve_settings
 from tests.conftest import assert_recovers_coinflip, fit_method, requires_numpyro
 
 pytestmark = [requires_numpyro, pytest.mark.slow]

@@ -8,7 +8,7 @@ import pytest
 
 import suites
 from bench import reference_build, reference_store
-from bench.errors import BenchInputError
+from bench.spec.errors import BenchInputError
 from bench.plan import Request, build_plan
 from tests.conftest import requires_numpyro
 from tests.test_cli import bench

@@ -6,7 +6,7 @@ from scipy import special, stats
 
 import suites
 from bench import scoring
-from bench.fitting import FitResult
+from bench.spec.fitting import FitResult
 
 
 def fit_with(draws, log_q, losses=np.zeros(10)):

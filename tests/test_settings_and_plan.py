@@ -4,8 +4,8 @@ import pytest
 
 import backends
 import suites
-from bench.errors import BenchInputError
-from bench.methods import resolve_settings
+from bench.spec.errors import BenchInputError
+from bench.spec.methods import resolve_settings
 from bench.plan import Request, build_plan, parse_overrides
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bench import likelihoods, priors
+from bench.spec import likelihoods, priors
 
 RNG = np.random.default_rng(0)
 

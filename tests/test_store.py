@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 
 from bench.cells import Cell
-from bench.errors import BenchInputError
+from bench.spec.errors import BenchInputError
 from bench.store import SCHEMA_VERSION, Store, check_readable, load
 from bench.worker import empty_record
 

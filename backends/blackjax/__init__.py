@@ -1,7 +1,7 @@
 """BlackJAX backend: NUTS, random-walk Metropolis, mean-field and full-rank VI, and Pathfinder.
 
 Every method runs on the problem's flat unconstrained JAX log density (NumPyro's translation of
-the spec, `backends.numpyro.target`), compiled as one loop. Particle counts are settings with
+the spec, `backends.jax_common.target`), compiled as one loop. Particle counts are settings with
 the problem's recipe as default: BlackJAX's own default of 100 draws per VI step is never used
 silently.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backends.numpyro import NUTSSettings
-from bench.methods import Method, require_positive
-from bench.problem import Problem
+from bench.spec.methods import Method, require_positive
+from bench.spec.problem import Problem
 
 REQUIRES = ("jax", "blackjax", "numpyro", "optax")
 

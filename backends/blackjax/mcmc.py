@@ -8,36 +8,27 @@ Chains start from the same dispersed uniform(-2, 2) points as numpyro.nuts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import perf_counter
 from typing import Any
 
 import blackjax
 import jax
 import jax.numpy as jnp
 
-from backends.numpyro.nuts import mcmc_result
-from backends.numpyro.svi import check_device
-from backends.numpyro.target import JaxTarget
-from bench.fitting import FitContext, FitResult, time_repeats
-from bench.problem import Dataset, Problem
+from backends.jax_common.compile import compile_and_time, require_jax_device
+from backends.jax_common.mcmc import mcmc_result
+from backends.jax_common.target import JaxTarget
+from bench.spec.fitting import FitContext, FitResult
+from bench.spec.problem import Dataset, Problem
 
 RMH_ROUND = 100  # burn-in iterations between two adaptations of the random-walk scale
 
 
 def _setup(problem: Problem, data: Dataset, context: FitContext) -> tuple[JaxTarget, jax.Array, jax.Array]:
-    check_device(context.device)
+    require_jax_device(context.device)
     dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
     target = JaxTarget(problem, data.train, dtype)
     run_key, start_key = jax.random.split(jax.random.PRNGKey(context.seed))
     return target, run_key, start_key
-
-
-def _compile_and_time(run, args: tuple, repeats: int):
-    start = perf_counter()
-    compiled = jax.jit(run).lower(*args).compile()
-    compile_s = perf_counter() - start
-    output, run_s = time_repeats(lambda: compiled(*args), jax.block_until_ready, repeats)
-    return output, compile_s, run_s
 
 
 def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
@@ -71,7 +62,7 @@ def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], conte
         _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
         return samples, (-warm_info.state.logdensity.T, warm_info.info.num_integration_steps.T), stats
 
-    (samples, warm, stats), compile_s, run_s = _compile_and_time(run, (run_key, starts), context.repeats)
+    (samples, warm, stats), compile_s, run_s = compile_and_time(run, (run_key, starts), context.repeats)
     return mcmc_result(target, samples, warm, stats, compile_s, run_s, settings)
 
 
@@ -128,5 +119,5 @@ def fit_rmh(problem: Problem, data: Dataset, settings: Mapping[str, Any], contex
         _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
         return samples, (warm_energy.reshape(-1, 1), None), stats
 
-    (samples, warm, stats), compile_s, run_s = _compile_and_time(run, (run_key, starts), context.repeats)
+    (samples, warm, stats), compile_s, run_s = compile_and_time(run, (run_key, starts), context.repeats)
     return mcmc_result(target, samples, warm, stats, compile_s, run_s, {**settings, "warmup": rounds * RMH_ROUND})

@@ -18,12 +18,13 @@ import optax
 from blackjax.vi.fullrank_vi import generate_fullrank_logdensity
 from blackjax.vi.meanfield_vi import generate_meanfield_logdensity
 
-from backends.blackjax.mcmc import _compile_and_time, _setup
-from backends.jax_segments import checkpoint_steps, scan_with_snapshots, snapshot_at
-from backends.numpyro.target import JaxTarget
-from bench.checkpoints import vi_checkpoints
-from bench.fitting import FitContext, FitResult
-from bench.problem import Dataset, Problem
+from backends.blackjax.mcmc import _setup
+from backends.jax_common.compile import compile_and_time
+from backends.jax_common.segments import checkpoint_steps, scan_with_snapshots, snapshot_at
+from backends.jax_common.target import JaxTarget
+from bench.spec.checkpoints import vi_checkpoints
+from bench.spec.fitting import FitContext, FitResult
+from bench.spec.problem import Dataset, Problem
 
 
 def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int, grad_evals: int,
@@ -59,7 +60,7 @@ def _fit_gaussian(problem, data, settings, context, algorithm, log_q_of, family:
         return scan_with_snapshots(step, state, steps, keep, lambda s: tuple(getattr(s, f) for f in family),
                                    xs=jax.random.split(key, steps))  # fmt: skip
 
-    (state, losses, snapshots), compile_s, run_s = _compile_and_time(run, (state0, fit_key), context.repeats)
+    (state, losses, snapshots), compile_s, run_s = compile_and_time(run, (state0, fit_key), context.repeats)
     z = vi.sample(draw_key, state, context.draws)
     log_q = jax.vmap(log_q_of(state))(z)
 
@@ -95,7 +96,7 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: Mapping[str, Any],
         )  # fmt: skip
         return state, -info.path.elbo
 
-    (state, losses), compile_s, run_s = _compile_and_time(run, (fit_key, start), context.repeats)
+    (state, losses), compile_s, run_s = compile_and_time(run, (fit_key, start), context.repeats)
     z, log_q = blackjax.pathfinder.sample(draw_key, state, context.draws)
     losses = np.asarray(losses)
     # -inf ELBOs mark iterates without an estimate: the start (no curvature yet) and the padding

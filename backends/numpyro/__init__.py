@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.methods import Method, require_positive
-from bench.problem import Problem
+from bench.spec.methods import Method, require_positive
+from bench.spec.problem import Problem
 
 AUTO_GUIDES = ("auto_normal", "auto_mvn")
 SCHEDULES = ("constant", "onecycle")

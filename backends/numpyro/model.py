@@ -9,9 +9,9 @@ import numpyro.distributions as dist
 from numpyro import handlers
 from numpyro.distributions import constraints
 
-from bench import priors
-from bench.ops import jax_ops
-from bench.problem import Problem
+from bench.spec import priors
+from bench.spec.ops import jax_ops
+from bench.spec.problem import Problem
 
 _OPS = None
 

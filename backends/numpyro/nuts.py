@@ -9,28 +9,21 @@ and advance together under `vmap` (NumPyro's "vectorized" chain method).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import perf_counter
 from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from numpyro.infer import NUTS
 
-from backends.numpyro.svi import check_device
-from backends.numpyro.target import JaxTarget
-from bench.checkpoints import mcmc_prefixes
-from bench.fitting import FitContext, FitResult, time_repeats
-from bench.problem import Dataset, Problem
-
-
-def chain_major(samples: jax.Array) -> jax.Array:
-    """(draws, chains, D) -> (chains * draws, D), the layout scoring expects."""
-    return jnp.swapaxes(samples, 0, 1).reshape(-1, samples.shape[-1])
+from backends.jax_common.compile import compile_and_time, require_jax_device
+from backends.jax_common.mcmc import mcmc_result
+from backends.jax_common.target import JaxTarget
+from bench.spec.fitting import FitContext, FitResult
+from bench.spec.problem import Dataset, Problem
 
 
 def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
-    check_device(context.device)
+    require_jax_device(context.device)
     dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
     target = JaxTarget(problem, data.train, dtype)
     chains, warmup, kept, thin = settings["chains"], settings["warmup"], settings["draws"], settings["thin"]
@@ -54,39 +47,5 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
         state, (samples, stats) = jax.lax.scan(keep, state, None, length=kept)
         return samples, (warm_energy, warm_steps), stats
 
-    start = perf_counter()
-    compiled = jax.jit(run).lower(state0).compile()
-    compile_s = perf_counter() - start
-    (samples, warm, stats), run_s = time_repeats(lambda: compiled(state0), jax.block_until_ready, context.repeats)
+    (samples, warm, stats), compile_s, run_s = compile_and_time(run, (state0,), context.repeats)
     return mcmc_result(target, samples, warm, stats, compile_s, run_s, settings)
-
-
-def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s: list[float], settings) -> FitResult:
-    """One FitResult for every JAX sampler. warm = (potential energy, leapfrog steps) per warmup
-    iteration and chain; stats = (potential energy, diverging, accept prob, leapfrog steps) per kept
-    iteration and chain. A random walk passes None for divergences and leapfrog steps: it has neither."""
-    chains = settings["chains"]
-    energy_warm, steps_warm = warm
-    energy, diverging, accept, steps = (None if a is None else np.asarray(a).reshape(-1, chains) for a in stats)
-    info = {"acceptance_rate": float(accept.mean()), "jax_backend": jax.default_backend(),
-            "computed_dtype": str(samples.dtype)}  # fmt: skip
-    if diverging is not None:
-        info["divergences"] = float(diverging.sum())
-    if steps is not None:
-        info["mean_tree_steps"] = float(steps.mean())
-    draws = target.draws_to_numpy(chain_major(samples))
-    work = None  # gradient evaluations per chain and iteration, warm-up included, where counted
-    if steps is not None and steps_warm is not None:
-        work = np.concatenate([np.asarray(steps_warm).reshape(-1, chains), steps]).T
-    return FitResult(
-        draws=draws,
-        log_q=None,
-        losses=np.concatenate([np.asarray(energy_warm).mean(axis=1), energy.mean(axis=1)]).astype(np.float64),
-        compile_s=compile_s,
-        run_s=run_s,
-        steps=settings["warmup"] + settings["draws"] * settings["thin"],
-        grad_evals=None if steps is None else int(np.asarray(steps_warm).sum() + steps.sum()),
-        info=info,
-        chains=chains,
-        checkpoints=mcmc_prefixes(draws, chains, settings["warmup"], settings["thin"], work),
-    )

@@ -2,7 +2,7 @@
 
 Compilation is ahead of time (`lower().compile()`), so `compile_s` is measured apart, and the
 same executable serves every warm repeat: no per-step Python loop and no host sync. The loop
-keeps the parameters at the checkpoint schedule's steps (bench.checkpoints) for time to accuracy.
+keeps the parameters at the checkpoint schedule's steps (bench.spec.checkpoints) for time to accuracy.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from functools import partial
-from time import perf_counter
 from typing import Any
 
 import jax
@@ -21,22 +20,14 @@ from numpyro.handlers import seed
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.util import log_density
 
-from backends.jax_segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
+from backends.jax_common.compile import compile_and_time, require_jax_device
+from backends.jax_common.segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
 from backends.numpyro.guides import make_guide
 from backends.numpyro.model import make_model, model_data
-from bench.checkpoints import schedule, vi_checkpoints
-from bench.errors import Unsupported
-from bench.fitting import FitContext, FitResult, time_repeats
-from bench.problem import Dataset, Problem
-
-
-def check_device(device: str) -> None:
-    """Fail as `unsupported` when JAX cannot see the requested device."""
-    if device == "gpu":
-        try:
-            jax.devices("gpu")
-        except RuntimeError as exc:
-            raise Unsupported(f"JAX sees no GPU ({exc}); install jax[cuda12]") from None
+from bench.spec.checkpoints import schedule, vi_checkpoints
+from bench.spec.errors import Unsupported
+from bench.spec.fitting import FitContext, FitResult
+from bench.spec.problem import Dataset, Problem
 
 
 def make_optimizer(settings: Mapping[str, Any]) -> optax.GradientTransformation:
@@ -156,7 +147,7 @@ def guide_sampler(guide, data: Mapping[str, Any], names: list[str]):
 
 
 def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
-    check_device(context.device)
+    require_jax_device(context.device)
     dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
     svi, guide = build_svi(problem, settings)
     train = model_data(problem, data.train, dtype)
@@ -173,12 +164,8 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
     else:
         val = {}
         run = make_run_loop(svi, settings["steps"], **common)
-    start = perf_counter()
-    compiled = jax.jit(run).lower(state0, batch_key, train, val).compile()
-    compile_s = perf_counter() - start
-
-    (state, losses, taken, (snapshots, taken_at)), run_s = time_repeats(
-        lambda: compiled(state0, batch_key, train, val), jax.block_until_ready, context.repeats
+    (state, losses, taken, (snapshots, taken_at)), compile_s, run_s = compile_and_time(
+        run, (state0, batch_key, train, val), context.repeats
     )
     taken = int(taken)  # read back after the clock has stopped
     params = svi.get_params(state)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.methods import Method, require_positive
-from bench.problem import Problem
+from bench.spec.methods import Method, require_positive
+from bench.spec.problem import Problem
 
 REQUIRES = ("pymc", "pytensor")
 COMPILE_MODES = ("C", "NUMBA")

@@ -20,10 +20,10 @@ import pytensor
 from scipy import stats
 
 from backends.pymc.model import make_model
-from bench.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
-from bench.errors import Unsupported
-from bench.fitting import FitContext, FitResult
-from bench.problem import Dataset, Problem
+from bench.spec.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
+from bench.spec.errors import Unsupported
+from bench.spec.fitting import FitContext, FitResult
+from bench.spec.problem import Dataset, Problem
 
 COMPILE_MODES = {"C": "FAST_RUN", "NUMBA": "NUMBA"}
 

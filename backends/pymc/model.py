@@ -14,9 +14,9 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from bench import priors
-from bench.ops import pytensor_ops
-from bench.problem import Problem, Split
+from bench.spec import priors
+from bench.spec.ops import pytensor_ops
+from bench.spec.problem import Problem, Split
 
 LOG_2_OVER_PI = math.log(2.0 / math.pi)
 

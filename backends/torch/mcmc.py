@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from backends.torch.target import TorchTarget, synchronize, torch_device, torch_dtype
-from bench.checkpoints import mcmc_prefixes
-from bench.fitting import FitContext, FitResult, time_repeats
-from bench.problem import Dataset, Problem
+from bench.spec.checkpoints import mcmc_prefixes
+from bench.spec.fitting import FitContext, FitResult, time_repeats
+from bench.spec.problem import Dataset, Problem
 
 
 class Welford:

@@ -16,10 +16,10 @@ import torch
 import torch.nn.functional as F
 from scipy import special
 
-from bench import priors
-from bench.draws import Block, flat_layout
-from bench.ops import torch_ops
-from bench.problem import Problem, Split
+from bench.spec import priors
+from bench.spec.draws import Block, flat_layout
+from bench.spec.ops import torch_ops
+from bench.spec.problem import Problem, Split
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -153,7 +153,7 @@ class TorchTarget:
 
 
 def torch_device(device: str) -> torch.device:
-    from bench.errors import Unsupported
+    from bench.spec.errors import Unsupported
 
     if device == "cpu":
         return torch.device("cpu")

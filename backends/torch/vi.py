@@ -17,9 +17,9 @@ import numpy as np
 import torch
 
 from backends.torch.target import TorchTarget, synchronize, torch_device, torch_dtype
-from bench.checkpoints import schedule, vi_checkpoints
-from bench.fitting import FitContext, FitResult, time_repeats
-from bench.problem import Dataset, Problem
+from bench.spec.checkpoints import schedule, vi_checkpoints
+from bench.spec.fitting import FitContext, FitResult, time_repeats
+from bench.spec.problem import Dataset, Problem
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 BETA1, BETA2, ADAM_EPS = 0.9, 0.999, 1e-8

@@ -7,10 +7,10 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import scale
 
-from bench.likelihoods import Likelihood
-from bench.networks import MLP
-from bench.priors import Normal
-from bench.problem import Dataset, Problem, Recipe, Split
+from bench.spec.likelihoods import Likelihood
+from bench.spec.networks import MLP
+from bench.spec.priors import Normal
+from bench.spec.problem import Dataset, Problem, Recipe, Split
 
 FEATURES = ("mean radius", "mean texture")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
 
-from bench.likelihoods import Likelihood
-from bench.networks import MLP, grid_2d
-from bench.priors import Normal, SoftLaplace
-from bench.problem import Dataset, Problem, Recipe, Split
+from bench.spec.likelihoods import Likelihood
+from bench.spec.networks import MLP, grid_2d
+from bench.spec.priors import Normal, SoftLaplace
+from bench.spec.problem import Dataset, Problem, Recipe, Split
 
 
 def make_problem(hidden: tuple[int, ...] = (4, 3), n_samples: int = 2000, noise: float = 0.25) -> Problem:

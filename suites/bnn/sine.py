@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.likelihoods import Likelihood
-from bench.networks import MLP
-from bench.priors import Normal
-from bench.problem import Dataset, Problem, Recipe, Split, data_rng
+from bench.spec.likelihoods import Likelihood
+from bench.spec.networks import MLP
+from bench.spec.priors import Normal
+from bench.spec.problem import Dataset, Problem, Recipe, Split, data_rng
 
 NOISE_SD = 0.1
 X_RANGE = (-3.0, 3.0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.priors import Flat
-from bench.problem import Dataset, Latent, Problem, Recipe
-from bench.references import Reference
+from bench.spec.priors import Flat
+from bench.spec.problem import Dataset, Latent, Problem, Recipe
+from bench.spec.references import Reference
 
 CURVATURE = 0.1
 X_SD = 3.0

@@ -11,10 +11,10 @@ from functools import cache
 
 import numpy as np
 
-from bench.ops import NUMPY
-from bench.priors import Uniform
-from bench.problem import Dataset, Latent, Problem, Recipe
-from bench.references import Reference, quadrature_2d
+from bench.spec.ops import NUMPY
+from bench.spec.priors import Uniform
+from bench.spec.problem import Dataset, Latent, Problem, Recipe
+from bench.spec.references import Reference, quadrature_2d
 
 SIG_1, SIG_2, SEPARATION, BOX = 0.5, 2.0, 5.0, 20.0
 _SQRT2 = math.sqrt(2.0)

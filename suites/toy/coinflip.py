@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.likelihoods import Likelihood
-from bench.priors import Uniform
-from bench.problem import Dataset, Latent, Problem, Recipe, Split
-from bench.references import Reference
+from bench.spec.likelihoods import Likelihood
+from bench.spec.priors import Uniform
+from bench.spec.problem import Dataset, Latent, Problem, Recipe, Split
+from bench.spec.references import Reference
 
 HEADS, TAILS = 12, 8
 POST_A, POST_B = 1 + HEADS, 1 + TAILS

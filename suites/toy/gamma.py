@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from bench.likelihoods import Likelihood
-from bench.priors import HalfNormal
-from bench.problem import Dataset, Latent, Problem, Recipe, Split, data_rng
-from bench.references import Reference, quadrature_1d
+from bench.spec.likelihoods import Likelihood
+from bench.spec.priors import HalfNormal
+from bench.spec.problem import Dataset, Latent, Problem, Recipe, Split, data_rng
+from bench.spec.references import Reference, quadrature_1d
 
 TRUE_CONCENTRATION = 2.0
 RATE = 1.0

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from bench.priors import Flat
-from bench.problem import Dataset, Latent, Problem, Recipe
-from bench.references import Reference
+from bench.spec.priors import Flat
+from bench.spec.problem import Dataset, Latent, Problem, Recipe
+from bench.spec.references import Reference
 
 SD_1, SD_2, ANGLE = 1.0, 3.0, math.pi / 4
 _C, _S = math.cos(ANGLE), math.sin(ANGLE)

@@ -23,7 +23,7 @@ def numpyro_loop(problem_name: str, guide: str):
     import suites
     from backends.numpyro.model import model_data
     from backends.numpyro.svi import build_svi, make_run_loop
-    from bench.methods import resolve_settings
+    from bench.spec.methods import resolve_settings
 
     problem = suites.get_problem(problem_name)
     settings = resolve_settings(backends.get_method("numpyro.svi"), problem, guide, {"steps": str(STEPS)})

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from bench.checkpoints import Checkpoint
+    from bench.spec.checkpoints import Checkpoint
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench.checkpoints import schedule
+from bench.spec.checkpoints import schedule
 
 
 def run_in_segments(

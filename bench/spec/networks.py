@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.priors import Prior
-from bench.problem import Latent
+from bench.spec.priors import Prior
+from bench.spec.problem import Latent
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 BlackJAX (and the NUTS reference builder) work on R^D. NumPyro's translation already supplies
 the unconstrained potential (log joint plus the transforms' log-Jacobians) and the map back to
 constrained values; this module lays the latents out flat in the spec's latent order, so the
-flat vector means the same thing here as in `bench.draws.flatten` and the torch target.
+flat vector means the same thing here as in `bench.spec.draws.flatten` and the torch target.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from numpyro.infer.initialization import init_to_median
 from numpyro.infer.util import initialize_model, log_density
 
 from backends.numpyro.model import make_model, model_data
-from bench.draws import flat_layout
-from bench.problem import Problem, Split
+from bench.spec.draws import flat_layout
+from bench.spec.problem import Problem, Split
 
 
 class JaxTarget:

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from bench import likelihoods
-from bench.likelihoods import Likelihood
-from bench.ops import NUMPY, Ops
-from bench.priors import Prior
+from bench.spec import likelihoods
+from bench.spec.likelihoods import Likelihood
+from bench.spec.ops import NUMPY, Ops
+from bench.spec.priors import Prior
 
 TASKS = ("density", "regression", "classification")
 

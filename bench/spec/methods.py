@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bench.errors import BenchInputError, Unsupported
-from bench.problem import Problem
+from bench.spec.errors import BenchInputError, Unsupported
+from bench.spec.problem import Problem
 
 
 class FitFunction(Protocol):

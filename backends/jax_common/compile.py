@@ -1,0 +1,29 @@
+"""What every JAX fit does around its compiled loop: check the device, compile ahead of time, time
+the warm repeats."""
+
+from __future__ import annotations
+
+from time import perf_counter
+
+import jax
+
+from bench.spec.errors import Unsupported
+from bench.spec.fitting import time_repeats
+
+
+def require_jax_device(device: str) -> None:
+    """Fail as `unsupported` when JAX cannot see the requested device."""
+    if device == "gpu":
+        try:
+            jax.devices("gpu")
+        except RuntimeError as exc:
+            raise Unsupported(f"JAX sees no GPU ({exc}); install jax[cuda12]") from None
+
+
+def compile_and_time(run, args: tuple, repeats: int):
+    """jit(run) compiled ahead of time for args (compile_s apart), then `repeats` synchronised warm calls."""
+    start = perf_counter()
+    compiled = jax.jit(run).lower(*args).compile()
+    compile_s = perf_counter() - start
+    output, run_s = time_repeats(lambda: compiled(*args), jax.block_until_ready, repeats)
+    return output, compile_s, run_s

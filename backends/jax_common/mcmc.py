@@ -1,0 +1,47 @@
+"""One FitResult for every JAX sampler (numpyro.nuts, blackjax.nuts, blackjax.rmh)."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from backends.jax_common.target import JaxTarget
+from bench.spec.checkpoints import mcmc_prefixes
+from bench.spec.fitting import FitResult
+
+
+def chain_major(samples: jax.Array) -> jax.Array:
+    """(draws, chains, D) -> (chains * draws, D), the layout scoring expects."""
+    return jnp.swapaxes(samples, 0, 1).reshape(-1, samples.shape[-1])
+
+
+def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s: list[float], settings) -> FitResult:
+    """One FitResult for every JAX sampler. warm = (potential energy, leapfrog steps) per warmup
+    iteration and chain; stats = (potential energy, diverging, accept prob, leapfrog steps) per kept
+    iteration and chain. A random walk passes None for divergences and leapfrog steps: it has neither."""
+    chains = settings["chains"]
+    energy_warm, steps_warm = warm
+    energy, diverging, accept, steps = (None if a is None else np.asarray(a).reshape(-1, chains) for a in stats)
+    info = {"acceptance_rate": float(accept.mean()), "jax_backend": jax.default_backend(),
+            "computed_dtype": str(samples.dtype)}  # fmt: skip
+    if diverging is not None:
+        info["divergences"] = float(diverging.sum())
+    if steps is not None:
+        info["mean_tree_steps"] = float(steps.mean())
+    draws = target.draws_to_numpy(chain_major(samples))
+    work = None  # gradient evaluations per chain and iteration, warm-up included, where counted
+    if steps is not None and steps_warm is not None:
+        work = np.concatenate([np.asarray(steps_warm).reshape(-1, chains), steps]).T
+    return FitResult(
+        draws=draws,
+        log_q=None,
+        losses=np.concatenate([np.asarray(energy_warm).mean(axis=1), energy.mean(axis=1)]).astype(np.float64),
+        compile_s=compile_s,
+        run_s=run_s,
+        steps=settings["warmup"] + settings["draws"] * settings["thin"],
+        grad_evals=None if steps is None else int(np.asarray(steps_warm).sum() + steps.sum()),
+        info=info,
+        chains=chains,
+        checkpoints=mcmc_prefixes(draws, chains, settings["warmup"], settings["thin"], work),
+    )
