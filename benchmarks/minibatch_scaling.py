@@ -21,7 +21,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import backends  # noqa: E402
-from backends.numpyro.model import model_data  # noqa: E402
+from backends.jax_common.model import model_data  # noqa: E402
 from backends.numpyro.svi import build_svi, make_run_loop  # noqa: E402
 from bench.spec.methods import resolve_settings  # noqa: E402
 from suites.bnn import moons  # noqa: E402

@@ -16,7 +16,7 @@ def test_numpyro_log_joint_agrees_with_spec(name):
     import jax.numpy as jnp
     from numpyro.infer.util import log_density
 
-    from backends.numpyro.model import make_model, model_data
+    from backends.jax_common.model import make_model, model_data
 
     problem = suites.get_problem(name)
     data = problem.make_data(0)

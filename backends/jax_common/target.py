@@ -14,7 +14,7 @@ import numpy as np
 from numpyro.infer.initialization import init_to_median
 from numpyro.infer.util import initialize_model, log_density
 
-from backends.numpyro.model import make_model, model_data
+from backends.jax_common.model import make_model, model_data
 from bench.spec.draws import flat_layout
 from bench.spec.problem import Problem, Split
 

@@ -23,7 +23,7 @@ from numpyro.infer.util import log_density
 from backends.jax_common.compile import compile_and_time, require_jax_device
 from backends.jax_common.segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
 from backends.numpyro.guides import make_guide
-from backends.numpyro.model import make_model, model_data
+from backends.jax_common.model import make_model, model_data
 from bench.spec.checkpoints import schedule, vi_checkpoints
 from bench.spec.errors import Unsupported
 from bench.spec.fitting import FitContext, FitResult

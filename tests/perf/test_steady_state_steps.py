@@ -21,7 +21,7 @@ def numpyro_loop(problem_name: str, guide: str):
 
     import backends
     import suites
-    from backends.numpyro.model import model_data
+    from backends.jax_common.model import model_data
     from backends.numpyro.svi import build_svi, make_run_loop
     from bench.spec.methods import resolve_settings
 

@@ -1,4 +1,5 @@
-"""Translate a problem spec into a native NumPyro model."""
+"""Translate a problem spec into a native NumPyro model (numpyro.svi and numpyro.nuts use it directly,
+BlackJAX through `backends.jax_common.target`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,48 @@
+"""The layers stay as the README's "Architecture" section says: `lint-imports` keeps every contract
+in pyproject.toml, and the harness layer there names every harness module."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytest.importorskip("importlinter", reason="import-linter not installed: pip install 'bench[test]'")
+LINT = str(Path(sys.executable).with_name("lint-imports"))
+
+
+def lint(root: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run([LINT, "--no-cache"], cwd=root, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_import_contracts_are_kept():
+    result = lint(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_harness_layer_lists_every_harness_module():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in config if c["type"] == "layers")["layers"]
+    listed = {name.strip() for name in layers[0].split(":")}
+    on_disk = {f"bench.{p.stem}" for p in (ROOT / "bench").glob("*.py") if p.stem != "__init__"}
+    assert listed == on_disk, f"add to / remove from the harness layer: {sorted(listed ^ on_disk)}"
+
+
+def test_a_backend_importing_the_harness_breaks_the_contract(tmp_path):
+    for name in ("bench", "backends", "suites"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    with open(tmp_path / "backends" / "testing.py", "a") as f:
+        f.write("\nfrom bench.store import Store  # noqa: E402,F401\n")
+    result = lint(tmp_path)
+    assert result.returncode == 1
+    assert "backends.testing -> bench.store" in result.stdout
