@@ -14,24 +14,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.spec.fitting import FitContext, FitResult
+from bench.spec.fitting import FitContext, FitResult, time_repeats
 from bench.spec.methods import Method
 
 
 @dataclass(frozen=True)
 class TestSettings:
     steps: int = 10
-    sleep_s: float = 600.0
+    sleep_s: float = 600.0  # testing.sleep: how long to sleep (past the timeout)
+    sleep_per_step: float = 0.0  # testing.exact: a deliberate slowdown, seconds per step of each timed repeat
 
 
-def _result(problem, context: FitContext, losses: np.ndarray) -> FitResult:
+def _result(problem, context: FitContext, losses: np.ndarray, run_s: list[float] | None = None) -> FitResult:
     data = problem.make_data(context.seed)
     draws = problem.reference(data).draws(np.random.default_rng(context.seed), context.draws)
-    return FitResult(draws=draws, log_q=None, losses=losses, compile_s=0.0, run_s=[1e-3] * context.repeats, steps=len(losses))
+    run_s = [1e-3] * context.repeats if run_s is None else run_s
+    return FitResult(draws=draws, log_q=None, losses=losses, compile_s=0.0, run_s=run_s, steps=len(losses))
 
 
-def fit_exact(problem, data, settings, context):
-    return _result(problem, context, np.linspace(1.0, 0.0, settings["steps"]))
+def fit_exact(problem, data, settings: TestSettings, context):
+    losses = np.linspace(1.0, 0.0, settings.steps)
+    if not settings.sleep_per_step:
+        return _result(problem, context, losses)
+    run_s = time_repeats(lambda: time.sleep(settings.sleep_per_step * settings.steps), lambda out: out, context.repeats)[1]
+    return _result(problem, context, losses, run_s)
 
 
 def fit_raise(problem, data, settings, context):
@@ -39,14 +45,14 @@ def fit_raise(problem, data, settings, context):
 
 
 def fit_nan(problem, data, settings, context):
-    losses = np.linspace(1.0, 0.0, settings["steps"])
-    losses[settings["steps"] // 2 :] = np.nan
+    losses = np.linspace(1.0, 0.0, settings.steps)
+    losses[settings.steps // 2 :] = np.nan
     return _result(problem, context, losses)
 
 
 def fit_sleep(problem, data, settings, context):
-    time.sleep(settings["sleep_s"])
-    return _result(problem, context, np.zeros(settings["steps"]))
+    time.sleep(settings.sleep_s)
+    return _result(problem, context, np.zeros(settings.steps))
 
 
 def fit_crash(problem, data, settings, context):

@@ -10,20 +10,18 @@ from collections.abc import Mapping
 import numpy as np
 
 from bench import scoring
+from bench.metrics import QUALITY_METRIC
 from bench.spec.checkpoints import Checkpoint, Draws
 from bench.spec.draws import flatten
 from bench.spec.problem import Dataset, Problem
 from bench.spec.references import Reference
 
 CHECKPOINT_DRAWS = 1000
-# The quality each task is judged by against cost and time, its label, and whether lower is better.
-QUALITY = {"density": ("std_mean_err_max", "max standardised mean error", True),
-           "classification": ("auc", "AUC", False), "regression": ("rmse", "RMSE to sin(x)", True)}  # fmt: skip
 
 
 def quality(problem: Problem, data: Dataset, draws: Draws, moments: tuple[np.ndarray, np.ndarray] | None,
             seed: int) -> float:  # fmt: skip
-    """The task's quality metric (QUALITY) of one set of draws; NaN where it cannot be computed.
+    """The task's quality metric (bench.metrics.QUALITY_METRIC) of one set of draws; NaN where it cannot be computed.
     moments: the reference's flat mean and sd (scoring.reference_moments), for density problems."""
     if any(not np.all(np.isfinite(v)) for v in draws.values()):
         return float("nan")
@@ -32,7 +30,7 @@ def quality(problem: Problem, data: Dataset, draws: Draws, moments: tuple[np.nda
             return float("nan")
         _, q = flatten(draws, {lat.name: lat.shape for lat in problem.latents})
         return float(np.max(scoring.standardised_mean_errors(q, *moments)))
-    metric = QUALITY[problem.task][0]
+    metric = QUALITY_METRIC[problem.task]
     return float(scoring.function_space_metrics(problem, data, draws, None, seed).get(metric, np.nan))
 
 

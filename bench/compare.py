@@ -19,21 +19,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.metrics import METRICS as CATALOGUE
 from bench.spec.errors import BenchInputError
 from bench.store import check_readable
 
-# metric -> (kind, True when higher is better)
-METRICS: dict[str, tuple[str, bool]] = {
-    "run_s": ("time", False),
-    "steps_per_s": ("time", True),
-    "compile_s": ("time", False),
-    "elbo": ("quality", True),
-    "std_mean_err_max": ("quality", False),
-    "auc": ("quality", True),
-    "accuracy": ("quality", True),
-    "lpd": ("quality", True),
-    "rmse": ("quality", False),
-}
+# The gated metrics: metric -> (kind, True when higher is better), from the catalogue.
+GATED = ("run_s", "steps_per_s", "compile_s", "elbo", "std_mean_err_max", "auc", "accuracy", "lpd", "rmse")
+METRICS: dict[str, tuple[str, bool]] = {name: (CATALOGUE[name].kind, CATALOGUE[name].higher_is_better) for name in GATED}
 GROUP = ["suite", "problem", "method", "device", "dtype"]
 VERDICTS = ("regression", "improvement", "inconclusive", "unchanged", "not comparable")
 

@@ -26,8 +26,6 @@ from bench.cells import Cell
 from bench.environment import PROJECT_ROOT
 from bench.worker import empty_record, run_cell
 
-PASS_THROUGH = ("BENCH_TEST_METHODS",)
-
 
 class Executor(Protocol):
     def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:

@@ -20,13 +20,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import suites  # noqa: E402
-from bench.checkpoints import QUALITY  # noqa: E402
+from bench.metrics import quality_label, quality_metric  # noqa: E402
 from bench.store import load_arrays  # noqa: E402
 
 KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc")
 TIME_COLUMNS = 4  # problems side by side in the time-to-accuracy figure before it wraps
-def _task(problem: str) -> str:
-    return suites.get_problem(problem).task
+def _quality(problem: str) -> tuple[str, str, bool]:
+    """The problem's quality metric, its axis label, and whether lower is better."""
+    spec = suites.get_problem(problem)
+    metric = quality_metric(spec.task)
+    return metric.name, quality_label(spec), not metric.higher_is_better
 
 
 def _ok(table: pd.DataFrame) -> pd.DataFrame:
@@ -118,7 +121,7 @@ def time_to_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
                 arrays = checkpoints[int(record_id)]
                 ax.plot(arrays["checkpoint_run_s"], arrays["checkpoint_quality"], marker="o", ms=2.5, lw=1,
                         alpha=0.8, color=_colour(method, table), label=method if i == 0 else None)  # fmt: skip
-        ax.set(xscale="log", xlabel="run time (s, pro rata)", ylabel=QUALITY[_task(problem)][1])
+        ax.set(xscale="log", xlabel="run time (s, pro rata)", ylabel=_quality(problem)[1])
         if len(rows):
             ax.legend(fontsize=7)
     fig.tight_layout()
@@ -151,13 +154,13 @@ def pareto_front(x: np.ndarray, y: np.ndarray, lower_is_better: bool) -> tuple[n
 def cost_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
     """Quality against run time (top) and gradient evaluations (bottom), one point per seed."""
     ok = _ok(table)
-    problems = [p for p in sorted(ok["problem"].unique()) if QUALITY[_task(p)][0] in ok]
-    problems = [p for p in problems if ok.loc[ok["problem"] == p, QUALITY[_task(p)][0]].notna().any()]
+    problems = [p for p in sorted(ok["problem"].unique()) if _quality(p)[0] in ok]
+    problems = [p for p in problems if ok.loc[ok["problem"] == p, _quality(p)[0]].notna().any()]
     if not problems:
         return {}
     fig, axes = plt.subplots(2, len(problems), figsize=(4.2 * len(problems), 6.4), squeeze=False)
     for j, problem in enumerate(problems):
-        metric, label, lower = QUALITY[_task(problem)]
+        metric, label, lower = _quality(problem)
         rows = ok[(ok["problem"] == problem) & ok[metric].notna()]
         for i, cost in enumerate(("run_s", "grad_evals")):
             ax = axes[i, j]

@@ -188,7 +188,8 @@ def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, di
     context = FitContext(seed=seed, device="cpu", dtype="float64", repeats=1, draws=0)
     start = perf_counter()
     with jax.enable_x64(True):  # references are float64 (scoped: callers in float32 stay so)
-        fit = get_method(sampler).load_fit()(problem, data, asdict(settings), context)
+        method = get_method(sampler)
+        fit = method.load_fit()(problem, data, method.make_settings(asdict(settings)), context)
     wall_s = perf_counter() - start
     diag, check, failures = check_draws(problem, data, fit.draws, settings.chains)
     posterior = {lat.name: fit.draws[lat.name].reshape(settings.chains, -1, *lat.shape) for lat in problem.latents}

@@ -9,32 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from bench.metrics import METRICS
 from bench.store import check_readable
 
-# (metric, column header) shown in summaries, in order; a column no row has is left out.
-SUMMARY_METRICS = (
-    ("elbo", "ELBO"),
-    ("elbo_se", "ELBO se"),
-    ("khat", "k-hat"),
-    ("std_mean_err_max", "max std err"),
-    ("sd_ratio_min", "min sd ratio"),
-    ("auc", "AUC"),
-    ("auc_draws_sd", "AUC sd"),
-    ("accuracy", "accuracy"),
-    ("rmse", "RMSE"),
-    ("coverage_90", "cover90"),
-    ("lpd", "LPD"),
-    ("brier", "Brier"),
-    ("ece", "ECE"),
-    ("ref_agreement", "ref agree"),
-    ("ess_bulk_min", "min ESS"),
-    ("r_hat_max", "max R-hat"),
-    ("acceptance_rate", "accept"),
-    ("compile_s", "compile_s"),
-    ("run_s", "run_s"),
-    ("steps_per_s", "steps/s"),
-    ("ess_per_s", "ESS/s"),
-)
+# (metric, column header) shown in summaries, in catalogue order; a column no row has is left out.
+SUMMARY_METRICS = tuple((m.name, m.header) for m in METRICS.values() if m.summary)
 ID_COLUMNS = ("problem", "method", "seed", "status")  # device and dtype join when they vary
 LONG_COLUMNS = ("problem", "method", "seed", "device", "status", "metric", "value")
 

@@ -15,23 +15,27 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.metrics import METRICS
 from bench.report import fmt
 
-# (metric, header, best): "max", "min", or a target value the best is closest to.
+
+def _columns(*names: str) -> tuple[tuple[str, str, object], ...]:
+    """(metric, header, best) from the catalogue: best is "max", "min", or a target value."""
+    return tuple((name, METRICS[name].header, METRICS[name].best) for name in names)
+
+
 TASK_COLUMNS: dict[str, tuple[tuple[str, str, object], ...]] = {
-    "density": (("elbo", "ELBO", "max"), ("khat", "k-hat", "min"), ("std_mean_err_max", "mean err", "min"),
-                ("sd_ratio_min", "sd ratio", 1.0), ("w1_max", "W1", "min"), ("run_s", "time (s)", "min")),
-    "classification": (("auc", "AUC", "max"), ("accuracy", "accuracy", "max"), ("lpd", "LPD", "max"),
-                       ("ece", "ECE", "min"), ("ref_agreement", "ref agree", "min"), ("run_s", "time (s)", "min")),
-    "regression": (("rmse", "RMSE", "min"), ("lpd", "LPD", "max"), ("coverage_90", "cover90", 0.9),
-                   ("ref_agreement", "ref agree", "min"), ("run_s", "time (s)", "min")),
-}  # fmt: skip
-MCMC_COLUMNS = (("ess_per_s", "ESS/s", "max"), ("r_hat_max", "R-hat", 1.0))
+    "density": _columns("elbo", "khat", "std_mean_err_max", "sd_ratio_min", "w1_max", "run_s"),
+    "classification": _columns("auc", "accuracy", "lpd", "ece", "ref_agreement", "run_s"),
+    "regression": _columns("rmse", "lpd", "coverage_90", "ref_agreement", "run_s"),
+}
+MCMC_COLUMNS = _columns("ess_per_s", "r_hat_max")
 TASK_TITLES = {"density": "parameter recovery", "classification": "classification", "regression": "regression"}
 
 
 @dataclass
-class Cell:
+class Entry:
+    """One table entry: a metric's mean and sd over seeds (not a run cell, bench.cells.Cell)."""
     mean: float | None
     sd: float | None
     best: bool = False
@@ -42,7 +46,7 @@ class PaperTable:
     suite: str
     task: str
     headers: list[str]  # metric headers, in order
-    rows: list[tuple[str, str, str, list[Cell]]]  # (problem, method, status text, cells)
+    rows: list[tuple[str, str, str, list[Entry]]]  # (problem, method, status text, cells)
 
     @property
     def title(self) -> str:
@@ -86,7 +90,7 @@ def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[Pap
                 values = ok[metric].dropna().to_numpy(dtype=float) if metric in ok else np.array([])
                 mean = float(values.mean()) if len(values) else None
                 sd = float(values.std(ddof=1)) if len(values) > 1 else None
-                cells.append(Cell(mean, sd))
+                cells.append(Entry(mean, sd))
             rows.append((problem, method, _status_text(group), cells))
         for j, (_, _, best) in enumerate(columns):
             for problem in {r[0] for r in rows}:
@@ -108,7 +112,7 @@ def sd_text(sd: float) -> str:
     return f"{sd:.2g}"
 
 
-def cell_text(cell: Cell) -> str:
+def cell_text(cell: Entry) -> str:
     if cell.mean is None:
         return ""
     return fmt(cell.mean) + (f" ± {sd_text(cell.sd)}" if cell.sd is not None else "")
@@ -140,7 +144,7 @@ def _frame(t: PaperTable, render_cell, render_text) -> pd.DataFrame:
     return pd.DataFrame(data, index=index, columns=[render_text(h) for h in t.headers] + ["status"])
 
 
-def _latex_cell(cell: Cell) -> str:
+def _latex_cell(cell: Entry) -> str:
     if cell.mean is None:
         return "--"
     body = fmt(cell.mean) + (rf" \pm {sd_text(cell.sd)}" if cell.sd is not None else "")
@@ -161,7 +165,7 @@ def to_latex(tables: list[PaperTable]) -> str:
     return "\n".join(parts)
 
 
-def _html_cell(cell: Cell) -> str:
+def _html_cell(cell: Entry) -> str:
     text = html.escape(cell_text(cell))
     return f"<strong>{text}</strong>" if cell.best else text
 

@@ -66,7 +66,7 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
         record.update(status="error", reason="pre-flight: the spec's log density is not finite at the initial point")
         return
     context = FitContext(seed=cell.seed, device=cell.device, dtype=cell.dtype, repeats=cell.repeats, draws=cell.draws)
-    fit = method.load_fit()(problem, data, cell.settings, context)
+    fit = method.load_fit()(problem, data, method.make_settings(cell.settings), context)
 
     record["timing"] = {"compile_s": [fit.compile_s], "run_s": list(fit.run_s)}
     record["trace"] = scoring.thin_trace(fit.losses)

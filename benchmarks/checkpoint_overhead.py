@@ -37,7 +37,8 @@ from bench.spec.methods import resolve_settings  # noqa: E402
 
 def loops(problem_name: str, steps: int):
     problem = suites.get_problem(problem_name)
-    settings = resolve_settings(backends.get_method("numpyro.svi"), problem, "auto_normal", {"steps": str(steps)})
+    method = backends.get_method("numpyro.svi")
+    settings = method.make_settings(resolve_settings(method, problem, "auto_normal", {"steps": str(steps)}))
     svi, _ = build_svi(problem, settings)
     data = problem.make_data(0)
     train = model_data(problem, data.train, jnp.float32)

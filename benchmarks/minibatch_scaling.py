@@ -30,8 +30,9 @@ BATCHES = (0, 256, 64, 16)  # 0 = full batch
 
 
 def compiled_loop(problem, batch_size: int, steps: int):
-    settings = resolve_settings(
-        backends.get_method("numpyro.svi"), problem, "auto_normal", {"steps": str(steps), "batch_size": str(batch_size)}
+    method = backends.get_method("numpyro.svi")
+    settings = method.make_settings(
+        resolve_settings(method, problem, "auto_normal", {"steps": str(steps), "batch_size": str(batch_size)})
     )
     svi, _ = build_svi(problem, settings)
     data = problem.make_data(0)

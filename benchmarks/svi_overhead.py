@@ -42,7 +42,7 @@ def adapter_loop(problem, settings):
     data = model_data(problem, problem.make_data(0).train, jnp.float32)
     state = svi.init(jax.random.PRNGKey(0), **data)
     key = jax.random.PRNGKey(1)
-    compiled = jax.jit(make_run_loop(svi, settings["steps"])).lower(state, key, data, {}).compile()
+    compiled = jax.jit(make_run_loop(svi, settings.steps)).lower(state, key, data, {}).compile()
     return lambda: compiled(state, key, data, {})
 
 
@@ -53,7 +53,7 @@ def update_fused_by_hand(problem, settings):
 
     @jax.jit
     def run(state):
-        return jax.lax.scan(lambda s, _: svi.update(s, **data), state, None, length=settings["steps"])
+        return jax.lax.scan(lambda s, _: svi.update(s, **data), state, None, length=settings.steps)
 
     return lambda: run(state)
 
@@ -66,7 +66,7 @@ def coinflip_log_joint(f, y):
 def fused_coinflip(problem, settings):
     """Logistic-Normal q, reparameterised, num_particles draws, Adam: written out by hand."""
     y = jnp.asarray(problem.make_data(0).train.y, jnp.float32)
-    particles = settings["particles"]
+    particles = settings.particles
 
     def loss(params, key):
         eps = jax.random.normal(key, (particles,))
@@ -85,7 +85,7 @@ def fused_coinflip(problem, settings):
 def fused_gaussian2d(problem, settings):
     """Full-rank Gaussian q = loc + L eps with a softplus-diagonal Cholesky factor, Adam."""
     ops = jax_ops()
-    particles = settings["particles"]
+    particles = settings.particles
 
     def loss(params, key):
         eps = jax.random.normal(key, (particles, 2))
@@ -101,7 +101,7 @@ def fused_gaussian2d(problem, settings):
 
 
 def _fused(loss, params, settings):
-    optimizer = optax.adam(settings["learning_rate"])
+    optimizer = optax.adam(settings.learning_rate)
 
     def run(params, key):
         def step(carry, key):
@@ -110,7 +110,7 @@ def _fused(loss, params, settings):
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (optax.apply_updates(params, updates), opt_state), value
 
-        keys = jax.random.split(key, settings["steps"])
+        keys = jax.random.split(key, settings.steps)
         (params, _), losses = jax.lax.scan(step, (params, optimizer.init(params)), keys)
         return params, losses
 
@@ -138,7 +138,7 @@ def main() -> None:
           f" {'update fused':>12} {'pure JAX':>9}")  # fmt: skip
     for name, guide, pure in cases:
         problem = suites.get_problem(name)
-        settings = resolve_settings(method, problem, guide, {"steps": str(args.steps)})
+        settings = method.make_settings(resolve_settings(method, problem, guide, {"steps": str(args.steps)}))
         loops = [adapter_loop(problem, settings), update_fused_by_hand(problem, settings), pure(problem, settings)]
         for loop in loops:
             per_step(loop, 1)  # first executions, untimed
@@ -147,7 +147,7 @@ def main() -> None:
             for loop, times in zip(loops, samples):
                 times.append(per_step(loop, args.steps))
         adapter, fused, jax_only = (np.median(t) * 1e6 for t in samples)
-        print(f"{name:<11} {guide:<12} {settings['particles']:>9} | {adapter:>11.2f} {fused:>13.2f} {jax_only:>12.2f} |"
+        print(f"{name:<11} {guide:<12} {settings.particles:>9} | {adapter:>11.2f} {fused:>13.2f} {jax_only:>12.2f} |"
               f" {adapter / fused:>12.2f} {adapter / jax_only:>9.2f}")  # fmt: skip
 
 

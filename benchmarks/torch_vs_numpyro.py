@@ -29,7 +29,7 @@ def steps_per_s(method: str, overrides: dict, device: str, steps: int, repeats: 
     variant = "auto_normal" if method == "numpyro.svi" else ""
     settings = resolve_settings(method_record, problem, variant, {"steps": str(steps), **overrides})
     fit = method_record.load_fit()
-    result = fit(problem, problem.make_data(0), settings, FitContext(0, device, "float32", repeats, 100))
+    result = fit(problem, problem.make_data(0), method_record.make_settings(settings), FitContext(0, device, "float32", repeats, 100))
     return steps / float(np.median(result.run_s)), result.compile_s
 
 

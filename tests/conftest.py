@@ -36,7 +36,7 @@ def fit_method(method_name, problem_name, variant="", overrides=None, *, draws=4
     method = backends.get_method(method_name)
     settings = resolve_settings(method, problem, variant, overrides or {})
     data = problem.make_data(seed)
-    result = method.load_fit()(problem, data, settings, FitContext(seed, device, dtype, repeats, draws))
+    result = method.load_fit()(problem, data, method.make_settings(settings), FitContext(seed, device, dtype, repeats, draws))
     return problem, data, result
 
 

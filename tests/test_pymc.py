@@ -106,7 +106,8 @@ def test_gpu_cells_are_unsupported_rows_with_the_reason():
     settings = resolve_settings(backends.get_method("pymc.advi"), problem, "", {"steps": "10"})
     record_error = None
     try:
-        backends.get_method("pymc.advi").load_fit()(problem, problem.make_data(0), settings, context)
+        method = backends.get_method("pymc.advi")
+        method.load_fit()(problem, problem.make_data(0), method.make_settings(settings), context)
     except Exception as exc:  # noqa: BLE001
         record_error = exc
     assert type(record_error).__name__ == "Unsupported"

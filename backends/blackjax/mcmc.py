@@ -7,13 +7,13 @@ Chains start from the same dispersed uniform(-2, 2) points as numpyro.nuts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from dataclasses import replace
 
 import blackjax
 import jax
 import jax.numpy as jnp
 
+from backends.blackjax import NUTSSettings, RMHSettings
 from backends.jax_common.compile import compile_and_time, require_jax_device
 from backends.jax_common.mcmc import mcmc_result
 from backends.jax_common.target import JaxTarget
@@ -31,13 +31,13 @@ def _setup(problem: Problem, data: Dataset, context: FitContext) -> tuple[JaxTar
     return target, run_key, start_key
 
 
-def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit_nuts(problem: Problem, data: Dataset, settings: NUTSSettings, context: FitContext) -> FitResult:
     target, run_key, start_key = _setup(problem, data, context)
-    chains, warmup, kept, thin = settings["chains"], settings["warmup"], settings["draws"], settings["thin"]
+    chains, warmup, kept, thin = settings.chains, settings.warmup, settings.draws, settings.thin
     starts = target.uniform_points(start_key, chains)
-    depth = settings["max_tree_depth"]
+    depth = settings.max_tree_depth
     adaptation = blackjax.window_adaptation(
-        blackjax.nuts, target.logdensity, target_acceptance_rate=settings["target_accept"], max_num_doublings=depth
+        blackjax.nuts, target.logdensity, target_acceptance_rate=settings.target_accept, max_num_doublings=depth
     )
 
     def run(key, starts):
@@ -66,13 +66,13 @@ def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], conte
     return mcmc_result(target, samples, warm, stats, compile_s, run_s, settings)
 
 
-def fit_rmh(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit_rmh(problem: Problem, data: Dataset, settings: RMHSettings, context: FitContext) -> FitResult:
     """Random-walk Metropolis with a diagonal Gaussian proposal. BlackJAX has no adaptation for it,
     so burn-in runs in rounds: per-coordinate sds from the last round's draws, and a global scale
     tuned towards `target_accept` by Robbins-Monro on its logarithm (the torch.mh recipe)."""
     target, run_key, start_key = _setup(problem, data, context)
-    chains, kept, thin = settings["chains"], settings["draws"], settings["thin"]
-    rounds = max(1, settings["warmup"] // RMH_ROUND)
+    chains, kept, thin = settings.chains, settings.draws, settings.thin
+    rounds = max(1, settings.warmup // RMH_ROUND)
     starts = target.uniform_points(start_key, chains)
     dim = target.dim
 
@@ -92,7 +92,7 @@ def fit_rmh(problem: Problem, data: Dataset, settings: Mapping[str, Any], contex
             states, log_scale, sds, moments = carry
             k, r = inputs
             states, (positions, energy, accept) = iterate(states, jax.random.split(k, RMH_ROUND), jnp.exp(log_scale) * sds)
-            log_scale = log_scale + (jnp.mean(accept) - settings["target_accept"]) * 3.0 / jnp.sqrt(r + 1.0)
+            log_scale = log_scale + (jnp.mean(accept) - settings.target_accept) * 3.0 / jnp.sqrt(r + 1.0)
             # per-coordinate sds accumulate over every round after the first quarter (the dispersed
             # starts' transient); one round alone is too short and shrinks the proposal
             flat = positions.reshape(-1, dim)
@@ -105,7 +105,7 @@ def fit_rmh(problem: Problem, data: Dataset, settings: Mapping[str, Any], contex
             return (states, log_scale, sds, moments), (energy.mean(axis=1), accept.mean())
 
         warm_key, sample_key = jax.random.split(key)
-        scale0 = jnp.full((dim,), settings["proposal_scale"], dtype=starts.dtype)
+        scale0 = jnp.full((dim,), settings.proposal_scale, dtype=starts.dtype)
         zeros = jnp.zeros((dim,), starts.dtype)
         carry = (states, jnp.zeros((), starts.dtype), scale0, (jnp.zeros((), starts.dtype), zeros, zeros))
         inputs = (jax.random.split(warm_key, rounds), jnp.arange(rounds, dtype=starts.dtype))
@@ -120,4 +120,4 @@ def fit_rmh(problem: Problem, data: Dataset, settings: Mapping[str, Any], contex
         return samples, (warm_energy.reshape(-1, 1), None), stats
 
     (samples, warm, stats), compile_s, run_s = compile_and_time(run, (run_key, starts), context.repeats)
-    return mcmc_result(target, samples, warm, stats, compile_s, run_s, {**settings, "warmup": rounds * RMH_ROUND})
+    return mcmc_result(target, samples, warm, stats, compile_s, run_s, replace(settings, warmup=rounds * RMH_ROUND))

@@ -7,8 +7,6 @@ of the objective it minimises (the negative ELBO): it is the loss trace as it st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import blackjax
 import jax
@@ -18,6 +16,7 @@ import optax
 from blackjax.vi.fullrank_vi import generate_fullrank_logdensity
 from blackjax.vi.meanfield_vi import generate_meanfield_logdensity
 
+from backends.blackjax import GaussianVISettings, PathfinderSettings
 from backends.blackjax.mcmc import _setup
 from backends.jax_common.compile import compile_and_time
 from backends.jax_common.segments import checkpoint_steps, scan_with_snapshots, snapshot_at
@@ -45,8 +44,8 @@ def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int,
 def _fit_gaussian(problem, data, settings, context, algorithm, log_q_of, family: tuple[str, str]) -> FitResult:
     """family: the state's two parameter fields (mean and scale), the part a checkpoint keeps."""
     target, run_key, _ = _setup(problem, data, context)
-    steps, particles = settings["steps"], settings["particles"]
-    vi = algorithm(target.logdensity, optax.adam(settings["learning_rate"]), num_samples=particles)
+    steps, particles = settings.steps, settings.particles
+    vi = algorithm(target.logdensity, optax.adam(settings.learning_rate), num_samples=particles)
     state0 = vi.init(jnp.zeros(target.dim, dtype=target.dtype))
     fit_key, draw_key = jax.random.split(run_key)
 
@@ -72,17 +71,17 @@ def _fit_gaussian(problem, data, settings, context, algorithm, log_q_of, family:
     return _result(target, z, log_q, losses, compile_s, run_s, steps, steps * particles, checkpoints)
 
 
-def fit_meanfield(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit_meanfield(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:
     return _fit_gaussian(problem, data, settings, context, blackjax.meanfield_vi,
                          lambda s: generate_meanfield_logdensity(s.mu, s.rho), ("mu", "rho"))  # fmt: skip
 
 
-def fit_fullrank(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit_fullrank(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:
     return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi,
                          lambda s: generate_fullrank_logdensity(s.mu, s.chol_params), ("mu", "chol_params"))  # fmt: skip
 
 
-def fit_pathfinder(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings, context: FitContext) -> FitResult:
     """Single-path Pathfinder from the init_to_median point; the loss trace is the negative ELBO
     estimate at each L-BFGS iterate (BlackJAX keeps the best one)."""
     target, run_key, _ = _setup(problem, data, context)
@@ -91,8 +90,8 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: Mapping[str, Any],
 
     def run(key, start):
         state, info = blackjax.pathfinder.approximate(
-            key, target.logdensity, start, num_samples=settings["elbo_draws"], maxiter=settings["maxiter"],
-            maxcor=settings["maxcor"],
+            key, target.logdensity, start, num_samples=settings.elbo_draws, maxiter=settings.maxiter,
+            maxcor=settings.maxcor,
         )  # fmt: skip
         return state, -info.path.elbo
 
@@ -105,4 +104,4 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: Mapping[str, Any],
     iterations = int(finite[-1]) if len(finite) else 0
     taken = len(finite)
     return _result(target, z, log_q, losses[finite], compile_s, run_s, iterations,
-                   iterations + taken * settings["elbo_draws"])  # fmt: skip
+                   iterations + taken * settings.elbo_draws)  # fmt: skip

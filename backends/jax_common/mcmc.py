@@ -20,7 +20,7 @@ def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s
     """One FitResult for every JAX sampler. warm = (potential energy, leapfrog steps) per warmup
     iteration and chain; stats = (potential energy, diverging, accept prob, leapfrog steps) per kept
     iteration and chain. A random walk passes None for divergences and leapfrog steps: it has neither."""
-    chains = settings["chains"]
+    chains = settings.chains
     energy_warm, steps_warm = warm
     energy, diverging, accept, steps = (None if a is None else np.asarray(a).reshape(-1, chains) for a in stats)
     info = {"acceptance_rate": float(accept.mean()), "jax_backend": jax.default_backend(),
@@ -39,9 +39,9 @@ def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s
         losses=np.concatenate([np.asarray(energy_warm).mean(axis=1), energy.mean(axis=1)]).astype(np.float64),
         compile_s=compile_s,
         run_s=run_s,
-        steps=settings["warmup"] + settings["draws"] * settings["thin"],
+        steps=settings.warmup + settings.draws * settings.thin,
         grad_evals=None if steps is None else int(np.asarray(steps_warm).sum() + steps.sum()),
         info=info,
         chains=chains,
-        checkpoints=mcmc_prefixes(draws, chains, settings["warmup"], settings["thin"], work),
+        checkpoints=mcmc_prefixes(draws, chains, settings.warmup, settings.thin, work),
     )

@@ -28,7 +28,6 @@ class SVISettings:
     early_stopping: bool = False  # the seed's rule: stop after `patience` steps of val loss/point > train loss/point
     patience: int = 200
     batch_size: int = 0  # 0: full batch; else plate subsampling with the likelihood scaled to the full data
-    sleep_per_step: float = 0.0  # test-only slowdown, seconds per step, for regression-gate checks
 
     def __post_init__(self) -> None:
         require_positive(self, "steps", "learning_rate", "particles", "init_scale", "patience")
@@ -36,8 +35,6 @@ class SVISettings:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.batch_size < 0:
             raise ValueError("batch_size must be >= 0 (0 means full batch)")
-        if self.sleep_per_step < 0:
-            raise ValueError("sleep_per_step must be >= 0")
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,15 @@ guide is truncated to (0, 1), the prior's support, so that its ELBO is finite.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
 from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
+
+from backends.numpyro import SVISettings
 
 
 def exp_normal(x=None, y=None):
@@ -60,9 +61,9 @@ def mixture(x=None, y=None):
 CUSTOM: dict[str, Callable] = {"exp_normal": exp_normal, "beta": beta, "normal": normal, "mixture": mixture}
 
 
-def make_guide(name: str, model: Callable, settings: Mapping[str, Any]) -> Callable:
+def make_guide(name: str, model: Callable, settings: SVISettings) -> Callable:
     if name == "auto_normal":
-        return AutoNormal(model, init_scale=settings["init_scale"])
+        return AutoNormal(model, init_scale=settings.init_scale)
     if name == "auto_mvn":
-        return AutoMultivariateNormal(model, init_scale=settings["init_scale"])
+        return AutoMultivariateNormal(model, init_scale=settings.init_scale)
     return CUSTOM[name]

@@ -8,13 +8,12 @@ and advance together under `vmap` (NumPyro's "vectorized" chain method).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 from numpyro.infer import NUTS
 
+from backends.numpyro import NUTSSettings
 from backends.jax_common.compile import compile_and_time, require_jax_device
 from backends.jax_common.mcmc import mcmc_result
 from backends.jax_common.target import JaxTarget
@@ -22,12 +21,12 @@ from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
 
 
-def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit(problem: Problem, data: Dataset, settings: NUTSSettings, context: FitContext) -> FitResult:
     require_jax_device(context.device)
     dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
     target = JaxTarget(problem, data.train, dtype)
-    chains, warmup, kept, thin = settings["chains"], settings["warmup"], settings["draws"], settings["thin"]
-    kernel = NUTS(target.model, target_accept_prob=settings["target_accept"], max_tree_depth=settings["max_tree_depth"])
+    chains, warmup, kept, thin = settings.chains, settings.warmup, settings.draws, settings.thin
+    kernel = NUTS(target.model, target_accept_prob=settings.target_accept, max_tree_depth=settings.max_tree_depth)
     init_key, start_key = jax.random.split(jax.random.PRNGKey(context.seed))
     starts = target.uniform_points(start_key, chains)
     init_params = jax.vmap(target.unflatten)(starts)

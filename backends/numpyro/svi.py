@@ -7,7 +7,6 @@ keeps the parameters at the checkpoint schedule's steps (bench.spec.checkpoints)
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -20,6 +19,7 @@ from numpyro.handlers import seed
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.util import log_density
 
+from backends.numpyro import SVISettings
 from backends.jax_common.compile import compile_and_time, require_jax_device
 from backends.jax_common.segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
 from backends.numpyro.guides import make_guide
@@ -30,28 +30,23 @@ from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
 
 
-def make_optimizer(settings: Mapping[str, Any]) -> optax.GradientTransformation:
+def make_optimizer(settings: SVISettings) -> optax.GradientTransformation:
     """Adam; or the seed's recipe: OneCycle (peak = learning_rate) chained with reduce-on-plateau."""
-    if settings["schedule"] == "constant":
-        return optax.adam(settings["learning_rate"])
+    if settings.schedule == "constant":
+        return optax.adam(settings.learning_rate)
     onecycle = optax.linear_onecycle_schedule(
-        transition_steps=settings["steps"], peak_value=settings["learning_rate"],
+        transition_steps=settings.steps, peak_value=settings.learning_rate,
         pct_start=0.2, pct_final=0.8, div_factor=3, final_div_factor=4,
     )  # fmt: skip
     plateau = optax.contrib.reduce_on_plateau(factor=0.1, patience=10, accumulation_size=100)
     return optax.chain(optax.adam(onecycle), plateau)
 
 
-def build_svi(problem: Problem, settings: Mapping[str, Any]):
-    model = make_model(problem, settings["batch_size"])
-    guide = make_guide(settings["guide"], model, settings)
-    svi = SVI(model, guide, make_optimizer(settings), Trace_ELBO(num_particles=settings["particles"]))
+def build_svi(problem: Problem, settings: SVISettings):
+    model = make_model(problem, settings.batch_size)
+    guide = make_guide(settings.guide, model, settings)
+    svi = SVI(model, guide, make_optimizer(settings), Trace_ELBO(num_particles=settings.particles))
     return svi, guide
-
-
-def _maybe_sleep(seconds: float) -> None:
-    if seconds:
-        jax.debug.callback(lambda: time.sleep(seconds))
 
 
 def _minibatch_step(svi: SVI, n_train: int, batch_size: int):
@@ -79,7 +74,7 @@ def raw_params(svi: SVI, state):
     return svi.optim.get_params(state.optim_state)
 
 
-def make_run_loop(svi: SVI, steps: int, sleep_per_step: float = 0.0, n_train: int = 0, batch_size: int = 0):
+def make_run_loop(svi: SVI, steps: int, n_train: int = 0, batch_size: int = 0):
     """run(state, key, train, val) -> (final state, per-step losses, steps taken, (snapshots, their
     steps)) as one compiled loop; the parameters are kept at checkpoint_steps(steps)."""
     update = _minibatch_step(svi, n_train, batch_size)
@@ -89,7 +84,6 @@ def make_run_loop(svi: SVI, steps: int, sleep_per_step: float = 0.0, n_train: in
         def step(carry, _):
             state, key = carry
             (state, loss), key = update(state, key, train)
-            _maybe_sleep(sleep_per_step)
             return (state, key), loss
 
         (state, _), losses, snapshots = scan_with_snapshots(
@@ -101,7 +95,7 @@ def make_run_loop(svi: SVI, steps: int, sleep_per_step: float = 0.0, n_train: in
 
 
 def make_early_stopping_loop(
-    svi: SVI, steps: int, patience: int, n_train: int, n_val: int, sleep_per_step: float = 0.0, batch_size: int = 0
+    svi: SVI, steps: int, patience: int, n_train: int, n_val: int, batch_size: int = 0
 ):  # fmt: skip
     """The seed's rule in one compiled loop: after each step, the validation loss per point is
     compared with the training loss per point; `patience` consecutive worse steps stop the fit."""
@@ -114,7 +108,6 @@ def make_early_stopping_loop(
             _, key = jax.random.split(state.rng_key)
             val_loss = svi.loss.loss(key, svi.get_params(state), svi.model, svi.guide, **val)
             worse_for = jnp.where(val_loss / n_val > loss / n_train, worse_for + 1, 0)
-            _maybe_sleep(sleep_per_step)
             return state, key, worse_for, losses.at[i].set(loss)
 
         losses = _loss_buffer(update, state, key, train, steps)
@@ -146,7 +139,7 @@ def guide_sampler(guide, data: Mapping[str, Any], names: list[str]):
     return sample
 
 
-def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitContext) -> FitResult:
     require_jax_device(context.device)
     dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
     svi, guide = build_svi(problem, settings)
@@ -155,15 +148,15 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
     state0 = jax.jit(svi.init)(init_key, **train)  # eager init compiles op by op: 10 s on moons, 2 s jitted
 
     n_train = len(data.train) if data.train is not None else 0
-    common = {"sleep_per_step": settings["sleep_per_step"], "n_train": n_train, "batch_size": settings["batch_size"]}
-    if settings["early_stopping"]:
+    common = {"n_train": n_train, "batch_size": settings.batch_size}
+    if settings.early_stopping:
         if data.val is None:
             raise Unsupported(f"early stopping needs a validation split, and {problem.name} has none")
         val = model_data(problem, data.val, dtype)
-        run = make_early_stopping_loop(svi, settings["steps"], settings["patience"], n_val=len(data.val), **common)
+        run = make_early_stopping_loop(svi, settings.steps, settings.patience, n_val=len(data.val), **common)
     else:
         val = {}
-        run = make_run_loop(svi, settings["steps"], **common)
+        run = make_run_loop(svi, settings.steps, **common)
     (state, losses, taken, (snapshots, taken_at)), compile_s, run_s = compile_and_time(
         run, (state0, batch_key, train, val), context.repeats
     )
@@ -184,7 +177,7 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
         compile_s=compile_s,
         run_s=run_s,
         steps=taken,
-        grad_evals=taken * settings["particles"],
+        grad_evals=taken * settings.particles,
         checkpoints=vi_checkpoints(np.asarray(taken_at), taken, sampler_at),
         info={
             "jax_backend": jax.default_backend(),

@@ -19,6 +19,7 @@ import pymc as pm
 import pytensor
 from scipy import stats
 
+from backends.pymc import ADVISettings, MinibatchSettings, PyMCNUTSSettings
 from backends.pymc.model import make_model
 from bench.spec.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
 from bench.spec.errors import Unsupported
@@ -38,15 +39,15 @@ def _check(context: FitContext) -> None:
         pytensor.config.floatX = expected  # the executor sets PYTENSOR_FLAGS; in-process callers land here
 
 
-def _info(settings: Mapping[str, Any]) -> dict[str, Any]:
-    return {"compile_mode": settings["compile_mode"], "floatX": pytensor.config.floatX,
+def _info(settings: ADVISettings | PyMCNUTSSettings) -> dict[str, Any]:
+    return {"compile_mode": settings.compile_mode, "floatX": pytensor.config.floatX,
             "pytensor_compiledir": str(pytensor.config.compiledir)}  # fmt: skip
 
 
-def _optimizer(settings: Mapping[str, Any]):
-    if settings["optimizer"] == "adam":
-        return pm.adam(learning_rate=settings["learning_rate"])
-    return pm.adagrad_window(learning_rate=settings["learning_rate"])
+def _optimizer(settings: ADVISettings):
+    if settings.optimizer == "adam":
+        return pm.adam(learning_rate=settings.learning_rate)
+    return pm.adagrad_window(learning_rate=settings.learning_rate)
 
 
 class PostProcess:
@@ -72,22 +73,22 @@ class PostProcess:
         return {k: np.asarray(v, dtype=np.float64) for k, v in draws.items()}, log_jacobian
 
 
-def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext, method: str,
+def _fit_advi(problem: Problem, data: Dataset, settings: ADVISettings, context: FitContext, method: str,
               batch_size: int = 0) -> FitResult:  # fmt: skip
     _check(context)
-    mode = COMPILE_MODES[settings["compile_mode"]]
+    mode = COMPILE_MODES[settings.compile_mode]
     model = make_model(problem, data.train, batch_size=batch_size)
     with model:
         inference = pm.ADVI(random_seed=context.seed) if method == "advi" else pm.FullRankADVI(random_seed=context.seed)
         start = perf_counter()
         step = inference.objective.step_function(
-            obj_optimizer=_optimizer(settings), obj_n_mc=settings["particles"], score=True, fn_kwargs={"mode": mode}
+            obj_optimizer=_optimizer(settings), obj_n_mc=settings.particles, score=True, fn_kwargs={"mode": mode}
         )
         compile_s = perf_counter() - start
     shared = list(step.get_shared())
     initial = [v.get_value(borrow=False) for v in shared]
     group = inference.approx.groups[0]
-    steps, keep_at = settings["steps"], set(schedule(settings["steps"]))
+    steps, keep_at = settings.steps, set(schedule(settings.steps))
     run_s, losses = [], np.empty(steps)
     for _ in range(context.repeats):
         for variable, value in zip(shared, initial):
@@ -104,7 +105,7 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
     loss_scale = float(pytensor.function([], inference.approx.symbolic_normalizing_constant)())
     losses = losses * loss_scale
     info = _info(settings) | ({"batch_size": batch_size, "loss_scale": loss_scale} if batch_size else {})
-    common = {"compile_s": compile_s, "run_s": run_s, "steps": steps, "grad_evals": steps * settings["particles"],
+    common = {"compile_s": compile_s, "run_s": run_s, "steps": steps, "grad_evals": steps * settings.particles,
               "info": info}  # fmt: skip
     if not np.all(np.isfinite(losses)):  # the harness reports `diverged` at the first non-finite step
         nan = {lat.name: np.full((1, *lat.shape), np.nan) for lat in problem.latents}
@@ -146,41 +147,41 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
     )
 
 
-def fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit_advi(problem: Problem, data: Dataset, settings: ADVISettings, context: FitContext) -> FitResult:
     return _fit_advi(problem, data, settings, context, "advi")
 
 
-def fit_fullrank_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit_fullrank_advi(problem: Problem, data: Dataset, settings: ADVISettings, context: FitContext) -> FitResult:
     return _fit_advi(problem, data, settings, context, "fullrank_advi")
 
 
-def fit_advi_minibatch(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit_advi_minibatch(problem: Problem, data: Dataset, settings: MinibatchSettings, context: FitContext) -> FitResult:
     if data.train is None or problem.likelihood is None:
         raise Unsupported(f"pymc.advi_minibatch needs observed data; {problem.name} has none")
-    return _fit_advi(problem, data, settings, context, "advi", batch_size=settings["batch_size"])
+    return _fit_advi(problem, data, settings, context, "advi", batch_size=settings.batch_size)
 
 
-def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext) -> FitResult:
+def fit_nuts(problem: Problem, data: Dataset, settings: PyMCNUTSSettings, context: FitContext) -> FitResult:
     """pm.sample with chains one after another (cores=1: the timing is of the sampler, not of
     process start-up); compile_s = first call minus the median warm call, per the protocol."""
     _check(context)
-    mode = COMPILE_MODES[settings["compile_mode"]]
+    mode = COMPILE_MODES[settings.compile_mode]
     model = make_model(problem, data.train)
     calls = []
     with model:
         for _ in range(context.repeats + 1):
             start = perf_counter()
             trace = pm.sample(
-                draws=settings["draws"], tune=settings["warmup"], chains=settings["chains"], cores=1,
-                random_seed=context.seed, target_accept=settings["target_accept"], progressbar=False,
+                draws=settings.draws, tune=settings.warmup, chains=settings.chains, cores=1,
+                random_seed=context.seed, target_accept=settings.target_accept, progressbar=False,
                 compute_convergence_checks=False, return_inferencedata=False, compile_kwargs={"mode": mode},
                 discard_tuned_samples=False,
-                nuts={"max_treedepth": settings["max_tree_depth"]},
+                nuts={"max_treedepth": settings.max_tree_depth},
             )  # fmt: skip
             calls.append(perf_counter() - start)
     run_s = calls[1:]
-    chains = settings["chains"]
-    warmup = settings["warmup"]
+    chains = settings.chains
+    warmup = settings.warmup
     draws = {lat.name: np.concatenate([np.asarray(trace.get_values(lat.name, burn=warmup, chains=c), dtype=np.float64)
                                        for c in range(chains)]) for lat in problem.latents}  # fmt: skip
 
@@ -188,7 +189,7 @@ def fit_nuts(problem: Problem, data: Dataset, settings: Mapping[str, Any], conte
         return np.concatenate([np.asarray(trace.get_sampler_stats(name, burn=burn, chains=c)) for c in range(chains)])
 
     per_chain = -np.stack([np.asarray(trace.get_sampler_stats("model_logp", chains=c)) for c in range(chains)])
-    iterations = settings["warmup"] + settings["draws"]
+    iterations = settings.warmup + settings.draws
     return FitResult(
         draws=draws,
         log_q=None,

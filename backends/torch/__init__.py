@@ -42,16 +42,16 @@ class ScoreSettings(VISettings):
 class MHSettings:
     chains: int = 4
     draws: int = 2000  # kept per chain, after thinning
-    burn_in: int = 2000
+    warmup: int = 2000
     thin: int = 5
     proposal_scale: float = 0.1  # initial random-walk sd (times per-coordinate sds once adapted)
-    adapt: bool = True  # tune the scale during burn-in towards target_accept
+    adapt: bool = True  # tune the scale during warm-up towards target_accept
     target_accept: float = 0.234
     map_steps: int = 200  # the seed's short MAP warm start (Adam); 0 starts at the central point
     map_lr: float = 0.01
 
     def __post_init__(self) -> None:
-        require_positive(self, "chains", "draws", "burn_in", "thin", "proposal_scale", "map_lr")
+        require_positive(self, "chains", "draws", "warmup", "thin", "proposal_scale", "map_lr")
         if not 0 < self.target_accept < 1 or self.map_steps < 0:
             raise ValueError("target_accept must lie in (0, 1) and map_steps be >= 0")
 
@@ -60,16 +60,16 @@ class MHSettings:
 class HMCSettings:
     chains: int = 4
     draws: int = 1000
-    burn_in: int = 1000
+    warmup: int = 1000
     thin: int = 1
-    step_size: float = 0.25  # the seed's; adapted by dual averaging during burn-in
+    step_size: float = 0.25  # the seed's; adapted by dual averaging during warm-up
     num_steps: int = 20  # leapfrog steps per proposal (path length = num_steps * step_size)
     adapt: bool = True
-    adapt_mass: bool = True  # diagonal mass matrix from a burn-in window
+    adapt_mass: bool = True  # diagonal mass matrix from a warm-up window
     target_accept: float = 0.9  # above Stan's 0.8: the banana's curved tails diverge at 0.8
 
     def __post_init__(self) -> None:
-        require_positive(self, "chains", "draws", "burn_in", "thin", "step_size", "num_steps")
+        require_positive(self, "chains", "draws", "warmup", "thin", "step_size", "num_steps")
         if not 0 < self.target_accept < 1:
             raise ValueError("target_accept must lie in (0, 1)")
 

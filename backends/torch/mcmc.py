@@ -9,12 +9,11 @@ size by dual averaging and its diagonal mass matrix from a burn-in window (as St
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 import torch
 
+from backends.torch import HMCSettings, MHSettings
 from backends.torch.target import TorchTarget, synchronize, torch_device, torch_dtype
 from bench.spec.checkpoints import mcmc_prefixes
 from bench.spec.fitting import FitContext, FitResult, time_repeats
@@ -58,16 +57,16 @@ def map_start(target: TorchTarget, chains: int, steps: int, lr: float, seed: int
     return z + 0.1 * torch.randn_like(z)
 
 
-def _mh(target: TorchTarget, settings: Mapping[str, Any], seed: int) -> dict[str, torch.Tensor]:
+def _mh(target: TorchTarget, settings: MHSettings, seed: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(seed)
-    chains, burn_in, thin, kept = settings["chains"], settings["burn_in"], settings["thin"], settings["draws"]
+    chains, warmup, thin, kept = settings.chains, settings.warmup, settings.thin, settings.draws
     log_joint = target.batched()
-    z = map_start(target, chains, settings["map_steps"], settings["map_lr"], seed)
+    z = map_start(target, chains, settings.map_steps, settings.map_lr, seed)
     lp = log_joint(z)
-    log_scale = torch.tensor(math.log(settings["proposal_scale"]), dtype=target.dtype, device=target.device)
+    log_scale = torch.tensor(math.log(settings.proposal_scale), dtype=target.dtype, device=target.device)
     coordinate_sd = torch.ones(target.dim, dtype=target.dtype, device=target.device)
-    window, window_end = Welford(target.dim, z), burn_in // 2
-    total = burn_in + kept * thin
+    window, window_end = Welford(target.dim, z), warmup // 2
+    total = warmup + kept * thin
     samples = torch.empty(kept, chains, target.dim, dtype=target.dtype, device=target.device)
     trace = torch.empty(total, dtype=target.dtype, device=target.device)
     accepted = torch.zeros((), dtype=target.dtype, device=target.device)
@@ -77,18 +76,18 @@ def _mh(target: TorchTarget, settings: Mapping[str, Any], seed: int) -> dict[str
         accept = torch.log(torch.rand_like(lp)) < (lp_proposal - lp)
         z = torch.where(accept[:, None], proposal, z)
         lp = torch.where(accept, lp_proposal, lp)
-        if i < burn_in and settings["adapt"]:
+        if i < warmup and settings.adapt:
             rate = accept.to(target.dtype).mean()
-            log_scale = log_scale + (rate - settings["target_accept"]) / (1 + i) ** 0.6
-            if burn_in // 4 <= i < window_end:
+            log_scale = log_scale + (rate - settings.target_accept) / (1 + i) ** 0.6
+            if warmup // 4 <= i < window_end:
                 window.add(z)
             if i == window_end - 1 and window.n > 1:
                 coordinate_sd = torch.sqrt(window.variance())
                 log_scale = torch.tensor(math.log(2.38 / math.sqrt(target.dim)), dtype=target.dtype, device=target.device)
-        elif i >= burn_in:
+        elif i >= warmup:
             accepted = accepted + accept.to(target.dtype).mean()
-            if (i - burn_in) % thin == 0:
-                samples[(i - burn_in) // thin] = z
+            if (i - warmup) % thin == 0:
+                samples[(i - warmup) // thin] = z
         trace[i] = -lp.mean()
     return {"samples": samples, "trace": trace, "accept": accepted / (kept * thin), "divergences": torch.zeros(())}
 
@@ -119,19 +118,19 @@ def _leapfrog(grad_and_value, z, p, step, inverse_mass, num_steps):
     return z, p + 0.5 * step * grad, lp
 
 
-def _hmc(target: TorchTarget, settings: Mapping[str, Any], seed: int) -> dict[str, torch.Tensor]:
+def _hmc(target: TorchTarget, settings: HMCSettings, seed: int) -> dict[str, torch.Tensor]:
     torch.manual_seed(seed)
-    chains, burn_in, thin, kept = settings["chains"], settings["burn_in"], settings["thin"], settings["draws"]
+    chains, warmup, thin, kept = settings.chains, settings.warmup, settings.thin, settings.draws
     grad_and_value = batched_grad_and_value(target)
     dtype, device = target.dtype, target.device
     z = map_start(target, chains, 0, 0.0, seed)
     lp = target.batched()(z)
     inverse_mass = torch.ones(target.dim, dtype=dtype, device=device)
-    log_step = torch.tensor(math.log(settings["step_size"]), dtype=dtype, device=device)
+    log_step = torch.tensor(math.log(settings.step_size), dtype=dtype, device=device)
     # dual averaging (Hoffman & Gelman 2014, section 3.2.1)
     mu, h_bar, log_step_bar, t = log_step + math.log(10.0), torch.zeros((), dtype=dtype, device=device), log_step, 0
-    window, mass_at = Welford(target.dim, z), int(0.6 * burn_in)
-    total = burn_in + kept * thin
+    window, mass_at = Welford(target.dim, z), int(0.6 * warmup)
+    total = warmup + kept * thin
     samples = torch.empty(kept, chains, target.dim, dtype=dtype, device=device)
     trace = torch.empty(total, dtype=dtype, device=device)
     accepted = torch.zeros((), dtype=dtype, device=device)
@@ -139,45 +138,45 @@ def _hmc(target: TorchTarget, settings: Mapping[str, Any], seed: int) -> dict[st
     for i in range(total):
         step = torch.exp(log_step)
         momentum = torch.randn_like(z) / torch.sqrt(inverse_mass)
-        z_new, p_new, lp_new = _leapfrog(grad_and_value, z, momentum, step, inverse_mass, settings["num_steps"])
+        z_new, p_new, lp_new = _leapfrog(grad_and_value, z, momentum, step, inverse_mass, settings.num_steps)
         energy_change = (-lp_new + 0.5 * (p_new**2 * inverse_mass).sum(-1)) - (-lp + 0.5 * (momentum**2 * inverse_mass).sum(-1))
         energy_change = torch.nan_to_num(energy_change, nan=float("inf"))
         accept_prob = torch.exp(torch.clamp(-energy_change, max=0.0))
         accept = torch.rand_like(lp) < accept_prob
         z = torch.where(accept[:, None], z_new, z)
         lp = torch.where(accept, lp_new, lp)
-        if i < burn_in and settings["adapt"]:
+        if i < warmup and settings.adapt:
             t += 1
-            h_bar = (1 - 1 / (t + 10)) * h_bar + (settings["target_accept"] - accept_prob.mean()) / (t + 10)
+            h_bar = (1 - 1 / (t + 10)) * h_bar + (settings.target_accept - accept_prob.mean()) / (t + 10)
             log_step = mu - math.sqrt(t) / 0.05 * h_bar
             weight = t**-0.75
             log_step_bar = weight * log_step + (1 - weight) * log_step_bar
-            if settings["adapt_mass"] and int(0.15 * burn_in) <= i < mass_at:
+            if settings.adapt_mass and int(0.15 * warmup) <= i < mass_at:
                 window.add(z)
-            if settings["adapt_mass"] and i == mass_at - 1 and window.n > 1:
+            if settings.adapt_mass and i == mass_at - 1 and window.n > 1:
                 inverse_mass = window.variance()
                 mu, h_bar, t = log_step + math.log(10.0), torch.zeros_like(h_bar), 0  # restart on the new metric
-            if i == burn_in - 1:
+            if i == warmup - 1:
                 log_step = log_step_bar
-        elif i >= burn_in:
+        elif i >= warmup:
             accepted = accepted + accept_prob.mean()
             divergences = divergences + (energy_change > 1000.0).to(dtype).sum()
-            if (i - burn_in) % thin == 0:
-                samples[(i - burn_in) // thin] = z
+            if (i - warmup) % thin == 0:
+                samples[(i - warmup) // thin] = z
         trace[i] = -lp.mean()
     return {"samples": samples, "trace": trace, "accept": accepted / (kept * thin), "divergences": divergences,
             "step_size": torch.exp(log_step)}  # fmt: skip
 
 
-def _fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext, sampler) -> FitResult:
+def _fit(problem: Problem, data: Dataset, settings: MHSettings | HMCSettings, context: FitContext, sampler) -> FitResult:
     device, dtype = torch_device(context.device), torch_dtype(context.dtype)
     torch.set_default_dtype(dtype)
     target = TorchTarget(problem, data.train, device, dtype)
     with torch.no_grad():  # gradients are taken explicitly, under enable_grad
         out, run_s = time_repeats(lambda: sampler(target, settings, context.seed), synchronize(device), context.repeats)
     samples = out["samples"].permute(1, 0, 2).reshape(-1, target.dim)  # chain-major: (chains * draws, D)
-    iterations = settings["burn_in"] + settings["draws"] * settings["thin"]
-    leapfrogs = settings.get("num_steps", 0)
+    iterations = settings.warmup + settings.draws * settings.thin
+    leapfrogs = getattr(settings, "num_steps", 0)
     info = {
         "acceptance_rate": float(out["accept"]),
         "divergences": float(out["divergences"]),
@@ -194,10 +193,10 @@ def _fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: 
         compile_s=0.0,
         run_s=run_s,
         steps=iterations,
-        grad_evals=iterations * settings["chains"] * leapfrogs if leapfrogs else None,
+        grad_evals=iterations * settings.chains * leapfrogs if leapfrogs else None,
         info=info,
-        chains=settings["chains"],
-        checkpoints=mcmc_prefixes(draws, settings["chains"], settings["burn_in"], settings["thin"]),  # equal-cost steps
+        chains=settings.chains,
+        checkpoints=mcmc_prefixes(draws, settings.chains, settings.warmup, settings.thin),  # equal-cost steps
     )
 
 

@@ -9,13 +9,13 @@ parameters are copied on the device at the checkpoint schedule's steps (time to 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from time import perf_counter
-from typing import Any
 
 import numpy as np
 import torch
 
+from backends.torch import VISettings
 from backends.torch.target import TorchTarget, synchronize, torch_device, torch_dtype
 from bench.spec.checkpoints import schedule, vi_checkpoints
 from bench.spec.fitting import FitContext, FitResult, time_repeats
@@ -110,33 +110,33 @@ def initial(target: TorchTarget, init_scale: float, with_baseline: bool, seed: i
     return params, state
 
 
-def _fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: FitContext, score: bool) -> FitResult:
+def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitContext, score: bool) -> FitResult:
     device, dtype = torch_device(context.device), torch_dtype(context.dtype)
     torch.set_default_dtype(dtype)
     target = TorchTarget(problem, data.train, device, dtype)
     if score:
-        step = score_step(target, settings["particles"], settings["learning_rate"], settings["baseline_decay"])
+        step = score_step(target, settings.particles, settings.learning_rate, settings.baseline_decay)
     else:
-        step = reparam_step(target, settings["particles"], settings["learning_rate"], functional=settings["compile"])
+        step = reparam_step(target, settings.particles, settings.learning_rate, functional=settings.compile)
     sync = synchronize(device)
 
     compile_s = 0.0
-    if settings["compile"]:
+    if settings.compile:
         step = torch.compile(step, dynamic=False)
         timings = []
         for _ in range(2):  # compile time = first call - warm call
-            params, state = initial(target, settings["init_scale"], score, context.seed)
+            params, state = initial(target, settings.init_scale, score, context.seed)
             start = perf_counter()
             sync(step(params, state))
             timings.append(perf_counter() - start)
         compile_s = max(timings[0] - timings[1], 0.0)
 
-    steps = settings["steps"]
+    steps = settings.steps
     keep_at = set(schedule(steps))
 
     def run_once():
         torch.manual_seed(context.seed)  # every repeat is the same fit
-        params, state = initial(target, settings["init_scale"], score, context.seed)
+        params, state = initial(target, settings.init_scale, score, context.seed)
         losses = torch.empty(steps, dtype=dtype, device=device)
         kept: dict[int, State] = {}
         for i in range(steps):
@@ -173,9 +173,9 @@ def _fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: 
         compile_s=compile_s,
         run_s=run_s,
         steps=steps,
-        grad_evals=steps * settings["particles"],
+        grad_evals=steps * settings.particles,
         checkpoints=vi_checkpoints(sorted(kept), steps, sampler_at),
-        info={"torch_device": str(device), "compiled": bool(settings["compile"]), "computed_dtype": str(dtype)},
+        info={"torch_device": str(device), "compiled": bool(settings.compile), "computed_dtype": str(dtype)},
     )
 
 

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bench.spec.errors import BenchInputError, Unsupported
-from bench.spec.problem import Problem
+from bench.spec.fitting import FitContext, FitResult
+from bench.spec.problem import Dataset, Problem
+
+Settings = Any  # an instance of the method's own frozen settings dataclass (Method.settings)
 
 
 class FitFunction(Protocol):
-    def __call__(self, problem: Problem, data: Any, settings: Mapping[str, Any], context: Any) -> Any: ...
+    def __call__(self, problem: Problem, data: Dataset, settings: Settings, context: FitContext) -> FitResult: ...
 
 
 def _no_variants(problem: Problem) -> list[str]:
@@ -61,6 +64,10 @@ class Method:
             raise Unsupported(f"{', '.join(missing)} not installed: pip install 'bench[{self.extra}]'")
         module, function = self.fit.split(":")
         return getattr(importlib.import_module(module), function)
+
+    def make_settings(self, values: Mapping[str, Any]) -> Settings:
+        """The settings dataclass from resolved values (a cell's JSON): what the fit function reads."""
+        return self.settings(**values)
 
     def label(self, variant: str) -> str:
         return f"{self.name}:{variant}" if variant else self.name

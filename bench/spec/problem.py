@@ -76,6 +76,7 @@ class Recipe:
     steps: int = 5000
     learning_rate: float = 0.01
     particles: int = 1
+    quality_label: str = ""  # figures' label of the task's quality metric, where the generic one is vague
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def make_problem(hidden: int = 5, n_train: int = 20, n_grid: int = 200) -> Probl
         task="regression",
         make_data=make_data,
         likelihood=Likelihood("normal", likelihood_params),
-        recipe=Recipe(steps=3000, learning_rate=0.01, particles=5),
+        recipe=Recipe(steps=3000, learning_rate=0.01, particles=5, quality_label="RMSE to sin(x)"),
         grid=lambda: np.linspace(-4.5, 4.5, 300)[:, None],
         config={"widths": net.widths, "n_train": n_train, "n_grid": n_grid, "noise_sd": NOISE_SD},
     )

@@ -26,7 +26,8 @@ def numpyro_loop(problem_name: str, guide: str):
     from bench.spec.methods import resolve_settings
 
     problem = suites.get_problem(problem_name)
-    settings = resolve_settings(backends.get_method("numpyro.svi"), problem, guide, {"steps": str(STEPS)})
+    method = backends.get_method("numpyro.svi")
+    settings = method.make_settings(resolve_settings(method, problem, guide, {"steps": str(STEPS)}))
     svi, _ = build_svi(problem, settings)
     data = problem.make_data(0)
     train = model_data(problem, data.train, jnp.float32)

@@ -1,0 +1,70 @@
+"""The metric catalogue: every aggregate metric's column header, axis label, unit, which way is
+better and the tasks it applies to, in one table that report, tables, compare, checkpoints and
+plots all read (so a metric has one polarity and one name everywhere)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL_TASKS = ("density", "classification", "regression")
+PREDICTIVE = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str  # the key in records and the store
+    header: str  # short column header (summaries, paper tables)
+    label: str  # axis label (figures)
+    better: str | float  # "higher", "lower", or a target value the best is closest to
+    unit: str = ""
+    tasks: tuple[str, ...] = ALL_TASKS  # the tasks whose records carry it
+    kind: str = "quality"  # "quality", "time" or "diagnostic": the regression gate's threshold class
+    summary: bool = True  # a column of `bench report`'s summary
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.better == "higher"
+
+    @property
+    def best(self) -> object:
+        """"max", "min" or the target value: how a table picks the best entry."""
+        return {"higher": "max", "lower": "min"}.get(self.better, self.better)  # type: ignore[arg-type]
+
+
+_METRICS = (
+    Metric("elbo", "ELBO", "ELBO", "higher", "nats"),
+    Metric("elbo_se", "ELBO se", "ELBO standard error", "lower", "nats", kind="diagnostic"),
+    Metric("khat", "k-hat", "PSIS k-hat", "lower", kind="diagnostic"),
+    Metric("std_mean_err_max", "max std err", "max standardised mean error", "lower", tasks=("density",)),
+    Metric("sd_ratio_min", "sd ratio", "min sd ratio", 1.0, tasks=("density",)),
+    Metric("w1_max", "W1", "max 1-D Wasserstein distance", "lower", tasks=("density",), summary=False),
+    Metric("auc", "AUC", "AUC", "higher", tasks=("classification",)),
+    Metric("auc_draws_sd", "AUC sd", "AUC sd over draws", "lower", tasks=("classification",), kind="diagnostic"),
+    Metric("accuracy", "accuracy", "accuracy", "higher", tasks=("classification",)),
+    Metric("rmse", "RMSE", "RMSE to the true function", "lower", tasks=("regression",)),
+    Metric("coverage_90", "cover90", "90% interval coverage", 0.9, tasks=("regression",)),
+    Metric("lpd", "LPD", "test log predictive density", "higher", "nats", tasks=PREDICTIVE),
+    Metric("brier", "Brier", "Brier score", "lower", tasks=("classification",)),
+    Metric("ece", "ECE", "expected calibration error", "lower", tasks=("classification",)),
+    Metric("ref_agreement", "ref agree", "mean |p - p_ref|", "lower", tasks=PREDICTIVE),
+    Metric("ess_bulk_min", "min ESS", "min bulk ESS", "higher", kind="diagnostic"),
+    Metric("r_hat_max", "R-hat", "max R-hat", 1.0, kind="diagnostic"),
+    Metric("acceptance_rate", "accept", "acceptance rate", "higher", kind="diagnostic"),
+    Metric("compile_s", "compile_s", "compile time (s)", "lower", "s", kind="time"),
+    Metric("run_s", "run_s", "run time (s)", "lower", "s", kind="time"),
+    Metric("steps_per_s", "steps/s", "steps per second", "higher", "1/s", kind="time"),
+    Metric("ess_per_s", "ESS/s", "bulk ESS per second", "higher", "1/s", kind="time"),
+)
+METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
+
+# The metric each task is judged by against cost and time (checkpoints, cost-accuracy figures).
+QUALITY_METRIC = {"density": "std_mean_err_max", "classification": "auc", "regression": "rmse"}
+
+
+def quality_metric(task: str) -> Metric:
+    return METRICS[QUALITY_METRIC[task]]
+
+
+def quality_label(problem) -> str:
+    """The quality metric's axis label for one problem: its recipe's, where it names the target."""
+    return problem.recipe.quality_label or quality_metric(problem.task).label
