@@ -41,17 +41,9 @@ class BuildSettings:
     max_tree_depth: int = 10
 
 
-# Networks: trees capped at depth 8 (255 leapfrog steps) so a build takes minutes on 2 cores; at
-# depth 10 moons took over 20 minutes. Sine mixes slowly between ReLU configurations: thinned.
-PROBLEM_SETTINGS: dict[str, dict[str, int]] = {
-    "moons": {"warmup": 1000, "draws": 2500, "thin": 1, "max_tree_depth": 8},
-    "breast_cancer": {"warmup": 1000, "draws": 2500, "thin": 1, "max_tree_depth": 8},
-    "sine": {"warmup": 2000, "draws": 2500, "thin": 4},
-}
-
-
 def settings_for(problem: Problem, overrides: dict[str, Any]) -> BuildSettings:
-    return replace(BuildSettings(), **{**PROBLEM_SETTINGS.get(problem.name, {}), **overrides})
+    """Generic < the problem's recipe (Recipe.reference) < the user's overrides."""
+    return replace(BuildSettings(), **{**problem.recipe.reference, **overrides})
 
 
 def per_chain(matrix: np.ndarray, chains: int) -> np.ndarray:

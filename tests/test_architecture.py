@@ -46,3 +46,21 @@ def test_a_backend_importing_the_harness_breaks_the_contract(tmp_path):
     result = lint(tmp_path)
     assert result.returncode == 1
     assert "backends.testing -> bench.store" in result.stdout
+
+
+def test_every_problem_module_its_suite_and_the_suite_table_agree():
+    """A problem lives in suites/<suite>/<name>.py, says Problem.suite == <suite>, and is listed in
+    SUITES[<suite>]; every suite lists only registered problems."""
+    import importlib
+
+    import suites
+
+    on_disk = {f"suites.{p.parent.name}.{p.stem}" for p in (ROOT / "suites").glob("*/*.py") if p.stem != "__init__"}
+    assert set(suites.PROBLEM_MODULES.values()) == on_disk
+    for name, module_name in suites.PROBLEM_MODULES.items():
+        problem = importlib.import_module(module_name).PROBLEM
+        home = module_name.split(".")[1]
+        assert (problem.name, problem.suite) == (name, home), module_name
+        assert name in suites.SUITES[home], f"{name} is missing from SUITES[{home!r}]"
+    for suite, names in suites.SUITES.items():
+        assert set(names) <= set(suites.PROBLEM_MODULES), suite

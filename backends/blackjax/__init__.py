@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backends.numpyro import NUTSSettings
-from bench.spec.methods import Method, require_positive
-from bench.spec.problem import Problem
+from bench.spec.methods import Method, recipe_defaults, require_positive
 
 REQUIRES = ("jax", "blackjax", "numpyro", "optax")
 
@@ -52,17 +51,12 @@ class PathfinderSettings:
         require_positive(self, "maxiter", "maxcor", "elbo_draws")
 
 
-def vi_defaults(problem: Problem, variant: str) -> dict:
-    recipe = problem.recipe
-    return {"steps": recipe.steps, "learning_rate": recipe.learning_rate, "particles": recipe.particles}
-
-
 METHODS = (
     Method("blackjax.nuts", NUTSSettings, "backends.blackjax.mcmc:fit_nuts", "blackjax", REQUIRES, kind="mcmc"),
     Method("blackjax.rmh", RMHSettings, "backends.blackjax.mcmc:fit_rmh", "blackjax", REQUIRES, kind="mcmc"),
     Method("blackjax.meanfield_vi", GaussianVISettings, "backends.blackjax.vi:fit_meanfield", "blackjax", REQUIRES,
-           defaults=vi_defaults),  # fmt: skip
+           defaults=recipe_defaults("blackjax.meanfield_vi")),  # fmt: skip
     Method("blackjax.fullrank_vi", GaussianVISettings, "backends.blackjax.vi:fit_fullrank", "blackjax", REQUIRES,
-           defaults=vi_defaults),  # fmt: skip
+           defaults=recipe_defaults("blackjax.fullrank_vi")),  # fmt: skip
     Method("blackjax.pathfinder", PathfinderSettings, "backends.blackjax.vi:fit_pathfinder", "blackjax", REQUIRES),
 )

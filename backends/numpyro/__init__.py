@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.spec.methods import Method, require_positive
+from bench.spec.methods import Method, recipe_defaults, require_positive
 from bench.spec.problem import Problem
 
 AUTO_GUIDES = ("auto_normal", "auto_mvn")
 SCHEDULES = ("constant", "onecycle")
-# The seeds' hand-written guides, by problem.
-CUSTOM_GUIDES: dict[str, tuple[str, ...]] = {
-    "gamma": ("exp_normal",),
-    "coinflip": ("beta", "normal"),
-    "bimodal": ("mixture",),
-}
+# The seeds' hand-written guides (backends.numpyro.guides); a problem's recipe names those that fit it.
+CUSTOM_GUIDES = ("exp_normal", "beta", "normal", "mixture")
 
 
 @dataclass(frozen=True)
@@ -53,12 +49,7 @@ class NUTSSettings:
 
 
 def guides_for(problem: Problem) -> list[str]:
-    return list(AUTO_GUIDES) + list(CUSTOM_GUIDES.get(problem.name, ()))
-
-
-def svi_defaults(problem: Problem, variant: str) -> dict:
-    recipe = problem.recipe
-    return {"steps": recipe.steps, "learning_rate": recipe.learning_rate, "particles": recipe.particles}
+    return list(AUTO_GUIDES) + list(problem.recipe.guides)
 
 
 METHODS = (
@@ -70,8 +61,8 @@ METHODS = (
         requires=("jax", "numpyro", "optax"),
         variant_setting="guide",
         variants=guides_for,
-        known_variants=AUTO_GUIDES + tuple(g for guides in CUSTOM_GUIDES.values() for g in guides),
-        defaults=svi_defaults,
+        known_variants=AUTO_GUIDES + CUSTOM_GUIDES,
+        defaults=recipe_defaults("numpyro.svi"),
     ),
     Method(
         name="numpyro.nuts",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.spec.methods import Method, require_positive
+from bench.spec.methods import Method, recipe_defaults, require_positive
 from bench.spec.problem import Problem
 
 REQUIRES = ("pymc", "pytensor")
@@ -19,8 +19,6 @@ GPU_REASON = (
     "PyMC has no working GPU path for these methods: its JAX mode fails for ADVI (pymc-devs/pymc issues 8359 "
     "and 7104) and the C and Numba modes run on the CPU"
 )
-# The seeds' iteration counts (seed 002): ADVI 30,000 on breast cancer, minibatch ADVI 40,000.
-SEED_STEPS = {("breast_cancer", "pymc.advi"): 30_000, ("breast_cancer", "pymc.advi_minibatch"): 40_000}
 
 
 def _check_mode(mode: str) -> None:
@@ -68,15 +66,6 @@ class PyMCNUTSSettings:
             raise ValueError("target_accept must lie in (0, 1)")
 
 
-def advi_defaults(name: str):
-    def defaults(problem: Problem, variant: str) -> dict:
-        recipe = problem.recipe
-        steps = SEED_STEPS.get((problem.name, name), recipe.steps)
-        return {"steps": steps, "learning_rate": recipe.learning_rate, "particles": recipe.particles}
-
-    return defaults
-
-
 def on_cpu_only(problem: Problem, device: str) -> str | None:
     return GPU_REASON if device == "gpu" else None
 
@@ -89,11 +78,11 @@ def minibatch_applies(problem: Problem, device: str) -> str | None:
 
 METHODS = (
     Method("pymc.advi", ADVISettings, "backends.pymc.fit:fit_advi", "pymc", REQUIRES,
-           defaults=advi_defaults("pymc.advi"), unsupported=on_cpu_only),  # fmt: skip
+           defaults=recipe_defaults("pymc.advi"), unsupported=on_cpu_only),  # fmt: skip
     Method("pymc.fullrank_advi", ADVISettings, "backends.pymc.fit:fit_fullrank_advi", "pymc", REQUIRES,
-           defaults=advi_defaults("pymc.fullrank_advi"), unsupported=on_cpu_only),  # fmt: skip
+           defaults=recipe_defaults("pymc.fullrank_advi"), unsupported=on_cpu_only),  # fmt: skip
     Method("pymc.advi_minibatch", MinibatchSettings, "backends.pymc.fit:fit_advi_minibatch", "pymc", REQUIRES,
-           defaults=advi_defaults("pymc.advi_minibatch"), unsupported=minibatch_applies),  # fmt: skip
+           defaults=recipe_defaults("pymc.advi_minibatch"), unsupported=minibatch_applies),  # fmt: skip
     Method("pymc.nuts", PyMCNUTSSettings, "backends.pymc.fit:fit_nuts", "pymc", REQUIRES, kind="mcmc",
            unsupported=on_cpu_only),  # fmt: skip
 )

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.spec.methods import Method, require_positive
-from bench.spec.problem import Problem
+from bench.spec.methods import Method, recipe_defaults, require_positive
 
 REQUIRES = ("torch",)
 
@@ -74,18 +73,9 @@ class HMCSettings:
             raise ValueError("target_accept must lie in (0, 1)")
 
 
-def vi_defaults(problem: Problem, variant: str) -> dict:
-    recipe = problem.recipe
-    return {"steps": recipe.steps, "learning_rate": recipe.learning_rate, "particles": recipe.particles}
-
-
-def score_defaults(problem: Problem, variant: str) -> dict:
-    return {"steps": problem.recipe.steps, "learning_rate": problem.recipe.learning_rate}
-
-
 METHODS = (
-    Method("torch.vi", VISettings, "backends.torch.vi:fit_reparam", "torch", REQUIRES, defaults=vi_defaults),
-    Method("torch.vi_score", ScoreSettings, "backends.torch.vi:fit_score", "torch", REQUIRES, defaults=score_defaults),
+    Method("torch.vi", VISettings, "backends.torch.vi:fit_reparam", "torch", REQUIRES, defaults=recipe_defaults("torch.vi")),
+    Method("torch.vi_score", ScoreSettings, "backends.torch.vi:fit_score", "torch", REQUIRES, defaults=recipe_defaults("torch.vi_score", particles=False)),
     Method("torch.mh", MHSettings, "backends.torch.mcmc:fit_mh", "torch", REQUIRES, kind="mcmc"),
     Method("torch.hmc", HMCSettings, "backends.torch.mcmc:fit_hmc", "torch", REQUIRES, kind="mcmc"),
 )

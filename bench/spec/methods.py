@@ -111,6 +111,20 @@ def resolve_settings(method: Method, problem: Problem, variant: str, overrides: 
     return dataclasses.asdict(settings)
 
 
+def recipe_defaults(name: str, particles: bool = True) -> Callable[[Problem, str], dict[str, Any]]:
+    """A VI method's defaults from the problem's recipe: its steps (the method's own count where the
+    recipe names one), learning rate and (unless the method keeps its own) particles."""
+
+    def defaults(problem: Problem, variant: str) -> dict[str, Any]:
+        recipe = problem.recipe
+        values: dict[str, Any] = {"steps": recipe.steps_for(name), "learning_rate": recipe.learning_rate}
+        if particles:
+            values["particles"] = recipe.particles
+        return values
+
+    return defaults
+
+
 def require_positive(settings: Any, *names: str) -> None:
     """Shared validation for counts and rates in settings dataclasses."""
     for name in names:

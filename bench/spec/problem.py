@@ -71,12 +71,20 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Recipe:
-    """The training budget the seeds used, shared by every backend unless overridden."""
+    """What is known about running this problem: the training budget the seeds used (shared by every
+    backend unless a method's count is named), the hand-written guides that fit it, the reference
+    build's settings, and how figures name its quality metric."""
 
     steps: int = 5000
     learning_rate: float = 0.01
     particles: int = 1
+    method_steps: Mapping[str, int] = field(default_factory=dict)  # method name -> the seeds' step count
+    guides: tuple[str, ...] = ()  # custom variational guides written for this problem (numpyro.svi)
+    reference: Mapping[str, int] = field(default_factory=dict)  # reference-build settings (chains, thin, ...)
     quality_label: str = ""  # figures' label of the task's quality metric, where the generic one is vague
+
+    def steps_for(self, method: str) -> int:
+        return self.method_steps.get(method, self.steps)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,11 @@ def make_problem(hidden: tuple[int, ...] = (4, 3), n_samples: int = 2000, noise:
         task="classification",
         make_data=make_data,
         likelihood=Likelihood("bernoulli", likelihood_params),
-        recipe=Recipe(steps=5000, learning_rate=0.01, particles=1),
+        recipe=Recipe(
+            steps=5000, learning_rate=0.01, particles=1,
+            # NUTS trees capped at depth 8 (255 leapfrog steps): at depth 10 a build took over 20 minutes
+            reference={"warmup": 1000, "draws": 2500, "thin": 1, "max_tree_depth": 8},
+        ),  # fmt: skip
         grid=lambda: grid_2d((-2.5, 3.5), (-2.0, 2.5), 100),
         config={"widths": net.widths, "n_samples": n_samples, "noise": noise},
     )

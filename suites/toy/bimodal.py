@@ -52,6 +52,6 @@ PROBLEM = Problem(
     make_data=make_data,
     reference=reference,
     potential=potential,
-    recipe=Recipe(steps=10_000, learning_rate=0.0005, particles=16),
+    recipe=Recipe(steps=10_000, learning_rate=0.0005, particles=16, guides=("mixture",)),
     config={"sig": (SIG_1, SIG_2), "separation": SEPARATION, "box": BOX},
 )

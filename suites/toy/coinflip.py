@@ -43,6 +43,6 @@ PROBLEM = Problem(
     make_data=make_data,
     reference=reference,
     likelihood=Likelihood("bernoulli", likelihood_params),
-    recipe=Recipe(steps=10_000, learning_rate=0.0005, particles=32),
+    recipe=Recipe(steps=10_000, learning_rate=0.0005, particles=32, guides=("beta", "normal")),
     config={"heads": HEADS, "tails": TAILS},
 )

@@ -54,6 +54,6 @@ PROBLEM = Problem(
     make_data=make_data,
     reference=reference,
     likelihood=Likelihood("gamma", likelihood_params),
-    recipe=Recipe(steps=1000, learning_rate=0.005, particles=10),
+    recipe=Recipe(steps=1000, learning_rate=0.005, particles=10, guides=("exp_normal",)),
     config={"true_concentration": TRUE_CONCENTRATION, "rate": RATE, "n_obs": N_OBS},
 )
