@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.spec.likelihoods import Likelihood
 from bench.spec.priors import Prior
 from bench.spec.problem import Latent
 
@@ -45,6 +46,15 @@ class MLP:
             if i < self.layers:
                 h = activation(h)
         return h[..., 0] if self.widths[-1] == 1 else h
+
+    def likelihood(self, family: str, output: str, **fixed: float) -> Likelihood:
+        """The observed family with the network's output as parameter `output` (e.g. "logits", "loc")
+        and the other parameters fixed."""
+
+        def params(ops: Any, values: Mapping[str, Any], x: Any) -> dict[str, Any]:
+            return {output: self.forward(ops, values, x), **fixed}
+
+        return Likelihood(family, params)
 
     @property
     def size(self) -> int:

@@ -41,26 +41,23 @@ class Ops:
     where: Fn
 
 
-NUMPY = Ops(
-    name="numpy",
+# The functions numpy, jax.numpy and torch all name alike, bound by name; the rest differ per library.
+COMMON = ("matmul", "tanh", "exp", "log", "log1p", "logaddexp", "sqrt", "square", "sin", "cos", "abs", "sum",
+          "mean", "where")  # fmt: skip
+
+
+def from_module(name: str, module: Any, **specific: Fn) -> Ops:
+    """An Ops of module's functions under the COMMON names, `specific` for the others (and overrides)."""
+    return Ops(name=name, **{f: getattr(module, f) for f in COMMON if f not in specific}, **specific)
+
+
+NUMPY = from_module(
+    "numpy",
+    np,
     asarray=lambda x: np.asarray(x, dtype=np.float64),
-    matmul=np.matmul,
-    tanh=np.tanh,
     sigmoid=special.expit,
     relu=lambda x: np.maximum(x, 0.0),
-    exp=np.exp,
-    log=np.log,
-    log1p=np.log1p,
-    logaddexp=np.logaddexp,
     softplus=lambda x: np.logaddexp(0.0, x),
-    sqrt=np.sqrt,
-    square=np.square,
-    sin=np.sin,
-    cos=np.cos,
-    abs=np.abs,
-    sum=np.sum,
-    mean=np.mean,
-    where=np.where,
 )
 
 
@@ -69,27 +66,8 @@ def jax_ops() -> Ops:
     import jax
     import jax.numpy as jnp
 
-    return Ops(
-        name="jax",
-        asarray=jnp.asarray,
-        matmul=jnp.matmul,
-        tanh=jnp.tanh,
-        sigmoid=jax.nn.sigmoid,
-        relu=jax.nn.relu,
-        exp=jnp.exp,
-        log=jnp.log,
-        log1p=jnp.log1p,
-        logaddexp=jnp.logaddexp,
-        softplus=jax.nn.softplus,
-        sqrt=jnp.sqrt,
-        square=jnp.square,
-        sin=jnp.sin,
-        cos=jnp.cos,
-        abs=jnp.abs,
-        sum=jnp.sum,
-        mean=jnp.mean,
-        where=jnp.where,
-    )
+    return from_module("jax", jnp, asarray=jnp.asarray, sigmoid=jax.nn.sigmoid, relu=jax.nn.relu,
+                       softplus=jax.nn.softplus)  # fmt: skip
 
 
 def torch_ops() -> Ops:
@@ -97,27 +75,8 @@ def torch_ops() -> Ops:
     import torch
     import torch.nn.functional as F
 
-    return Ops(
-        name="torch",
-        asarray=torch.as_tensor,
-        matmul=torch.matmul,
-        tanh=torch.tanh,
-        sigmoid=torch.sigmoid,
-        relu=torch.relu,
-        exp=torch.exp,
-        log=torch.log,
-        log1p=torch.log1p,
-        logaddexp=torch.logaddexp,
-        softplus=F.softplus,
-        sqrt=torch.sqrt,
-        square=torch.square,
-        sin=torch.sin,
-        cos=torch.cos,
-        abs=torch.abs,
-        sum=torch.sum,
-        mean=torch.mean,
-        where=torch.where,
-    )
+    return from_module("torch", torch, asarray=torch.as_tensor, sigmoid=torch.sigmoid, relu=torch.relu,
+                       softplus=F.softplus)  # fmt: skip
 
 
 def _stable_logaddexp(a, b):
@@ -131,24 +90,15 @@ def pytensor_ops() -> Ops:
     """The namespace bound to pytensor.tensor (imported lazily: pymc is an optional extra)."""
     import pytensor.tensor as pt
 
-    return Ops(
-        name="pytensor",
+    return from_module(
+        "pytensor",
+        pt,
         asarray=pt.as_tensor_variable,
         matmul=pt.dot,
-        tanh=pt.tanh,
         sigmoid=pt.sigmoid,
         relu=lambda x: pt.maximum(x, 0.0),
-        exp=pt.exp,
-        log=pt.log,
-        log1p=pt.log1p,
         logaddexp=_stable_logaddexp,  # pt.logaddexp is log(exp(a) + exp(b)): -inf once both underflow
         softplus=pt.softplus,
-        sqrt=pt.sqrt,
         square=pt.sqr,
-        sin=pt.sin,
-        cos=pt.cos,
-        abs=pt.abs,
-        sum=pt.sum,
-        mean=pt.mean,
         where=pt.switch,
     )

@@ -7,7 +7,6 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import scale
 
-from bench.spec.likelihoods import Likelihood
 from bench.spec.networks import MLP
 from bench.spec.priors import Normal
 from bench.spec.problem import Dataset, Problem, Recipe, Split
@@ -26,9 +25,6 @@ def make_problem(hidden: tuple[int, ...] = (5, 5)) -> Problem:
         x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.5, random_state=seed)
         return Dataset(train=Split(x_train, y_train), test=Split(x_test, y_test))
 
-    def likelihood_params(ops, values, x):
-        return {"logits": net.forward(ops, values, x)}
-
     return Problem(
         name="breast_cancer",
         suite="bnn",
@@ -36,7 +32,7 @@ def make_problem(hidden: tuple[int, ...] = (5, 5)) -> Problem:
         latents=net.latents(Normal(0.0, 1.0)),
         task="classification",
         make_data=make_data,
-        likelihood=Likelihood("bernoulli", likelihood_params),
+        likelihood=net.likelihood("bernoulli", "logits"),
         recipe=Recipe(
             steps=10_000, learning_rate=0.01, particles=1,
             # the seeds' iteration counts (seed 002): ADVI 30,000, minibatch ADVI 40,000

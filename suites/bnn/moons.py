@@ -5,7 +5,6 @@ from __future__ import annotations
 from sklearn.datasets import make_moons
 from sklearn.model_selection import train_test_split
 
-from bench.spec.likelihoods import Likelihood
 from bench.spec.networks import MLP, grid_2d
 from bench.spec.priors import Normal, SoftLaplace
 from bench.spec.problem import Dataset, Problem, Recipe, Split
@@ -26,9 +25,6 @@ def make_problem(hidden: tuple[int, ...] = (4, 3), n_samples: int = 2000, noise:
             test=Split(x_test, as_float(y_test)),
         )
 
-    def likelihood_params(ops, values, x):
-        return {"logits": net.forward(ops, values, x)}
-
     return Problem(
         name="moons",
         suite="bnn",
@@ -36,7 +32,7 @@ def make_problem(hidden: tuple[int, ...] = (4, 3), n_samples: int = 2000, noise:
         latents=net.latents(SoftLaplace(0.0, 1.0), Normal(0.0, 1.0)),
         task="classification",
         make_data=make_data,
-        likelihood=Likelihood("bernoulli", likelihood_params),
+        likelihood=net.likelihood("bernoulli", "logits"),
         recipe=Recipe(
             steps=5000, learning_rate=0.01, particles=1,
             # NUTS trees capped at depth 8 (255 leapfrog steps): at depth 10 a build took over 20 minutes

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.spec.likelihoods import Likelihood
 from bench.spec.networks import MLP
 from bench.spec.priors import Normal
 from bench.spec.problem import Dataset, Problem, Recipe, Split, data_rng
@@ -27,9 +26,6 @@ def make_problem(hidden: int = 5, n_train: int = 20, n_grid: int = 200) -> Probl
             test=Split(grid[:, None], y_grid, np.sin(grid)),
         )
 
-    def likelihood_params(ops, values, x):
-        return {"loc": net.forward(ops, values, x), "scale": NOISE_SD}
-
     return Problem(
         name="sine",
         suite="bnn",
@@ -37,7 +33,7 @@ def make_problem(hidden: int = 5, n_train: int = 20, n_grid: int = 200) -> Probl
         latents=net.latents(Normal(0.0, 1.0)),
         task="regression",
         make_data=make_data,
-        likelihood=Likelihood("normal", likelihood_params),
+        likelihood=net.likelihood("normal", "loc", scale=NOISE_SD),
         recipe=Recipe(
             steps=3000, learning_rate=0.01, particles=5, quality_label="RMSE to sin(x)",
             reference={"warmup": 2000, "draws": 2500, "thin": 4},  # mixes slowly between ReLU configurations
