@@ -21,7 +21,7 @@ from scipy import stats
 
 from bench.metrics import METRICS as CATALOGUE
 from bench.spec.errors import BenchInputError
-from bench.store import check_readable
+from bench.store import LATEST_PER_CELL, check_readable, open_readonly
 
 # The gated metrics: metric -> (kind, True when higher is better), from the catalogue.
 GATED = ("run_s", "steps_per_s", "compile_s", "elbo", "std_mean_err_max", "auc", "accuracy", "lpd", "rmse")
@@ -47,12 +47,12 @@ def _connect(path: Path) -> sqlite3.Connection:
     check_readable(path)
     if not path.exists():
         raise BenchInputError(f"store {path} does not exist")
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return open_readonly(path)
 
 
 def _record_ids(con: sqlite3.Connection, spec: str, is_file: bool) -> tuple[list[int], str]:
     """The records a side names: a whole store, a run id, a tag, or latest / previous."""
-    latest_per_key = "SELECT MAX(record_id) FROM records {where} GROUP BY cell_key"
+    latest_per_key = LATEST_PER_CELL
     if is_file:
         return [r[0] for r in con.execute(latest_per_key.format(where=""))], "latest record per cell"
     runs = pd.read_sql_query(

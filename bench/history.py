@@ -6,7 +6,6 @@ regression gate's own rule (significant and at least the minimum effect).
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +13,11 @@ import pandas as pd
 
 from bench import compare
 from bench.spec.errors import BenchInputError, unknown
+from bench.store import run_ids
 
 
 def runs_in(store: Path) -> list[str]:
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        return [r[0] for r in con.execute(
-            "SELECT run_id FROM runs WHERE run_id IN (SELECT DISTINCT run_id FROM records) ORDER BY started_at, run_id")]  # fmt: skip
-    finally:
-        con.close()
+    return run_ids(store)
 
 
 def history(

@@ -9,7 +9,6 @@ beside the MCMC reference; per-draw AUC distributions.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import matplotlib
@@ -21,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 import suites  # noqa: E402
 from bench.metrics import quality_label, quality_metric  # noqa: E402
-from bench.store import load_arrays  # noqa: E402
+from bench.store import load_arrays, traces  # noqa: E402
 
 KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc")
 TIME_COLUMNS = 4  # problems side by side in the time-to-accuracy figure before it wraps
@@ -37,13 +36,7 @@ def _ok(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _traces(store: Path, record_ids: list[int]) -> pd.DataFrame:
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        marks = ",".join("?" * len(record_ids))
-        return pd.read_sql_query(f"SELECT record_id, step, loss FROM traces WHERE record_id IN ({marks})", con,
-                                 params=record_ids)  # fmt: skip
-    finally:
-        con.close()
+    return traces(store, record_ids)
 
 
 def _grid(n: int, width: float = 4.2, height: float = 3.4):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.metrics import METRICS
-from bench.store import check_readable
+from bench.store import LATEST_PER_CELL, check_readable, open_readonly
 
 # (metric, column header) shown in summaries, in catalogue order; a column no row has is left out.
 SUMMARY_METRICS = tuple((m.name, m.header) for m in METRICS.values() if m.summary)
@@ -20,7 +20,7 @@ LONG_COLUMNS = ("problem", "method", "seed", "device", "status", "metric", "valu
 
 def _connect(path: Path | str) -> sqlite3.Connection:
     check_readable(Path(path))
-    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    return open_readonly(path)
 
 
 def latest_records(
@@ -39,7 +39,7 @@ def latest_records(
         records = pd.read_sql_query(
             "SELECT r.record_id, r.run_id, r.cell_key, r.cell_hash, r.suite, r.problem, r.method, r.variant, r.seed,"
             " r.device, r.dtype, r.status, r.reason FROM records r"
-            f" WHERE r.record_id IN (SELECT MAX(record_id) FROM records WHERE run_id IN ({runs}) GROUP BY cell_key)",
+            f" WHERE r.record_id IN ({LATEST_PER_CELL.format(where=f'WHERE run_id IN ({runs})')})",
             con, params=(tag,) if tag else None,
         )  # fmt: skip
         metrics = pd.read_sql_query("SELECT record_id, metric, value FROM metrics WHERE component = ''", con)

@@ -11,11 +11,14 @@ import math
 import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.spec.errors import BenchInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SCHEMA_VERSION = 1
 TABLES = ("runs", "environments", "records", "metrics", "timing_samples", "traces", "arrays")
@@ -213,3 +216,34 @@ def load_arrays(path: Path | str, record_id: int, prefix: str = "") -> dict[str,
     finally:
         con.close()
     return {name: np.frombuffer(data, dtype="<f4").reshape(json.loads(shape)) for name, shape, data in rows}
+
+
+# Readers: every module that reads the store asks here (report, compare, history, plots).
+LATEST_PER_CELL = "SELECT MAX(record_id) FROM records {where} GROUP BY cell_key"  # the latest record of each cell
+
+
+def open_readonly(path: Path | str) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def run_ids(path: Path | str) -> list[str]:
+    """The runs that wrote records, oldest first."""
+    con = open_readonly(path)
+    try:
+        return [r[0] for r in con.execute(
+            "SELECT run_id FROM runs WHERE run_id IN (SELECT DISTINCT run_id FROM records) ORDER BY started_at, run_id")]  # fmt: skip
+    finally:
+        con.close()
+
+
+def traces(path: Path | str, record_ids: list[int]) -> pd.DataFrame:
+    """The stored (thinned) loss traces of these records: record_id, step, loss."""
+    import pandas as pd
+
+    con = open_readonly(path)
+    try:
+        marks = ",".join("?" * len(record_ids))
+        return pd.read_sql_query(f"SELECT record_id, step, loss FROM traces WHERE record_id IN ({marks})", con,
+                                 params=record_ids)  # fmt: skip
+    finally:
+        con.close()
