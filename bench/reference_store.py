@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from bench import paths
 from bench.draws import num_draws
 from bench.errors import BenchInputError
 from bench.problem import Dataset, Problem
 from bench.references import Reference
 
-DEFAULT_DIR = Path("results/references")
+DEFAULT_DIR = paths.RESULTS / "references"
 
 
 @dataclass(frozen=True)
