@@ -193,6 +193,12 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
             running.pop(record["key"], None)
             style = STATUS_STYLE.get(record["status"], "red")
             progress.console.print(f"  [{style}]{record['status']:<11}[/] {record['key']}  {record['wall_s']:.1f}s")
+            if options["save_draws"]:
+                from bench import draws_export
+
+                saved = draws_export.save_record(record, paths.draws_beside(store))
+                if saved is not None:
+                    progress.console.print(f"  [dim]draws -> {saved}[/]")
             progress.update(task, description=describe())
             progress.advance(task)
 
@@ -281,6 +287,8 @@ def report(
     methods: str = typer.Option("", help="only these methods"),
     tag: Optional[str] = typer.Option(None, help="only runs with this tag (latest record per cell within them)"),
     references: Optional[Path] = typer.Option(None, help="stored MCMC references for figures (default: beside the store)"),
+    columns: str = typer.Option("", help="latex: only these metric columns, comma-separated (e.g. elbo,std_mean_err_max,run_s)"),
+    landscape: bool = typer.Option(False, "--landscape", help="latex: sideways tables (needs the rotating package)"),
 ) -> None:
     """Comparison tables (one per suite and task; mean ± sd over seeds, best in bold) from the latest
     record of each cell; `html` is a self-contained page with the tables and every figure."""
@@ -290,6 +298,9 @@ def report(
 
     if format not in REPORT_FORMATS:
         raise unknown("format", format, REPORT_FORMATS)
+    for name in _names(columns):
+        if name not in tables.latex_columns_known():
+            raise unknown("column", name, tables.latex_columns_known())
     Store(store).close()  # checks that the store exists and is readable
     table = reports.latest_records(store, suite=suite, problems=_names(problems), methods=_names(methods), tag=tag)
     if table.empty:
@@ -303,7 +314,7 @@ def report(
         if format == "md":
             text = tables.to_markdown(paper)
         elif format == "latex":
-            text = tables.to_latex(paper)
+            text = tables.to_latex(paper, columns=_names(columns) or None, landscape=landscape)
         else:
             from bench import html_report
 
@@ -461,6 +472,23 @@ def history_command(
     if plot is not None:
         history.plot(table, f"{problem} {method} ({device})", metric, plot)
         console.print(f"wrote {plot}")
+
+
+@app.command("draws")
+def draws_command(
+    cell_key: str = typer.Argument(..., help="the cell's key, as `bench report --format summary` and the run log print it"),
+    out: Path = typer.Option(..., help="netCDF file to write (opens with az.from_netcdf)"),
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
+) -> None:
+    """Any stored cell's draws as ArviZ netCDF: chains kept for samplers, with their sample_stats."""
+    from bench import draws_export
+    from bench.store import Store
+
+    if out.exists() and out.is_dir():
+        raise BenchInputError(f"--out {out} is a folder; give a file name such as {out / 'draws.nc'}")
+    Store(store).close()
+    written = draws_export.export_cell(store, cell_key, out)
+    console.print(f"wrote {written}")
 
 
 @app.command()

@@ -213,3 +213,22 @@ def load_arrays(path: Path | str, record_id: int, prefix: str = "") -> dict[str,
     finally:
         con.close()
     return {name: np.frombuffer(data, dtype="<f4").reshape(json.loads(shape)) for name, shape, data in rows}
+
+
+def latest_record_for_key(path: Path | str, cell_key: str) -> tuple[int, str, str] | None:
+    """(record id, problem, status) of the latest record of a cell, or None if it has none."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT record_id, problem, status FROM records WHERE cell_key = ? ORDER BY record_id DESC LIMIT 1",
+                          (cell_key,)).fetchone()  # fmt: skip
+    finally:
+        con.close()
+    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+
+def cell_keys(path: Path | str) -> list[str]:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return [row[0] for row in con.execute("SELECT DISTINCT cell_key FROM records ORDER BY cell_key")]
+    finally:
+        con.close()
