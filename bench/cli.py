@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import signal
@@ -11,22 +12,41 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bench.spec.errors import BenchInputError, unknown
+from bench import paths
 
-DEFAULT_STORE = Path("results/bench.sqlite")
+DEFAULT_STORE = paths.DEFAULT_STORE
 EXECUTORS = ("local",)
 REPORT_FORMATS = ("md", "latex", "html", "csv", "summary")
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "unsupported": "cyan", "skipped": "dim"}
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark Bayesian inference across backends.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Benchmark Bayesian inference across backends.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 console = Console(width=None if sys.stdout.isatty() else 200)  # logs and CI get the whole table
 
 
 def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from bench import __version__
+
+        sys.stdout.write(f"bench {__version__}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+) -> None:
+    """Benchmark Bayesian inference across backends."""
 
 
 @app.command("list")
@@ -61,57 +81,128 @@ def list_command(what: str = typer.Argument("all", help="suites, problems, metho
 
 @app.command()
 def run(
-    suite: str = typer.Option(..., help="suite to run (see `bench list suites`)"),
+    suite: Optional[str] = typer.Option(None, help="suite to run (see `bench list suites`); or declare the grid in --config"),
     problems: str = typer.Option("", help="comma-separated problems of the suite (default: all)"),
     methods: str = typer.Option("", help="comma-separated methods, optionally method:variant (default: the suite's)"),
     seeds: Optional[int] = typer.Option(None, help="number of seeds, 0..N-1 (default 1, or the suite's)"),
-    device: str = typer.Option("cpu", help="cpu or gpu"),
+    device: Optional[str] = typer.Option(None, metavar="[cpu|gpu]", help="cpu (default) or gpu"),
     repeats: Optional[int] = typer.Option(None, help="warm timed repeats per cell, all stored (default 3, or the suite's)"),
-    jobs: int = typer.Option(1, help="cells run at once; above 1 the cells share the CPU and timings suffer"),
-    executor: str = typer.Option("local", help="local"),
-    timeout: float = typer.Option(1800.0, help="seconds before a cell is killed and recorded as timeout"),
-    store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
-    force: bool = typer.Option(False, help="re-run cells already finished with the same hash"),
-    x64: bool = typer.Option(False, "--x64", help="float64 everywhere (default float32)"),
-    draws: int = typer.Option(4000, help="draws from q used for scoring (k-hat needs 2,000)"),
+    jobs: Optional[int] = typer.Option(None, help="cells run at once (default 1); above 1 the cells share the CPU and timings suffer"),
+    executor: Optional[str] = typer.Option(None, metavar="[local]", help="local (default)"),
+    timeout: Optional[float] = typer.Option(None, help="seconds before a cell is killed and recorded as timeout (default 1800)"),
+    store: Optional[Path] = typer.Option(None, help=f"SQLite store (default {paths.DEFAULT_STORE})"),
+    force: Optional[bool] = typer.Option(None, "--force", help="re-run cells already finished with the same hash"),
+    x64: Optional[bool] = typer.Option(None, "--x64", help="float64 everywhere (default float32)"),
+    draws: Optional[int] = typer.Option(None, help="draws from q used for scoring (default 4000; k-hat needs 2,000)"),
     set_: list[str] = typer.Option([], "--set", help="override a method setting: name=value (repeatable)"),
     tag: Optional[str] = typer.Option(None, help="label stored with the run"),
     compile_cache: bool = typer.Option(True, help="JAX persistent compilation cache under the store's folder"),
-    strict: bool = typer.Option(False, help="exit 1 if any cell ends in error, timeout, oom or diverged"),
+    strict: Optional[bool] = typer.Option(None, "--strict", help="exit 1 if any cell ends in error, timeout, oom or diverged"),
     references: Optional[Path] = typer.Option(None, help="stored MCMC references (default: references/ beside the store)"),
+    save_draws: Optional[bool] = typer.Option(None, "--save-draws", help="also write each cell's draws as ArviZ netCDF under draws/ beside the store"),
+    config: Optional[Path] = typer.Option(None, help="a TOML file declaring the grid and run options; flags override it"),
+    wide: bool = typer.Option(False, "--wide", help="the summary with every column, whatever the terminal width"),
 ) -> None:
-    """Run a suite's grid of cells and store every record."""
+    """Run a suite's grid of cells (or the grid a --config file declares) and store every record."""
+    from bench import grid_config
+    from bench.plan import parse_overrides
+
+    file = grid_config.load(config) if config is not None else None
+    if file is None and suite is None:
+        raise BenchInputError("bench run needs --suite (see `bench list suites`) or --config grid.toml")
+    flags = {"seeds": seeds, "device": device, "repeats": repeats, "jobs": jobs, "executor": executor,
+             "timeout": timeout, "store": store, "force": force, "x64": x64, "draws": draws, "tag": tag,
+             "strict": strict, "references": references, "save_draws": save_draws}  # fmt: skip
+    options = grid_config.merged(flags, file, RUN_OPTION_DEFAULTS)
+    overrides = parse_overrides(set_)
+    if suite is not None or file is None:  # the command line names the grid: it replaces the file's
+        blocks = [grid_config.GridBlock(suite or "", tuple(_names(problems)), tuple(_names(methods)), overrides)]
+    else:
+        blocks = [dataclasses.replace(b, overrides={**b.overrides, **overrides}) for b in file.blocks]
+    store, tag = Path(options["store"]), options["tag"]
+    cells = _plan_blocks(blocks, options, store, explicit_seeds=seeds, explicit_repeats=repeats)
+    _execute_and_summarise(cells, options, store, tag, compile_cache, wide, label=suite or str(config))
+
+
+RUN_OPTION_DEFAULTS = {
+    "seeds": None, "device": "cpu", "repeats": None, "jobs": 1, "executor": "local", "timeout": 1800.0,
+    "store": str(paths.DEFAULT_STORE), "force": False, "x64": False, "draws": 4000, "tag": None, "strict": False,
+    "references": None, "save_draws": False,
+}  # fmt: skip
+
+
+def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_repeats) -> list:
+    """Every block of the grid planned with the run options; a cell named twice is planned once."""
     import suites
+    from bench.plan import Request, build_plan, check_positive
+
+    if options["executor"] not in EXECUTORS:
+        raise unknown("executor", options["executor"], EXECUTORS)
+    check_positive(jobs=options["jobs"], timeout=options["timeout"])
+    references = Path(options["references"]) if options["references"] else store.parent / "references"
+    cells, seen = [], {}
+    for block in blocks:
+        defaults = suites.RUN_DEFAULTS.get(block.suite, {})
+        seeds = explicit_seeds or block.seeds or options["seeds"] or defaults.get("seeds", 1)
+        repeats = explicit_repeats or options["repeats"] or defaults.get("repeats", 3)
+        request = Request(
+            suite=block.suite, problems=block.problems, methods=block.methods, seeds=seeds, device=options["device"],
+            dtype="float64" if options["x64"] else "float32", repeats=repeats, draws=options["draws"],
+            overrides=block.overrides, references=references,
+        )  # fmt: skip
+        for cell in build_plan(request):
+            if cell.key in seen and seen[cell.key] != cell.hash:
+                raise BenchInputError(f"cell {cell.key} is declared twice with different settings; keep one")
+            if cell.key not in seen:
+                seen[cell.key] = cell.hash
+                cells.append(cell)
+    return cells
+
+
+def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile_cache: bool, wide: bool, label: str) -> None:
     from bench import driver, report
     from bench.executors import LocalExecutor
-    from bench.plan import Request, build_plan, check_positive, parse_overrides
     from bench.store import check_readable
 
-    defaults = suites.RUN_DEFAULTS.get(suite, {})
-    seeds = defaults.get("seeds", 1) if seeds is None else seeds
-    repeats = defaults.get("repeats", 3) if repeats is None else repeats
-    if executor not in EXECUTORS:
-        raise unknown("executor", executor, EXECUTORS)
-    check_positive(jobs=jobs, timeout=timeout)
-    request = Request(
-        suite=suite, problems=_names(problems), methods=_names(methods), seeds=seeds, device=device,
-        dtype="float64" if x64 else "float32", repeats=repeats, draws=draws, overrides=parse_overrides(set_),
-        references=references or store.parent / "references",
-    )  # fmt: skip
-    cells = build_plan(request)
+    jobs, timeout, force, strict = options["jobs"], options["timeout"], options["force"], options["strict"]
+    device = cells[0].device if cells else options["device"]
+    dtype = cells[0].dtype if cells else "float32"
     check_readable(store)
     cache = store.parent / "cache" / "jax" if compile_cache else None
     pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
-    console.print(f"[bold]{len(cells)} cells[/] ({suite}, {device}, {request.dtype}) -> {store}")
+    console.print(f"[bold]{len(cells)} cells[/] ({label}, {device}, {dtype}) -> {store}")
+    running: dict[str, None] = {}  # cell keys in flight, in start order
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("left"), TimeRemainingColumn(), console=console,
     ) as progress:
-        task = progress.add_task("running", total=len(cells))
+        task = progress.add_task("starting", total=len(cells))
+
+        def describe() -> str:
+            keys = list(running)
+            if not keys:
+                return "waiting"
+            more = f" (+{len(keys) - 1} more)" if len(keys) > 1 else ""
+            return f"running {keys[0].split('/', 1)[-1]}{more}"
+
+        def on_start(cell) -> None:
+            running[cell.key] = None
+            progress.update(task, description=describe())
 
         def on_record(record: dict) -> None:
+            running.pop(record["key"], None)
             style = STATUS_STYLE.get(record["status"], "red")
             progress.console.print(f"  [{style}]{record['status']:<11}[/] {record['key']}  {record['wall_s']:.1f}s")
+            if options["save_draws"]:
+                from bench import draws_export
+
+                saved = draws_export.save_record(record, paths.draws_beside(store))
+                if saved is not None:
+                    progress.console.print(f"  [dim]draws -> {saved}[/]")
+            progress.update(task, description=describe())
             progress.advance(task)
+
+        pool.on_start = on_start
 
         _interrupt_on_signals()
         try:
@@ -125,7 +216,7 @@ def run(
             raise typer.Exit(130) from None
         progress.update(task, completed=len(cells))
     table = report.latest_records(store, hashes=[c.hash for c in cells])
-    _print_summary(table)
+    _print_summary(table, wide)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items())) or "nothing new"
     console.print(f"run {outcome.run_id}: ran {outcome.ran} ({counts}), reused {outcome.reused} finished cells")
     if strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
@@ -143,30 +234,61 @@ def _interrupt_on_signals() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def _print_summary(table) -> None:
+# Summary columns dropped first when the terminal is too narrow (the last ones go first).
+SUMMARY_KEEP_ORDER = ("ELBO", "max std err", "min sd ratio", "AUC", "accuracy", "RMSE", "k-hat", "run_s", "compile_s",
+                      "steps/s", "ESS/s", "max R-hat", "cover90", "LPD", "ref agree", "ECE", "min ESS", "accept",
+                      "AUC sd", "Brier", "ELBO se")  # fmt: skip
+
+
+def fit_columns(headers: list[str], rows: list[list[str]], width: int) -> list[int]:
+    """Indices of the columns to show so that the table fits `width`: identity, status and reason
+    always stay; metric columns leave in reverse order of SUMMARY_KEEP_ORDER."""
+    def column_width(i: int) -> int:
+        cells = [headers[i]] + [row[i] for row in rows]
+        limit = 40 if headers[i] == "reason" else 10**6  # the reason folds onto more lines
+        return min(limit, max(len(c) for c in cells)) + 3
+
+    keep = list(range(len(headers)))
+    droppable = sorted((i for i, h in enumerate(headers) if h in SUMMARY_KEEP_ORDER),
+                       key=lambda i: SUMMARY_KEEP_ORDER.index(headers[i]))  # fmt: skip
+    while sum(column_width(i) for i in keep) + 1 > width and droppable:
+        keep.remove(droppable.pop())
+    return keep
+
+
+def _print_summary(table, wide: bool = False) -> None:
     from bench.report import summary_rows
 
     headers, rows = summary_rows(table)
+    shown = list(range(len(headers))) if wide else fit_columns(headers, rows, console.width)
     out = Table(title="summary")
-    for header in headers:
+    for i in shown:
+        header = headers[i]
         out.add_column(header, overflow="fold" if header == "reason" else "ellipsis", no_wrap=header != "reason")
     status_index = headers.index("status")
     for row in rows:
         style = STATUS_STYLE.get(row[status_index], "red")
-        out.add_row(*row, style=None if style == "green" else style)
+        out.add_row(*(row[i] for i in shown), style=None if style == "green" else style)
     console.print(out)
+    hidden = [headers[i] for i in range(len(headers)) if i not in shown]
+    if hidden:
+        console.print(f"[dim]{len(hidden)} columns hidden to fit {console.width} columns ({', '.join(hidden)}): "
+                      "--wide shows all, `bench report --format summary` prints them[/]")  # fmt: skip
 
 
 @app.command()
 def report(
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
-    format: str = typer.Option("md", "--format", help="md, latex, html (tables and figures), csv (long) or summary (per cell)"),
-    out: Optional[Path] = typer.Option(None, help="write to this file instead of stdout (html: default report.html)"),
+    format: str = typer.Option("md", "--format", metavar="[" + "|".join(REPORT_FORMATS) + "]",
+                               help="md, latex, html (tables and figures), csv (long) or summary (per cell)"),
+    out: Optional[Path] = typer.Option(None, help=f"write to this file instead of stdout (html: default {paths.REPORTS_DIR}/report.html)"),
     suite: Optional[str] = typer.Option(None, help="only this suite"),
     problems: str = typer.Option("", help="only these problems"),
     methods: str = typer.Option("", help="only these methods"),
     tag: Optional[str] = typer.Option(None, help="only runs with this tag (latest record per cell within them)"),
     references: Optional[Path] = typer.Option(None, help="stored MCMC references for figures (default: beside the store)"),
+    columns: str = typer.Option("", help="latex: only these metric columns, comma-separated (e.g. elbo,std_mean_err_max,run_s)"),
+    landscape: bool = typer.Option(False, "--landscape", help="latex: sideways tables (needs the rotating package)"),
 ) -> None:
     """Comparison tables (one per suite and task; mean ± sd over seeds, best in bold) from the latest
     record of each cell; `html` is a self-contained page with the tables and every figure."""
@@ -176,6 +298,9 @@ def report(
 
     if format not in REPORT_FORMATS:
         raise unknown("format", format, REPORT_FORMATS)
+    for name in _names(columns):
+        if name not in tables.latex_columns_known():
+            raise unknown("column", name, tables.latex_columns_known())
     Store(store).close()  # checks that the store exists and is readable
     table = reports.latest_records(store, suite=suite, problems=_names(problems), methods=_names(methods), tag=tag)
     if table.empty:
@@ -189,12 +314,12 @@ def report(
         if format == "md":
             text = tables.to_markdown(paper)
         elif format == "latex":
-            text = tables.to_latex(paper)
+            text = tables.to_latex(paper, columns=_names(columns) or None, landscape=landscape)
         else:
             from bench import html_report
 
             text = html_report.page(store, table, paper, references or store.parent / "references")
-            out = out or Path("report.html")
+            out = out or paths.REPORTS_DIR / "report.html"
     if out is None:
         sys.stdout.write(text)
     else:
@@ -212,9 +337,9 @@ def _problem_tasks(table) -> dict[str, str]:
 @app.command("plot")
 def plot_command(
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
-    kind: str = typer.Option("all", help="all, or comma-separated: elbo, cost, time, densities, surfaces, auc"),
-    out: Path = typer.Option(Path("results/figures"), help="folder for the figures"),
-    format: str = typer.Option("png", "--format", help="png, pdf or both"),
+    kind: str = typer.Option("all", metavar="[all|KIND,KIND..]", help="all, or comma-separated: elbo, cost, time, densities, surfaces, auc"),
+    out: Path = typer.Option(paths.FIGURES_DIR, help="folder for the figures"),
+    format: str = typer.Option("png", "--format", metavar="[png|pdf|both]", help="png, pdf or both"),
     suite: Optional[str] = typer.Option(None, help="only this suite"),
     problems: str = typer.Option("", help="only these problems"),
     methods: str = typer.Option("", help="only these methods"),
@@ -256,7 +381,7 @@ def plot_command(
 def export_command(
     out: Path = typer.Option(..., help="folder to write one file per table into"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
-    format: str = typer.Option("csv", "--format", help="csv or parquet"),
+    format: str = typer.Option("csv", "--format", metavar="[csv|parquet]", help="csv or parquet"),
 ) -> None:
     """Every table of the store (and the tidy join) as CSV or Parquet files."""
     import importlib.util
@@ -327,7 +452,7 @@ def history_command(
     problem: str = typer.Option(..., help="problem name"),
     method: str = typer.Option(..., help="method label, e.g. numpyro.svi:auto_normal"),
     metric: str = typer.Option("run_s", help="run_s, steps_per_s, compile_s or a quality metric"),
-    device: str = typer.Option("cpu", help="cpu or gpu"),
+    device: str = typer.Option("cpu", metavar="[cpu|gpu]", help="cpu or gpu"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
     plot: Optional[Path] = typer.Option(None, help="write a trend plot (PNG or PDF) here"),
 ) -> None:
@@ -347,6 +472,23 @@ def history_command(
     if plot is not None:
         history.plot(table, f"{problem} {method} ({device})", metric, plot)
         console.print(f"wrote {plot}")
+
+
+@app.command("draws")
+def draws_command(
+    cell_key: str = typer.Argument(..., help="the cell's key, as `bench report --format summary` and the run log print it"),
+    out: Path = typer.Option(..., help="netCDF file to write (opens with az.from_netcdf)"),
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
+) -> None:
+    """Any stored cell's draws as ArviZ netCDF: chains kept for samplers, with their sample_stats."""
+    from bench import draws_export
+    from bench.store import Store
+
+    if out.exists() and out.is_dir():
+        raise BenchInputError(f"--out {out} is a folder; give a file name such as {out / 'draws.nc'}")
+    Store(store).close()
+    written = draws_export.export_cell(store, cell_key, out)
+    console.print(f"wrote {written}")
 
 
 @app.command()
@@ -375,7 +517,9 @@ def main() -> None:
     try:
         app()
     except BenchInputError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape
+
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

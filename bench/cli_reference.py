@@ -59,7 +59,7 @@ def build_command(
     problems: str = typer.Option("", help="comma-separated problems (default: all of the suite, or all)"),
     seeds: int = typer.Option(1, help="data seeds 0..N-1"),
     sampler: str = typer.Option("numpyro.nuts", help="numpyro.nuts or blackjax.nuts"),
-    directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="where references live"),
+    directory: Path = typer.Option(DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)"),
     set_: list[str] = typer.Option([], "--set", help="override a NUTS setting: chains, warmup, draws, thin, ..."),
     force: bool = typer.Option(False, help="rebuild references that are present and fresh"),
 ) -> None:
@@ -121,7 +121,7 @@ def _rows(directory: Path, names: list[str] | None, recompute: bool):
 
 @reference_app.command("verify")
 def verify_command(
-    directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="where references live"),
+    directory: Path = typer.Option(DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)"),
     suite: str = typer.Option("", help="only this suite's references"),
     problems: str = typer.Option("", help="only these problems"),
 ) -> None:
@@ -148,7 +148,7 @@ def verify_command(
 
 
 @reference_app.command("list")
-def list_command(directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="where references live")) -> None:
+def list_command(directory: Path = typer.Option(DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)")) -> None:
     """Stored references with their verdicts and diagnostics (as recorded at build time)."""
     table = Table("problem", "seed", "sampler", "draws", "verdict", "max R-hat", "min bulk ESS", "min tail ESS",
                   "divergences", "pred. R-hat", "built", "failures", title=f"references in {directory}")  # fmt: skip

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from time import perf_counter
@@ -171,6 +171,7 @@ class LocalExecutor:
         self.timeout = timeout
         self.jax_cache = jax_cache
         self.threads = max(1, (os.cpu_count() or 1) // jobs)
+        self.on_start: Callable[[Cell], None] | None = None  # told when a cell's process starts (progress)
 
     def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
         live = _Processes()
@@ -182,6 +183,8 @@ class LocalExecutor:
         def run_one(cell: Cell) -> dict[str, Any]:
             slot = free_slots.get()  # at most `jobs` cells run at once, so a slot is always free here
             try:
+                if self.on_start is not None and not cell.unsupported:
+                    self.on_start(cell)
                 return run_in_subprocess(cell, self.timeout, self.threads, self.jax_cache, live, slot)
             finally:
                 free_slots.put(slot)

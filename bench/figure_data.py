@@ -26,9 +26,25 @@ def surface(problem: Problem, draws: dict[str, np.ndarray]) -> dict[str, np.ndar
     return {"grid_mean": values.mean(axis=0), "grid_low": low, "grid_high": high}
 
 
-def figure_arrays(problem: Problem, data: Dataset, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    kept = thin(draws, KEPT_DRAWS)
-    arrays = {f"draws:{name}": values.reshape(len(values), -1) for name, values in kept.items()}
+def kept_rows(total: int, chains: int | None, keep: int = KEPT_DRAWS) -> np.ndarray:
+    """Rows of a chain-major sample to keep: evenly spaced within each chain, so the kept draws
+    are still `chains` equal blocks that ArviZ can split (R-hat), and evenly spaced overall else."""
+    if not chains or chains < 2 or total % chains:
+        return np.linspace(0, total - 1, min(keep, total)).astype(int)
+    per_chain = total // chains
+    within = np.linspace(0, per_chain - 1, min(max(1, keep // chains), per_chain)).astype(int)
+    return np.concatenate([chain * per_chain + within for chain in range(chains)])
+
+
+def figure_arrays(
+    problem: Problem, data: Dataset, draws: dict[str, np.ndarray], chains: int | None = None,
+    sample_stats: dict[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:  # fmt: skip
+    rows = kept_rows(len(next(iter(draws.values()))), chains)
+    arrays = {f"draws:{name}": np.asarray(values)[rows].reshape(len(rows), -1) for name, values in draws.items()}
+    if chains and len(rows) % chains == 0:
+        arrays["draws_chains"] = np.array([chains], dtype=np.float32)
+        arrays.update({f"stats:{name}": np.asarray(values)[rows] for name, values in (sample_stats or {}).items()})
     if problem.task in ("classification", "regression") and problem.grid is not None:
         arrays.update(surface(problem, draws))
     if problem.task == "classification":

@@ -15,7 +15,7 @@ class Metric:
     name: str  # the key in records and the store
     header: str  # short column header (summaries, paper tables)
     label: str  # axis label (figures)
-    better: str | float  # "higher", "lower", or a target value the best is closest to
+    better: str | float | None  # "higher", "lower", a target value the best is closest to, or None: no direction
     unit: str = ""
     tasks: tuple[str, ...] = ALL_TASKS  # the tasks whose records carry it
     kind: str = "quality"  # "quality", "time" or "diagnostic": the regression gate's threshold class
@@ -34,7 +34,7 @@ class Metric:
 _METRICS = (
     Metric("elbo", "ELBO", "ELBO", "higher", "nats"),
     Metric("elbo_se", "ELBO se", "ELBO standard error", "lower", "nats", kind="diagnostic"),
-    Metric("khat", "k-hat", "PSIS k-hat", "lower", kind="diagnostic"),
+    Metric("khat", "k-hat", "PSIS k-hat", None, kind="diagnostic"),  # a diagnostic: flagged above 0.7, never "best"
     Metric("std_mean_err_max", "max std err", "max standardised mean error", "lower", tasks=("density",)),
     Metric("sd_ratio_min", "sd ratio", "min sd ratio", 1.0, tasks=("density",)),
     Metric("w1_max", "W1", "max 1-D Wasserstein distance", "lower", tasks=("density",), summary=False),

@@ -53,24 +53,53 @@ def _vi_rows(table: pd.DataFrame) -> pd.DataFrame:
     return ok[ok["elbo"].notna()] if "elbo" in ok else ok.iloc[0:0]
 
 
+SEED_STYLES = ("-", "--", ":", "-.")
+LEGEND_SIZE = 9
+
+
 def _elbo_panel(ax, rows: pd.DataFrame, traces: pd.DataFrame, table: pd.DataFrame, per_second: bool) -> None:
-    """ELBO (negative loss) per step, or per second of run time, one line per seed, methods overlaid."""
+    """ELBO (negative loss) per step, or per second of run time, methods overlaid (colour), seeds
+    told apart by line style, and the exact log evidence where the problem has one."""
+    seeds = sorted(rows["seed"].unique()) if len(rows) else []
     for method, group in rows.groupby("method"):
         for i, (_, row) in enumerate(group.iterrows()):
             trace = traces[traces["record_id"] == row["record_id"]]
             x = trace["step"].to_numpy(dtype=float)
             if per_second:
                 x = x * row["run_s"] / max(row["steps"], 1.0)
-            ax.plot(x, -trace["loss"].to_numpy(), lw=1, alpha=0.8, label=method if i == 0 else None,
-                    color=_colour(method, table))  # fmt: skip
+            ax.plot(x, -trace["loss"].to_numpy(), lw=1.2, alpha=0.85, label=method if i == 0 else None,
+                    color=_colour(method, table), ls=SEED_STYLES[seeds.index(row["seed"]) % len(SEED_STYLES)])  # fmt: skip
+    if len(seeds) > 1:  # style proxies: which line is which seed
+        for seed in seeds:
+            ax.plot([], [], color="0.4", lw=1.2, ls=SEED_STYLES[seeds.index(seed) % len(SEED_STYLES)], label=f"seed {seed}")
     ax.set_xscale("log")
+    _quiet_log_ticks(ax.xaxis)
+    log_z = _log_evidence(rows["problem"].iloc[0], int(rows["seed"].iloc[0])) if len(rows) else None
+    if log_z is not None:
+        ax.axhline(log_z, color="black", lw=1, ls="--", label=f"exact log Z = {log_z:.3g}")
     shown = -traces[traces["record_id"].isin(rows["record_id"])]["loss"]
     if shown.notna().any():
         low = np.nanpercentile(shown, 20)
-        ax.set_ylim(bottom=low - 0.1 * abs(low) - 1.0)
+        high = max(np.nanmax(shown), log_z if log_z is not None else -np.inf)
+        ax.set_ylim(bottom=low - 0.1 * abs(low) - 1.0, top=high + 0.05 * abs(high) + 0.5)
     ax.set(xlabel="run time (s)" if per_second else "step", ylabel="ELBO (negative loss)")
     if len(rows):
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=LEGEND_SIZE)
+
+
+def _log_evidence(problem_name: str, seed: int) -> float | None:
+    problem = suites.get_problem(problem_name)
+    if problem.reference is None:
+        return None
+    return problem.reference(problem.make_data(seed)).log_evidence
+
+
+def _quiet_log_ticks(axis) -> None:
+    """Major decades only, at most six labels: minor labels on a short log range overlap."""
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, numticks=6))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def elbo_traces(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
@@ -115,20 +144,23 @@ def time_to_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
                 ax.plot(arrays["checkpoint_run_s"], arrays["checkpoint_quality"], marker="o", ms=2.5, lw=1,
                         alpha=0.8, color=_colour(method, table), label=method if i == 0 else None)  # fmt: skip
         ax.set(xscale="log", xlabel="run time (s, pro rata)", ylabel=_quality(problem)[1])
+        _quiet_log_ticks(ax.xaxis)
         if len(rows):
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=LEGEND_SIZE)
     fig.tight_layout()
     return {"time": fig}
 
 
 def _colour(method: str, table: pd.DataFrame):
-    """One colour per method across every panel: tab10's hues, then (past ten methods) their light
-    variants from tab20, so neighbours in the legend never share a hue."""
+    """One colour per method across every panel: tab10's ten hues, which stay apart for the colour
+    blind and in print; past ten methods the hues repeat with another marker (`_marker`)."""
     methods = sorted(table["method"].unique())
-    index = methods.index(method) % 20
-    if len(methods) <= 10:
-        return plt.get_cmap("tab10")(index)
-    return plt.get_cmap("tab20")((2 * index) % 20 + index // 10)
+    return plt.get_cmap("tab10")(methods.index(method) % 10)
+
+
+def _marker(method: str, table: pd.DataFrame) -> str:
+    methods = sorted(table["method"].unique())
+    return ("o", "s", "^", "D")[(methods.index(method) // 10) % 4]
 
 
 def pareto_front(x: np.ndarray, y: np.ndarray, lower_is_better: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -159,21 +191,24 @@ def cost_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
             ax = axes[i, j]
             have = rows[rows[cost].notna()] if cost in rows else rows.iloc[0:0]
             for method, group in have.groupby("method"):
-                ax.scatter(group[cost], group[metric], s=22, label=method, color=_colour(method, table))
+                ax.scatter(group[cost], group[metric], s=28, label=method, color=_colour(method, table),
+                           marker=_marker(method, table))  # fmt: skip
             if len(have):
                 fx, fy = pareto_front(have[cost].to_numpy(float), have[metric].to_numpy(float), lower)
                 ax.step(fx, fy, where="post", color="black", lw=1, ls="--", label="Pareto front")
                 ax.set_xscale("log")
+                _quiet_log_ticks(ax.xaxis)
             ax.set(title=problem if i == 0 else "", xlabel="run time (s)" if cost == "run_s" else "gradient evaluations",
                    ylabel=label)  # fmt: skip
             if len(have):
-                ax.legend(fontsize=7)
+                ax.legend(fontsize=LEGEND_SIZE)
     fig.tight_layout()
     return {"cost": fig}
 
 
 def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
-    """Each method's marginal (1-D) or joint (2-D) draws over the exact reference, per problem."""
+    """Each method's marginal (1-D) or joint (2-D) draws over the exact posterior density (the
+    spec's own log joint on a grid, normalised), every panel of a problem on the same axes."""
     ok = _ok(table)
     figures = {}
     for problem_name in sorted(ok["problem"].unique()):
@@ -181,36 +216,75 @@ def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
         if problem.task != "density" or problem.reference is None:
             continue
         rows = ok[ok["problem"] == problem_name].drop_duplicates("method")
-        reference = problem.reference(problem.make_data(int(rows["seed"].iloc[0])))
+        data = problem.make_data(int(rows["seed"].iloc[0]))
+        reference = problem.reference(data)
         exact = reference.draws(np.random.default_rng(0), 20_000)
         names = [lat.name for lat in problem.latents if lat.size == 1]
-        fig, axes = _grid(len(rows), 3.6, 3.2)
-        for ax, (_, row) in zip(axes, rows.iterrows()):
-            arrays = load_arrays(store, int(row["record_id"]))
-            if len(names) == 1:
-                values = arrays.get(f"draws:{names[0]}")
-                ax.hist(exact[names[0]], bins=80, density=True, color="0.75", label=f"exact ({reference.kind})")
+        drawn = {row["method"]: load_arrays(store, int(row["record_id"]), prefix="draws:") for _, row in rows.iterrows()}
+        fig, axes = _grid(len(rows), 3.8, 3.4)
+        label = f"exact ({reference.kind})"
+        if len(names) == 1:
+            (name,) = names
+            low, high = _limits(exact[name])
+            grid = np.linspace(low, high, 400)
+            density = _exact_density(problem, data, {name: grid}, grid[1] - grid[0])
+            peak = max(density.max(), 1e-12)
+            for ax, (_, row) in zip(axes, rows.iterrows()):
+                ax.fill_between(grid, density, color="0.8", label=label)
+                values = drawn[row["method"]].get(f"draws:{name}")
                 if values is not None:
-                    ax.hist(values.ravel(), bins=60, density=True, histtype="step", lw=1.5, label=row["method"])
-                ax.set(xlabel=names[0], ylabel="density")
-            else:
-                x, y = names[:2]
-                ax.hist2d(exact[x], exact[y], bins=80, cmap="Greys", range=_box(exact[x], exact[y]))
+                    inside = values.ravel()[(values.ravel() >= low) & (values.ravel() <= high)]
+                    ax.hist(inside, bins=np.linspace(low, high, 61), density=True, histtype="step", lw=1.5,
+                            color=_colour(row["method"], table), label=row["method"])  # fmt: skip
+                ax.set(xlim=(low, high), ylim=(0, 1.6 * peak), xlabel=name, ylabel="density")
+                ax.set_title(row["method"], fontsize=9)
+                ax.legend(fontsize=LEGEND_SIZE)
+        else:
+            x, y = names[:2]
+            (x_low, x_high), (y_low, y_high) = _limits(exact[x]), _limits(exact[y])
+            gx, gy = np.meshgrid(np.linspace(x_low, x_high, 120), np.linspace(y_low, y_high, 120))
+            cell = (gx[0, 1] - gx[0, 0]) * (gy[1, 0] - gy[0, 0])
+            density = _exact_density(problem, data, {x: gx.ravel(), y: gy.ravel()}, cell).reshape(gx.shape)
+            levels = _mass_levels(density)
+            for ax, (_, row) in zip(axes, rows.iterrows()):
+                arrays = drawn[row["method"]]
                 if f"draws:{x}" in arrays:
                     ax.scatter(arrays[f"draws:{x}"][:600, 0], arrays[f"draws:{y}"][:600, 0], s=3, alpha=0.5,
-                               color="tab:red", label=row["method"])  # fmt: skip
-                ax.plot([], [], color="0.5", lw=6, label=f"exact ({reference.kind})")
-                ax.set(xlabel=x, ylabel=y)
-            ax.set_title(row["method"], fontsize=9)
-            ax.legend(fontsize=7)
+                               color=_colour(row["method"], table), label=row["method"])  # fmt: skip
+                ax.contour(gx, gy, density, levels=levels, colors="black", linewidths=0.9)
+                ax.plot([], [], color="black", lw=0.9, label=f"{label}: 50/90/99% regions")
+                ax.set(xlim=(x_low, x_high), ylim=(y_low, y_high), xlabel=x, ylabel=y)
+                ax.set_title(row["method"], fontsize=9)
+                ax.legend(fontsize=LEGEND_SIZE, loc="upper right")
         fig.suptitle(problem_name)
         fig.tight_layout()
         figures[f"densities_{problem_name}"] = fig
     return figures
 
 
-def _box(x: np.ndarray, y: np.ndarray) -> list[list[float]]:
-    return [list(np.percentile(x, [0.5, 99.5])), list(np.percentile(y, [0.5, 99.5]))]
+def _limits(values: np.ndarray) -> tuple[float, float]:
+    """The reference's 0.25-99.75% range with a 15% margin: the same axes for every panel, wide
+    enough that the reference is never clipped."""
+    low, high = np.percentile(values, [0.25, 99.75])
+    margin = 0.15 * (high - low)
+    return float(low - margin), float(high + margin)
+
+
+def _exact_density(problem, data, points: dict[str, np.ndarray], cell: float) -> np.ndarray:
+    """exp(spec log joint) on the points, normalised to integrate to one over them."""
+    n = len(next(iter(points.values())))
+    logp = np.array([problem.log_joint({k: np.array(v[i]) for k, v in points.items()}, data) for i in range(n)])
+    logp = np.where(np.isfinite(logp), logp, -np.inf)
+    density = np.exp(logp - logp.max())
+    return density / (density.sum() * cell)
+
+
+def _mass_levels(density: np.ndarray) -> list[float]:
+    """Density levels enclosing 99%, 90% and 50% of the mass (increasing, as contour wants)."""
+    ordered = np.sort(density.ravel())[::-1]
+    cumulative = np.cumsum(ordered) / ordered.sum()
+    levels = sorted({float(ordered[min(np.searchsorted(cumulative, q), len(ordered) - 1)]) for q in (0.99, 0.9, 0.5)})
+    return [level for level in levels if level > 0] or [float(ordered[0]) / 2]
 
 
 def _reference_surface(references: Path, problem_name: str, seed: int):
@@ -262,9 +336,12 @@ def _surface_figure(name, grid, train, panels):
         c0 = ax_mean.contourf(gx, gy, mean, levels=np.linspace(0, 1, 11), cmap="RdBu_r")
         c1 = ax_width.contourf(gx, gy, width, levels=np.linspace(0, 1, 11), cmap="viridis")
         for ax, cs, what in ((ax_mean, c0, "posterior-mean probability"), (ax_width, c1, "94% interval width")):
-            ax.scatter(train.x[:, 0], train.x[:, 1], c=train.y, cmap="RdBu_r", s=4, edgecolor="k", linewidth=0.2)
-            ax.set_title(f"{label}: {what}", fontsize=8)
-            ax.figure.colorbar(cs, ax=ax)
+            ax.scatter(train.x[:, 0], train.x[:, 1], c=train.y, cmap="RdBu_r", s=4, edgecolor="k", linewidth=0.2,
+                       label="training data (colour: class)")  # fmt: skip
+            ax.set_title(f"{label}: {what}", fontsize=9)
+            ax.set(xlabel="$x_1$", ylabel="$x_2$")
+            ax.legend(fontsize=LEGEND_SIZE, loc="lower left")
+            ax.figure.colorbar(cs, ax=ax, label=what)
     fig.suptitle(name)
     fig.tight_layout()
     return fig
@@ -278,8 +355,8 @@ def _band_figure(name, x, train, panels):
         ax.plot(x, np.sin(x), "k--", lw=1, label="sin(x)")
         ax.scatter(train.x[:, 0], train.y, s=10, color="k", label="data")
         ax.set(title=label, xlabel="x", ylabel="f(x)")
-        ax.title.set_fontsize(8)
-        ax.legend(fontsize=7)
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=LEGEND_SIZE)
     fig.suptitle(name)
     fig.tight_layout()
     return fig
@@ -307,9 +384,14 @@ def auc_distributions(store: Path, table: pd.DataFrame, references: Path) -> dic
         if not series:
             continue
         fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(series), 3.4))
-        ax.violinplot([np.asarray(v, float) for _, v in series], showmedians=True)
-        ax.set_xticks(range(1, len(series) + 1), [label for label, _ in series], rotation=25, ha="right", fontsize=7)
-        ax.set(title=f"{problem_name}: AUC of each posterior draw", ylabel="test AUC")
+        parts = ax.violinplot([np.asarray(v, float) for _, v in series], showmedians=True)
+        for body, (label, _) in zip(parts["bodies"], series):
+            colour = _colour(label, table) if label in set(table["method"]) else "0.5"
+            body.set_facecolor(colour)
+            body.set_label(label)
+        ax.set_xticks(range(1, len(series) + 1), [label for label, _ in series], rotation=25, ha="right", fontsize=8)
+        ax.set(title=f"{problem_name}: AUC of each posterior draw", ylabel="test AUC", xlabel="method")
+        ax.legend(fontsize=LEGEND_SIZE, loc="lower left")
         fig.tight_layout()
         figures[f"auc_{problem_name}"] = fig
     return figures

@@ -186,7 +186,10 @@ def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, di
     diag, check, failures = check_draws(problem, data, fit.draws, settings.chains)
     posterior = {lat.name: fit.draws[lat.name].reshape(settings.chains, -1, *lat.shape) for lat in problem.latents}
     dims = {lat.name: [f"{lat.name}_dim_{i}" for i in range(len(lat.shape))] for lat in problem.latents}
-    idata = az.from_dict(posterior=posterior, dims=dims)
+    stats = {name: np.asarray(v).reshape(settings.chains, -1) for name, v in fit.sample_stats.items()}
+    if "diverging" in stats:
+        stats["diverging"] = stats["diverging"].astype(bool)
+    idata = az.from_dict(posterior=posterior, sample_stats=stats or None, dims=dims)
     provenance: dict[str, Any] = {
         "problem": problem.name, "suite": problem.suite, "seed": seed, "kind": "mcmc", "sampler": sampler,
         "settings": asdict(settings), "chains": settings.chains, "draws_total": settings.chains * settings.draws,

@@ -20,8 +20,9 @@ from bench.spec.draws import num_draws
 from bench.spec.errors import BenchInputError
 from bench.spec.problem import Dataset, Problem
 from bench.spec.references import Reference
+from bench import paths
 
-DEFAULT_DIR = Path("results/references")
+DEFAULT_DIR = paths.RESULTS / "references"
 
 
 @dataclass(frozen=True)

@@ -247,3 +247,22 @@ def traces(path: Path | str, record_ids: list[int]) -> pd.DataFrame:
                                  params=record_ids)  # fmt: skip
     finally:
         con.close()
+
+
+def latest_record_for_key(path: Path | str, cell_key: str) -> tuple[int, str, str] | None:
+    """(record id, problem, status) of the latest record of a cell, or None if it has none."""
+    con = open_readonly(path)
+    try:
+        row = con.execute("SELECT record_id, problem, status FROM records WHERE cell_key = ? ORDER BY record_id DESC LIMIT 1",
+                          (cell_key,)).fetchone()  # fmt: skip
+    finally:
+        con.close()
+    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+
+def cell_keys(path: Path | str) -> list[str]:
+    con = open_readonly(path)
+    try:
+        return [row[0] for row in con.execute("SELECT DISTINCT cell_key FROM records ORDER BY cell_key")]
+    finally:
+        con.close()

@@ -33,12 +33,22 @@ MCMC_COLUMNS = _columns("ess_per_s", "r_hat_max")
 TASK_TITLES = {"density": "parameter recovery", "classification": "classification", "regression": "regression"}
 
 
+KHAT_FLAG = 0.7  # PSIS: above it the importance weights are unreliable
+# The metric whose per-record standard error is stored beside it (its name + "_se").
+STANDARD_ERRORS = {"elbo": "elbo_se"}
+
+
 @dataclass
 class Entry:
     """One table entry: a metric's mean and sd over seeds (not a run cell, bench.cells.Cell)."""
     mean: float | None
-    sd: float | None
+    sd: float | None  # spread over seeds (None with one seed)
     best: bool = False
+    se: float | None = None  # standard error of the mean where the metric has one (ELBO)
+    flagged: bool = False  # a diagnostic past its threshold (k-hat > 0.7)
+
+    def spread(self) -> float:
+        return max(self.sd or 0.0, self.se or 0.0)
 
 
 @dataclass
@@ -65,14 +75,6 @@ def _status_text(group: pd.DataFrame) -> str:
     return text + (f": {reasons[0]}" if reasons else "")
 
 
-def _is_better(a: float, b: float, best: object) -> bool:
-    if best == "max":
-        return a > b
-    if best == "min":
-        return a < b
-    return abs(a - float(best)) < abs(b - float(best))
-
-
 def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[PaperTable]:
     """Aggregate the latest records (one row per cell) into one PaperTable per (suite, task)."""
     tables = []
@@ -90,21 +92,41 @@ def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[Pap
                 values = ok[metric].dropna().to_numpy(dtype=float) if metric in ok else np.array([])
                 mean = float(values.mean()) if len(values) else None
                 sd = float(values.std(ddof=1)) if len(values) > 1 else None
-                cells.append(Entry(mean, sd))
+                se_name = STANDARD_ERRORS.get(metric)
+                ses = ok[se_name].dropna().to_numpy(dtype=float) if se_name and se_name in ok else np.array([])
+                se = float(np.sqrt(np.mean(ses**2) / len(ses))) if len(ses) else None
+                flagged = metric == "khat" and mean is not None and mean > KHAT_FLAG
+                cells.append(Entry(mean, sd, se=se, flagged=flagged))
             rows.append((problem, method, _status_text(group), cells))
         for j, (_, _, best) in enumerate(columns):
+            if best is None:
+                continue
             for problem in {r[0] for r in rows}:
-                members = [r[3][j] for r in rows if r[0] == problem and r[3][j].mean is not None]
-                if len(members) < 2:
-                    continue
-                winner = members[0].mean
-                for cell in members[1:]:
-                    if _is_better(cell.mean, winner, best):
-                        winner = cell.mean
-                for cell in members:
-                    cell.best = math.isclose(cell.mean, winner, rel_tol=1e-12, abs_tol=0.0)
+                _mark_best([r[3][j] for r in rows if r[0] == problem and r[3][j].mean is not None], best)
         tables.append(PaperTable(str(suite), str(task), [c[1] for c in columns], rows))
     return tables
+
+
+def _mark_best(members: list[Entry], best: object) -> None:
+    """Bold the winner only where it is distinguishable: it prints differently from the runner-up,
+    and the gap is larger than the spread over seeds or the standard error of either."""
+    if len(members) < 2:
+        return
+    ranked = sorted(members, key=lambda c: _badness(c.mean, best))
+    winner, runner_up = ranked[0], ranked[1]
+    gap = abs(_badness(runner_up.mean, best) - _badness(winner.mean, best))
+    if fmt(winner.mean) == fmt(runner_up.mean) or gap <= max(winner.spread(), runner_up.spread()):
+        return
+    for cell in members:
+        cell.best = math.isclose(cell.mean, winner.mean, rel_tol=1e-12, abs_tol=0.0)
+
+
+def _badness(value: float, best: object) -> float:
+    if best == "max":
+        return -value
+    if best == "min":
+        return value
+    return abs(value - float(best))
 
 
 def sd_text(sd: float) -> str:
@@ -144,25 +166,89 @@ def _frame(t: PaperTable, render_cell, render_text) -> pd.DataFrame:
     return pd.DataFrame(data, index=index, columns=[render_text(h) for h in t.headers] + ["status"])
 
 
+LATEX_SIGNIFICANT = 3  # one rule for every number in a LaTeX table (the spread gets 2)
+
+
+def latex_number(value: float, digits: int = LATEX_SIGNIFICANT) -> str:
+    """A number in LaTeX math with `digits` significant figures: 5.6e-05 -> 5.6\times10^{-5}."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else latex_escape(str(value))
+    mantissa, _, power = f"{value:.{digits - 1}e}".partition("e")
+    exponent = int(power)  # after rounding: 0.99996 counts as 1.00
+    if -3 <= exponent < digits + 2:  # plain notation
+        return f"{value:.{max(0, digits - 1 - exponent)}f}"
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return rf"{mantissa}\times10^{{{exponent}}}"
+
+
 def _latex_cell(cell: Entry) -> str:
     if cell.mean is None:
         return "--"
-    body = fmt(cell.mean) + (rf" \pm {sd_text(cell.sd)}" if cell.sd is not None else "")
-    return rf"$\mathbf{{{body}}}$" if cell.best else f"${body}$"
+    body = latex_number(cell.mean) + (rf" \pm {latex_number(cell.sd, 2)}" if cell.sd is not None else "")
+    if cell.best:
+        body = rf"\mathbf{{{body}}}"
+    if cell.flagged:
+        body += r"^{\dagger}"
+    return f"${body}$"
 
 
-def to_latex(tables: list[PaperTable]) -> str:
-    """Booktabs tables via pandas' Styler, problems as row groups (named on their first row); needs booktabs."""
-    parts = ["% bench report: needs \\usepackage{booktabs} in the preamble"]
+def _latex_label(t: PaperTable) -> str:
+    return "tab:bench-" + "-".join("".join(ch if ch.isalnum() else "-" for ch in part) for part in (t.suite, t.task))
+
+
+def _chosen_columns(t: PaperTable, columns: list[str] | None) -> list[int]:
+    if not columns:
+        return list(range(len(t.headers)))
+    wanted = {c.lower() for c in columns}
+    metric_of = {h: m for spec in (*TASK_COLUMNS.values(), MCMC_COLUMNS) for m, h, _ in spec}
+    return [i for i, h in enumerate(t.headers) if h.lower() in wanted or metric_of.get(h, "").lower() in wanted]
+
+
+def latex_columns_known() -> list[str]:
+    """Every metric a `--columns` list may name (metric names or their headers)."""
+    return sorted({m for spec in (*TASK_COLUMNS.values(), MCMC_COLUMNS) for m, _, _ in spec})
+
+
+def to_latex(tables: list[PaperTable], columns: list[str] | None = None, landscape: bool = False) -> str:
+    """Booktabs tables that fit the page: written out directly (no double rules, numbers in math
+    with one significant-figure rule), each scaled down by adjustbox only if wider than the line;
+    a constant `ok` status column is dropped, failures are kept as notes under their table."""
+    packages = "booktabs, adjustbox" + (", rotating" if landscape else "")
+    parts = [f"% bench report: needs \\usepackage{{{packages}}} in the preamble"]
+    float_env = "sidewaystable" if landscape else "table"
+    width = r"\textheight" if landscape else r"\linewidth"
     for t in tables:
-        frame = _frame(t, _latex_cell, latex_escape)
-        styler = frame.style
-        parts.append(styler.to_latex(
-            hrules=True, multirow_align="naive", clines="skip-last;data", position="htbp", position_float="centering",
-            caption=latex_escape(f"{t.title} (mean ± sd over seeds; best per problem in bold)").replace("±", r"$\pm$"),
-            column_format="ll" + "r" * len(t.headers) + "l",
-        ))  # fmt: skip
-    return "\n".join(parts)
+        keep = _chosen_columns(t, columns)
+        statuses = [status for _, _, status, _ in t.rows]
+        show_status = any(status != "ok" for status in statuses)
+        headers = ["problem", "method"] + [latex_escape(t.headers[i]) for i in keep] + (["status"] if show_status else [])
+        lines = [rf"\begin{{{float_env}}}[htbp]", r"\centering",
+                 rf"\caption{{{latex_escape(t.title)} (mean $\pm$ sd over seeds; bold: best per problem where distinguishable)}}",
+                 rf"\label{{{_latex_label(t)}}}", rf"\begin{{adjustbox}}{{max width={width}}}",
+                 rf"\begin{{tabular}}{{ll{'r' * len(keep)}{'l' if show_status else ''}}}", r"\toprule",
+                 " & ".join(headers) + r" \\", r"\midrule"]  # fmt: skip
+        notes, flagged, previous = [], False, None
+        for problem, method, status, cells in t.rows:
+            if previous is not None and problem != previous:
+                lines.append(r"\midrule")
+            row = [latex_escape(problem) if problem != previous else "", latex_escape(method)]
+            row += [_latex_cell(cells[i]) for i in keep]
+            flagged |= any(cells[i].flagged for i in keep)
+            if show_status:
+                short = status.split(":", 1)[0]
+                row.append(latex_escape(short))
+                if ":" in status:
+                    notes.append(f"{latex_escape(method)} on {latex_escape(problem)}: {latex_escape(status)}")
+            lines.append(" & ".join(row) + r" \\")
+            previous = problem
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{adjustbox}"]
+        if flagged:
+            notes.insert(0, r"$^{\dagger}$ PSIS $\hat k > 0.7$: importance weights unreliable")
+        if notes:
+            lines.append(r"\par\smallskip\footnotesize " + r" \par ".join(notes))
+        lines.append(rf"\end{{{float_env}}}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts) + "\n"
 
 
 def _html_cell(cell: Entry) -> str:

@@ -87,7 +87,7 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
             record["reason"] = f"scored against a reference that {reference.verdict} its gates"
     scored = scoring.score(problem, data, fit, reference, cell.seed)
     record["metrics"], record["components"] = scored["metrics"], scored["components"]
-    record["arrays"] = figure_arrays(problem, data, fit.draws)
+    record["arrays"] = figure_arrays(problem, data, fit.draws, fit.chains, fit.sample_stats)
     run_s = float(np.median(fit.run_s))
     record["arrays"].update(checkpoint_arrays(problem, data, fit.checkpoints, run_s, reference, cell.seed))
     record["status"] = "ok"

@@ -80,3 +80,33 @@ def test_runs_record_checkpoints_for_time_to_accuracy(small_store):
     assert 0.5 < arrays["checkpoint_quality"][-1] <= 1.0 and abs(arrays["checkpoint_quality"][-1] - moons["auc"]) < 0.02
     exact = table[table["method"] == "testing.exact"].iloc[0]
     assert not any(name.startswith("checkpoint") for name in load_arrays(small_store, int(exact["record_id"])))
+
+
+def test_every_panel_has_labelled_axes_and_a_legend(figures):
+    for name, figure in figures.items():
+        panels = [ax for ax in figure.axes if ax.get_visible() and ax.get_label() != "<colorbar>"]
+        assert panels, name
+        for ax in panels:
+            assert ax.get_xlabel() and ax.get_ylabel(), (name, ax.get_title())
+            assert ax.get_legend() is not None and ax.get_legend().get_texts(), (name, ax.get_title())
+            assert all(t.get_fontsize() >= 8 for t in ax.get_legend().get_texts()), name
+
+
+def test_elbo_traces_show_the_exact_log_evidence_and_name_the_seeds(figures):
+    from scipy.special import betaln
+
+    (coinflip,) = [ax for ax in figures["elbo"].axes if ax.get_title() == "coinflip"]
+    texts = [t.get_text() for t in coinflip.get_legend().get_texts()]
+    assert any(t.startswith("exact log Z") for t in texts) and {"seed 0", "seed 1"} <= set(texts)
+    lines = [line for line in coinflip.get_lines() if line.get_label().startswith("exact log Z")]
+    assert lines[0].get_ydata()[0] == pytest.approx(betaln(13, 9))
+
+
+def test_density_panels_share_axes_that_hold_the_reference(figures):
+    for name in ("densities_coinflip", "densities_banana"):
+        panels = [ax for ax in figures[name].axes if ax.get_visible()]
+        assert len({ax.get_xlim() for ax in panels}) == 1 and len({ax.get_ylim() for ax in panels}) == 1, name
+    (first, *_) = [ax for ax in figures["densities_coinflip"].axes if ax.get_visible()]
+    low, high = first.get_xlim()
+    assert low <= 0.25 and high >= 0.9  # Beta(13, 9) is inside the axes, not clipped
+    assert first.collections, "the exact density is drawn as a filled curve, not a histogram of draws"

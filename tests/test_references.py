@@ -58,7 +58,7 @@ def test_a_stale_reference_is_refused(tmp_path):
     result = bench("run", "--suite", "bnn", "--problems", "sine", "--methods", "numpyro.svi:auto_normal",
                    "--store", str(store), cwd=tmp_path)  # fmt: skip
     assert result.returncode == 2 and "stale" in result.stderr and not store.exists()
-    verify = bench("reference", "verify", "--dir", str(tmp_path / "references"), cwd=tmp_path)
+    verify = bench("reference", "verify", "--references", str(tmp_path / "references"), cwd=tmp_path)
     assert verify.returncode == 1 and "stale" in verify.stdout
 
 
@@ -84,7 +84,7 @@ def test_reference_cli_rejects_bad_input(tmp_path):
         (("build", "--set", "chainz=4"), "unknown reference setting"),
         (("build", "--set", "target_accept=1.5"), "out of range"),
     ]:
-        result = bench("reference", *args, "--dir", str(tmp_path / "refs"), cwd=tmp_path)
+        result = bench("reference", *args, "--references", str(tmp_path / "refs"), cwd=tmp_path)
         assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
     assert not (tmp_path / "refs").exists()
 

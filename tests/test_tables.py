@@ -29,8 +29,38 @@ def test_bold_marks_the_true_best_per_problem_and_direction():
     assert paper.headers == ["ELBO", "k-hat", "sd ratio"]
     best = {(p, m): [c.best for c in cells] for p, m, _, cells in paper.rows}
     assert best[("p", "b")] == [True, False, False]  # highest ELBO
-    assert best[("p", "c")] == [False, True, True]  # lowest k-hat; sd ratio closest to 1 (1.1 beats 0.8 and 1.3)
-    assert best[("q", "a")] == [True, True, True] and best[("q", "b")] == [False, False, False]
+    assert best[("p", "c")] == [False, False, True]  # k-hat has no direction; sd ratio closest to 1 (1.1 beats 0.8, 1.3)
+    assert best[("q", "a")] == [True, False, True] and best[("q", "b")] == [False, False, False]
+    flags = {(p, m): cells[1].flagged for p, m, _, cells in paper.rows}
+    assert flags[("p", "a")] and not flags[("p", "b")]  # k-hat 0.9 > 0.7 is flagged instead
+
+
+def test_no_bold_where_the_winner_is_not_distinguishable():
+    table = records([
+        # the same printed value everywhere: no winner
+        {"problem": "p", "method": "a", "elbo": -14.7883, "elbo_se": 1e-3},
+        {"problem": "p", "method": "b", "elbo": -14.7884, "elbo_se": 1e-3},
+        # a gap smaller than the standard error: no winner
+        {"problem": "q", "method": "a", "elbo": -10.0, "elbo_se": 0.5},
+        {"problem": "q", "method": "b", "elbo": -10.2, "elbo_se": 0.5},
+        # a gap larger than the standard error: a winner
+        {"problem": "r", "method": "a", "elbo": -10.0, "elbo_se": 0.01},
+        {"problem": "r", "method": "b", "elbo": -10.2, "elbo_se": 0.01},
+    ])  # fmt: skip
+    (paper,) = tables.build_tables(table, {"p": "density", "q": "density", "r": "density"})
+    best = {(p, m): cells[0].best for p, m, _, cells in paper.rows}
+    assert not best[("p", "a")] and not best[("p", "b")]
+    assert not best[("q", "a")] and not best[("q", "b")]
+    assert best[("r", "a")] and not best[("r", "b")]
+
+
+def test_spread_over_seeds_decides_distinguishability():
+    table = records([
+        {"problem": "p", "method": "a", "seed": 0, "elbo": 1.0}, {"problem": "p", "method": "a", "seed": 1, "elbo": 3.0},
+        {"problem": "p", "method": "b", "seed": 0, "elbo": 1.5}, {"problem": "p", "method": "b", "seed": 1, "elbo": 1.7},
+    ])  # fmt: skip
+    (paper,) = tables.build_tables(table, {"p": "density"})
+    assert not any(cells[0].best for _, _, _, cells in paper.rows)  # 2.0 vs 1.6, but sd 1.4
 
 
 def test_means_and_sds_over_seeds_and_failures_keep_their_rows():
@@ -50,6 +80,22 @@ def test_means_and_sds_over_seeds_and_failures_keep_their_rows():
     assert "| p | b |  | error: ValueError: boom |" in markdown and "unsupported: no GPU" in markdown
     latex = tables.to_latex([paper])
     assert r"\toprule" in latex and r"\bottomrule" in latex and "error: ValueError: boom" in latex
+    assert r"\label{tab:bench-toy-density}" in latex and r"\midrule" + "\n" + r"\bottomrule" not in latex
+
+
+def test_latex_numbers_are_math_with_one_significant_figure_rule():
+    assert tables.latex_number(5.6e-05) == r"5.6\times10^{-5}"
+    assert tables.latex_number(-14.7883) == "-14.8" and tables.latex_number(0.0123456) == "0.0123"
+    assert tables.latex_number(0.99996) == "1.00" and tables.latex_number(123456.0) == r"1.23\times10^{5}"
+    table = records([{"problem": "p", "method": "a", "elbo": -14.79, "khat": 5.6e-05},
+                     {"problem": "p", "method": "b", "elbo": -14.79, "khat": 0.2}])  # fmt: skip
+    (paper,) = tables.build_tables(table, {"p": "density"})
+    latex = tables.to_latex([paper])
+    assert "e-05" not in latex and r"$5.6\times10^{-5}$" in latex
+    assert "status" not in latex  # a constant `ok` column is dropped
+    assert r"\mathbf" not in latex  # -14.79 everywhere: no winner; k-hat: no direction
+    only = tables.to_latex([paper], columns=["elbo"])
+    assert "k-hat" not in only and "ELBO" in only
 
 
 def parse_markdown(text):
@@ -97,13 +143,15 @@ def test_latex_compiles_where_pdflatex_is_present(small_store, tmp_path):
     assert text.count(r"\begin{table}") == 3 and r"\mathbf{" in text and r"\toprule" in text
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex not installed")
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs}\n"
-                                      "\\usepackage[margin=1cm,landscape]{geometry}\n"
+    # a portrait one-column page with ordinary margins: every table must fit (no overfull box)
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs,adjustbox}\n"
                                       "\\begin{document}\n\\input{t.tex}\n\\end{document}\n")  # fmt: skip
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 0, run.stdout[-2000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log, log[-3000:]
 
 
 def test_html_page_is_self_contained(small_store, tmp_path):

@@ -30,6 +30,9 @@ def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s
     if steps is not None:
         info["mean_tree_steps"] = float(steps.mean())
     draws = target.draws_to_numpy(chain_major(samples))
+    per_draw = {"lp": None if energy is None else -energy, "diverging": diverging, "acceptance_rate": accept,
+                "n_steps": steps}  # (kept iterations, chains) each
+    sample_stats = {name: np.asarray(v).T.reshape(-1) for name, v in per_draw.items() if v is not None}
     work = None  # gradient evaluations per chain and iteration, warm-up included, where counted
     if steps is not None and steps_warm is not None:
         work = np.concatenate([np.asarray(steps_warm).reshape(-1, chains), steps]).T
@@ -44,4 +47,5 @@ def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s
         info=info,
         chains=chains,
         checkpoints=mcmc_prefixes(draws, chains, settings.warmup, settings.thin, work),
+        sample_stats=sample_stats,
     )

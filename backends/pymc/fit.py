@@ -203,4 +203,6 @@ def fit_nuts(problem: Problem, data: Dataset, settings: PyMCNUTSSettings, contex
         chains=chains,
         # chains run one after another: the first n draws of every chain exist once the last chain has them
         checkpoints=mcmc_prefixes(draws, chains, warmup, 1, stat("tree_size", burn=0), sequential=True),
+        sample_stats={"diverging": stat("diverging"), "tree_depth": stat("tree_depth"), "n_steps": stat("tree_size"),
+                      "acceptance_rate": stat("mean_tree_accept"), "energy": stat("energy"), "lp": stat("model_logp")},
     )

@@ -35,6 +35,9 @@ class FitResult:
     info: dict[str, Any] = field(default_factory=dict)
     chains: int | None = None  # MCMC: draws are chain-major, (chains * draws_per_chain, ...)
     checkpoints: list[Checkpoint] = field(default_factory=list)  # time to accuracy (bench.checkpoints)
+    # MCMC: per-draw sampler statistics under ArviZ's names (diverging, acceptance_rate, lp, n_steps,
+    # tree_depth, energy), chain-major like the draws; only those the backend gives.
+    sample_stats: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: int) -> tuple[Any, list[float]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from bench.spec.priors import Flat
@@ -36,6 +38,7 @@ def reference(data: Dataset) -> Reference:
         {"x": np.array(X_SD), "y": np.array(sd_y)},
         sampler,
         {"method": "closed form: x ~ N(0, 3^2), y | x ~ N(0.1 x^2, 1)"},
+        log_evidence=math.log(2.0 * math.pi * X_SD),  # unnormalised N(0, 9) times N(0.1 x^2, 1)
     )
 
 

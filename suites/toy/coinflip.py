@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import special
 
 from bench.spec.likelihoods import Likelihood
 from bench.spec.priors import Uniform
@@ -31,6 +32,7 @@ def reference(data: Dataset) -> Reference:
         {"f": np.array(sd)},
         lambda rng, n: {"f": rng.beta(a, b, size=n)},
         {"method": f"conjugate posterior Beta({a}, {b})"},
+        log_evidence=float(special.betaln(a, b)),  # uniform prior: p(D) = B(13, 9)
     )
 
 

@@ -43,6 +43,7 @@ def reference(data: Dataset) -> Reference:
         {"x": np.array(sd[0]), "y": np.array(sd[1])},
         sampler,
         {"method": "closed form: N(0, [[5, 4], [4, 5]])", "covariance": cov.tolist()},
+        log_evidence=math.log(2.0 * math.pi * SD_1 * SD_2),  # the potential is an unnormalised Gaussian
     )
 
 

@@ -1,0 +1,20 @@
+"""Where output goes by default: one place, so every command agrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = Path("results")
+DEFAULT_STORE = RESULTS / "bench.sqlite"
+REPORTS_DIR = RESULTS / "reports"
+FIGURES_DIR = RESULTS / "figures"
+
+
+def references_beside(store: Path) -> Path:
+    """Stored MCMC references live beside the store unless --references names another folder."""
+    return store.parent / "references"
+
+
+def draws_beside(store: Path) -> Path:
+    """Saved ArviZ draws (--save-draws) live beside the store."""
+    return store.parent / "draws"
