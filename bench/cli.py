@@ -7,6 +7,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
+from time import perf_counter
 from typing import Optional
 
 import typer
@@ -84,6 +85,7 @@ def run(
     import suites
     from bench import driver, report
     from bench.executors import LocalExecutor
+    from bench.phases import measured_work, summary_line
     from bench.plan import Request, build_plan, check_positive, parse_overrides
     from bench.store import check_readable
 
@@ -107,8 +109,10 @@ def run(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
     ) as progress:
         task = progress.add_task("running", total=len(cells))
+        work, started = [0.0], perf_counter()
 
         def on_record(record: dict) -> None:
+            work[0] += measured_work(record)
             style = STATUS_STYLE.get(record["status"], "red")
             progress.console.print(f"  [{style}]{record['status']:<11}[/] {record['key']}  {record['wall_s']:.1f}s")
             progress.advance(task)
@@ -128,6 +132,7 @@ def run(
     _print_summary(table)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items())) or "nothing new"
     console.print(f"run {outcome.run_id}: ran {outcome.ran} ({counts}), reused {outcome.reused} finished cells")
+    console.print(summary_line(work[0], perf_counter() - started))
     if strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
         raise typer.Exit(1)
 

@@ -41,10 +41,13 @@ def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: i
     """Run an already-compiled fit `repeats` times; the clock stops only after `sync` returns."""
     from time import perf_counter
 
+    from bench.phases import mark_repeats_end
+
     samples: list[float] = []
     output = None
     for _ in range(repeats):
         start = perf_counter()
         output = sync(call())
         samples.append(perf_counter() - start)
+    mark_repeats_end()
     return output, samples

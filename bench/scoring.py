@@ -10,13 +10,12 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-from bench import predictive
+from bench import diagnostics, predictive
 from bench.draws import flatten, num_draws
 from bench.fitting import FitResult
 from bench.ops import NUMPY
@@ -33,14 +32,7 @@ def psis_khat(log_weights: np.ndarray) -> float:
     """Pareto k-hat of the importance weights p/q (ArviZ's PSIS); NaN below 2,000 draws."""
     if len(log_weights) < KHAT_MIN_DRAWS or not np.all(np.isfinite(log_weights)):
         return float("nan")
-    from bench.arviz_setup import arviz
-
-    az = arviz()
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        _, khat = az.psislw(np.asarray(log_weights, dtype=np.float64))
-    return float(khat)
+    return diagnostics.psis_khat(log_weights)
 
 
 def elbo_metrics(problem: Problem, data: Dataset, fit: FitResult) -> dict[str, float]:
@@ -94,21 +86,14 @@ def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, se
 
 
 def mcmc_metrics(problem: Problem, fit: FitResult) -> dict[str, float]:
-    """Rank-normalised bulk and tail ESS, split R-hat (ArviZ), ESS per second, acceptance, divergences."""
+    """Rank-normalised bulk and tail ESS, split R-hat (arviz-stats), ESS per second, acceptance, divergences."""
     if not fit.chains:
         return {}
-    from bench.arviz_setup import arviz
-
-    az = arviz()
-
     shapes = {lat.name: lat.shape for lat in problem.latents}
     _, matrix = flatten(fit.draws, shapes)
     per_chain = matrix.reshape(fit.chains, -1, matrix.shape[1])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        bulk = np.array([az.ess(per_chain[:, :, k], method="bulk") for k in range(matrix.shape[1])], dtype=float)
-        tail = np.array([az.ess(per_chain[:, :, k], method="tail") for k in range(matrix.shape[1])], dtype=float)
-        rhat = np.array([az.rhat(per_chain[:, :, k]) for k in range(matrix.shape[1])], dtype=float)
+    bulk, tail = diagnostics.ess(per_chain, "bulk"), diagnostics.ess(per_chain, "tail")
+    rhat = diagnostics.rhat(per_chain)
     run_s = float(np.median(fit.run_s))
     metrics = {
         "ess_bulk_min": float(np.min(bulk)),

@@ -23,6 +23,7 @@ from backends.pymc.model import make_model
 from bench.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
 from bench.errors import Unsupported
 from bench.fitting import FitContext, FitResult
+from bench.phases import mark_repeats_end
 from bench.problem import Dataset, Problem
 
 COMPILE_MODES = {"C": "FAST_RUN", "NUMBA": "NUMBA"}
@@ -99,6 +100,7 @@ def _fit_advi(problem: Problem, data: Dataset, settings: Mapping[str, Any], cont
             if i + 1 in keep_at:  # a copy of the family's parameters for time to accuracy
                 kept[i + 1] = [p.get_value() for p in group.params]
         run_s.append(perf_counter() - start)
+    mark_repeats_end()
     # PyMC divides a minibatch loss by total_size / batch_size (scale_cost_to_minibatch); scaled
     # back, every VI trace reads on the full data set's negative-ELBO scale (1 without minibatches)
     loss_scale = float(pytensor.function([], inference.approx.symbolic_normalizing_constant)())
