@@ -31,9 +31,10 @@ def quality(record):
 
 @pytest.mark.slow
 @requires_numpyro
-def test_compile_time_and_metrics_do_not_depend_on_what_ran_before_in_the_slot():
+def test_compile_time_and_metrics_do_not_depend_on_what_ran_before_in_the_slot(monkeypatch):
     """B first in a fresh slot (twice, interleaved) against B after other cells in one slot: no
     in-memory compile cache leaks from one cell to the next (no persistent cache here)."""
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)  # conftest turns it on for the tests
     other, cell = svi_cell(guide="auto_mvn"), svi_cell()
 
     def run(pool, c):
