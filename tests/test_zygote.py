@@ -126,3 +126,38 @@ def test_run_records_phases_and_ends_with_the_measured_work_line(tmp_path):
                 "store_write"} <= set(phases)  # fmt: skip
         assert all(seconds >= 0 for seconds in phases.values())
         assert phases["repeats"] == pytest.approx(2e-3)  # testing.exact's two stated repeats
+
+
+def processes_marked(mark: str) -> list[int]:
+    """Live processes whose environment carries `mark` (the driver, its zygotes and their cells)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if mark.encode() in open(f"/proc/{entry}/environ", "rb").read():
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def test_an_interrupted_run_leaves_no_zygote_and_no_forked_cell(tmp_path):
+    import signal
+    import time
+
+    store, mark = tmp_path / "s.sqlite", f"BENCH_TEST_MARK={tmp_path.name}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_TEST_MARK": tmp_path.name}
+    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", "--suite", "toy", "--problems", "gamma",
+                             "--methods", "testing.sleep", "--repeats", "1", "--store", str(store)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(processes_marked(mark)) < 3:  # driver, zygote, forked cell
+        time.sleep(0.2)
+    assert len(processes_marked(mark)) >= 3
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and processes_marked(mark):
+        time.sleep(0.2)
+    assert processes_marked(mark) == []
