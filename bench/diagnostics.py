@@ -36,8 +36,9 @@ def rhat(per_chain: np.ndarray) -> np.ndarray:
 
 
 def psis_khat(log_weights: np.ndarray) -> float:
-    """Pareto k-hat of importance log weights (PSIS, relative efficiency 1)."""
+    """Pareto k-hat of importance log weights (PSIS, relative efficiency 1). arviz-stats' psislw
+    takes log-likelihoods, as PSIS-LOO does (its ratios are their negatives): hence the sign."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _, khat = _stats().psislw(np.asarray(log_weights, dtype=np.float64), r_eff=1.0)
+        _, khat = _stats().psislw(-np.asarray(log_weights, dtype=np.float64), r_eff=1.0)
     return float(khat)
