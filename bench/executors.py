@@ -172,7 +172,10 @@ def _run_forked(cell: Cell, env: dict[str, str], paths: tuple[Path, Path, Path],
     preload = zygote.preload_modules(get_method(cell.method).fit.split(":")[0])
     if not pool.may_fork(env, preload):
         return _SPAWN
-    server = pool.checkout(env, Path(tempfile.gettempdir()))
+    try:
+        server = pool.checkout(env, Path(tempfile.gettempdir()))
+    except OSError:  # no zygote could start (out of processes or memory): spawn this cell
+        return _SPAWN
     request = {"cell": str(cell_path), "out": str(out_path), "log": str(log_path), "preload": list(preload)}
     child = None
     try:
