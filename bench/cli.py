@@ -8,6 +8,7 @@ import shlex
 import signal
 import sys
 from pathlib import Path
+from time import perf_counter
 from typing import Optional
 
 import typer
@@ -162,6 +163,8 @@ def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_re
 def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile_cache: bool, wide: bool, label: str) -> None:
     from bench import driver, report
     from bench.executors import LocalExecutor
+    from bench.phases import measured_work, summary_line
+    from bench.plan import Request, build_plan, check_positive, parse_overrides
     from bench.store import check_readable
 
     jobs, timeout, force, strict = options["jobs"], options["timeout"], options["force"], options["strict"]
@@ -189,8 +192,11 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
             running[cell.key] = None
             progress.update(task, description=describe())
 
+        work, started = [0.0], perf_counter()
+
         def on_record(record: dict) -> None:
             running.pop(record["key"], None)
+            work[0] += measured_work(record)
             style = STATUS_STYLE.get(record["status"], "red")
             progress.console.print(f"  [{style}]{record['status']:<11}[/] {record['key']}  {record['wall_s']:.1f}s")
             if options["save_draws"]:
@@ -219,6 +225,7 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
     _print_summary(table, wide)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items())) or "nothing new"
     console.print(f"run {outcome.run_id}: ran {outcome.ran} ({counts}), reused {outcome.reused} finished cells")
+    console.print(summary_line(work[0], perf_counter() - started))
     if strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
         raise typer.Exit(1)
 

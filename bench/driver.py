@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from bench import environment
@@ -51,7 +52,9 @@ def execute(
         records = executor.run(todo)
         try:
             for record in records:
-                store.add_record(run_id, record)
+                start = perf_counter()
+                record_id = store.add_record(run_id, record)
+                store.add_phase(record_id, "store_write", perf_counter() - start)
                 statuses[record["status"]] = statuses.get(record["status"], 0) + 1
                 if on_record is not None:
                     on_record(record)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
-    "numpy", "scipy", "arviz", "jax", "jaxlib", "numpyro", "optax", "blackjax",
+    "numpy", "scipy", "arviz", "arviz-stats", "jax", "jaxlib", "numpyro", "optax", "blackjax",
     "pymc", "pytensor", "torch", "scikit-learn", "pandas",
 )  # fmt: skip
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS")

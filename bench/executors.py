@@ -19,9 +19,11 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any, Protocol
 
+from backends import get_method
+from bench import zygote
 from bench.cells import Cell
 from bench.environment import PROJECT_ROOT
 from bench.worker import empty_record, run_cell
@@ -117,50 +119,119 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 def run_in_subprocess(
     cell: Cell, timeout: float, threads: int = 1, jax_cache: Path | None = None, live: _Processes | None = None,
-    slot: int = 0,
+    slot: int = 0, zygotes: zygote.Zygotes | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """One cell, one process; always returns a record."""
+    """One cell, one process; always returns a record. The process is forked from this slot's
+    zygote (bench.zygote: the framework imported once per slot) or, where that is off or not
+    safe, spawned as a fresh interpreter."""
     if cell.unsupported:
         return run_cell(cell)  # nothing to isolate: the record is known without running anything
     if live is not None and live.closed:
         return empty_record(cell, "skipped", "the run was interrupted before this cell started")
     start = perf_counter()
+    deadline = monotonic() + timeout
+    env = worker_environment(cell, threads, jax_cache, slot)
     with tempfile.TemporaryDirectory(prefix="bench-cell-") as tmp:
         cell_path, out_path, log_path = Path(tmp, "cell.json"), Path(tmp, "record.json"), Path(tmp, "worker.log")
         cell_path.write_text(cell.to_json())
         kills_before = oom_kills()
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.worker", str(cell_path), str(out_path)],
-                env=worker_environment(cell, threads, jax_cache, slot),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # its own process group: a timeout kills everything it started
-            )
-            if live is not None:
-                live.add(proc)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(proc)
-                proc.wait()
-                record = empty_record(cell, "timeout", f"exceeded the {timeout:g} s timeout")
-                record["wall_s"] = perf_counter() - start
-                return record
-            finally:
-                if live is not None:
-                    live.discard(proc)
-        if proc.returncode == 0 and out_path.exists():
-            return json.loads(out_path.read_text())
-        tail = log_path.read_text(errors="replace")[-4000:]
+        returncode = _run_forked(cell, env, (cell_path, out_path, log_path), deadline, live, zygotes or zygote.POOL)
+        if returncode is _SPAWN:
+            returncode = _run_spawned(env, (cell_path, out_path, log_path), deadline, live)
+        if returncode is None:
+            record = empty_record(cell, "timeout", f"exceeded the {timeout:g} s timeout")
+            record["wall_s"] = perf_counter() - start
+            return record
+        if returncode == 0 and out_path.exists():
+            record = json.loads(out_path.read_text())
+            # process start, imports and the record's hand-back: the cell's wall as seen from here, less its own
+            record["info"].setdefault("phases", {})["start"] = max(0.0, perf_counter() - start - record["wall_s"])
+            return record
+        tail = log_path.read_text(errors="replace")[-4000:] if log_path.exists() else ""
         kills_after = oom_kills()
         oom_killed = kills_before is not None and kills_after is not None and kills_after > kills_before
-        status, reason = _describe_exit(proc.returncode, tail, oom_killed)
+        status, reason = _describe_exit(returncode, tail, oom_killed)
         record = empty_record(cell, status, reason)
         record["info"]["log_tail"] = tail
         record["wall_s"] = perf_counter() - start
         return record
+
+
+_SPAWN = object()  # _run_forked's answer when the cell must run in a spawned interpreter instead
+
+
+def _run_forked(cell: Cell, env: dict[str, str], paths: tuple[Path, Path, Path], deadline: float,
+                live: _Processes | None, pool: zygote.Zygotes) -> int | None | object:  # fmt: skip
+    """The cell forked from a zygote: its exit code, None on timeout (its group killed), or _SPAWN."""
+    if not zygote.enabled():
+        return _SPAWN
+    started = monotonic()
+    cell_path, out_path, log_path = paths
+    preload = zygote.preload_modules(get_method(cell.method).fit.split(":")[0])
+    if not pool.may_fork(env, preload):
+        return _SPAWN
+    try:
+        server = pool.checkout(env, Path(tempfile.gettempdir()))
+    except OSError:  # no zygote could start (out of processes or memory): spawn this cell
+        return _SPAWN
+    request = {"cell": str(cell_path), "out": str(out_path), "log": str(log_path), "preload": list(preload)}
+    child = None
+    try:
+        # The zygote's own start and imports, paid once per slot, have a grace beyond the cell's
+        # timeout; the timeout itself runs from the fork, as a spawned cell's from its start.
+        pid = server.fork(request, deadline + zygote.START_GRACE_S)
+        if pid is None:
+            pool.retire(server)
+            return None
+        child = zygote.Child(pid)
+        if live is not None:
+            live.add(child)
+        returncode = server.wait(monotonic() + (deadline - started))
+        if returncode is None:
+            _kill_group(child)
+            server.wait(None)  # the zygote reaps it and reports the kill
+    except zygote.ZygoteGone as exc:
+        if child is not None:
+            _kill_group(child)
+        pool.retire(server, unsafe=preload if exc.unsafe else None)
+        if child is None:  # nothing of the cell ran: it runs in a spawned interpreter instead
+            return _SPAWN
+        return -signal.SIGKILL  # the zygote died under a running cell (the kernel's OOM killer, say)
+    finally:
+        if live is not None and child is not None:
+            live.discard(child)
+    if returncode == 0:
+        pool.give_back(server)
+    else:
+        pool.retire(server)  # after any failure the next cell gets a new zygote
+    return returncode
+
+
+def _run_spawned(env: dict[str, str], paths: tuple[Path, Path, Path], deadline: float,
+                 live: _Processes | None) -> int | None:  # fmt: skip
+    """The cell in a fresh interpreter: its exit code, or None on timeout (its group killed)."""
+    cell_path, out_path, log_path = paths
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.worker", str(cell_path), str(out_path)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: a timeout kills everything it started
+        )
+        if live is not None:
+            live.add(proc)
+        try:
+            proc.wait(timeout=max(0.0, deadline - monotonic()))
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.wait()
+            return None
+        finally:
+            if live is not None:
+                live.discard(proc)
+    return proc.returncode
 
 
 class LocalExecutor:
@@ -175,6 +246,7 @@ class LocalExecutor:
 
     def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
         live = _Processes()
+        zygotes = zygote.Zygotes()  # one per slot and environment, for this run only
         pool = ThreadPoolExecutor(max_workers=self.jobs)
         free_slots: queue.SimpleQueue[int] = queue.SimpleQueue()
         for slot in range(self.jobs):
@@ -185,7 +257,7 @@ class LocalExecutor:
             try:
                 if self.on_start is not None and not cell.unsupported:
                     self.on_start(cell)
-                return run_in_subprocess(cell, self.timeout, self.threads, self.jax_cache, live, slot)
+                return run_in_subprocess(cell, self.timeout, self.threads, self.jax_cache, live, slot, zygotes)
             finally:
                 free_slots.put(slot)
 
@@ -200,3 +272,4 @@ class LocalExecutor:
                 future.cancel()
             live.kill_all()
             pool.shutdown(wait=True, cancel_futures=True)
+            zygotes.close()

@@ -156,6 +156,12 @@ class Store:
             ])  # fmt: skip
         return record_id
 
+    def add_phase(self, record_id: int, phase: str, seconds: float) -> None:
+        """One more entry in a stored record's info.phases (the driver's own store write, timed after it)."""
+        with self.con:
+            self.con.execute("UPDATE records SET info = json_set(COALESCE(info, '{}'), ?, ?) WHERE record_id = ?",
+                             (f"$.phases.{phase}", float(seconds), record_id))  # fmt: skip
+
     # -- reading ----------------------------------------------------------------------------
     def finished_hashes(self, hashes: Iterable[str]) -> set[str]:
         wanted = list(set(hashes))

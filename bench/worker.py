@@ -13,7 +13,7 @@ import sys
 import traceback
 from datetime import datetime, timezone
 from pathlib import Path
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,17 @@ def one_line(exc: BaseException) -> str:
 
 
 def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
+    from bench import compile_cache
+    from bench import phases as clock
+
+    phases = record["info"].setdefault("phases", {})
+    tick = monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal tick
+        phases[name] = phases.get(name, 0.0) + monotonic() - tick
+        tick = monotonic()
+
     from backends import get_method
     from bench import scoring
     from bench.checkpoints import checkpoint_arrays
@@ -61,12 +72,21 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
 
     problem = get_problem(cell.problem)
     method = get_method(cell.method)
+    fit_function = method.load_fit()
+    lap("imports")
     data = problem.make_data(cell.seed)
     if not np.isfinite(problem.log_joint(problem.central_point(), data)):
         record.update(status="error", reason="pre-flight: the spec's log density is not finite at the initial point")
         return
     context = FitContext(seed=cell.seed, device=cell.device, dtype=cell.dtype, repeats=cell.repeats, draws=cell.draws)
-    fit = method.load_fit()(problem, data, method.make_settings(cell.settings), context)
+    lap("data")
+    clock.reset()
+    cache = compile_cache.Watch(method.requires)
+    cache.start()
+    fit = fit_function(problem, data, method.make_settings(cell.settings), context)
+    phases.update(clock.fit_phases(tick, monotonic(), fit.compile_s, fit.run_s))
+    record["info"].update(cache.verdict())
+    tick = monotonic()
 
     record["timing"] = {"compile_s": [fit.compile_s], "run_s": list(fit.run_s)}
     record["trace"] = scoring.thin_trace(fit.losses)
@@ -81,6 +101,7 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
         record.update(status="diverged", reason="posterior draws contain non-finite values")
         return
     reference = _reference(problem, data, cell)
+    lap("data")
     if reference is not None:
         record["info"]["reference"] = {"kind": reference.kind, "verdict": reference.verdict, **reference.provenance}
         if reference.verdict != "ok":
@@ -88,8 +109,10 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     scored = scoring.score(problem, data, fit, reference, cell.seed)
     record["metrics"], record["components"] = scored["metrics"], scored["components"]
     record["arrays"] = figure_arrays(problem, data, fit.draws, fit.chains, fit.sample_stats)
+    lap("scoring")
     run_s = float(np.median(fit.run_s))
     record["arrays"].update(checkpoint_arrays(problem, data, fit.checkpoints, run_s, reference, cell.seed))
+    lap("checkpoints")
     record["status"] = "ok"
 
 

@@ -11,11 +11,15 @@ def cell(method, problem="coinflip"):
     return Cell("toy", problem, method, "", 0, "cpu", "float32", 1, 200, settings, hash=method)
 
 
-def test_failures_become_rows_while_the_other_cells_finish():
+# A spawned interpreter's imports count against its timeout (a zygote's are paid before the fork)
+@pytest.mark.parametrize("forked, timeout", [(True, 8), (False, 20)], ids=["zygote", "spawned"])
+def test_failures_become_rows_while_the_other_cells_finish(forked, timeout, monkeypatch):
+    if not forked:
+        monkeypatch.setenv("BENCH_NO_ZYGOTE", "1")  # a fresh interpreter per cell, the fallback path
     cells = [cell(f"testing.{m}") for m in ("raise", "nan", "sleep", "crash", "exact")]
     cells.append(Cell("toy", "gamma", "testing.exact", "", 0, "cpu", "float32", 1, 200, {"steps": 2, "sleep_s": 0.0},
                       unsupported="not for this device", hash="u"))  # fmt: skip
-    records = {r["cell"]["method"] + r["hash"]: r for r in LocalExecutor(jobs=3, timeout=8).run(cells)}
+    records = {r["cell"]["method"] + r["hash"]: r for r in LocalExecutor(jobs=3, timeout=timeout).run(cells)}
     assert len(records) == len(cells)
     by_method = {r["cell"]["method"]: r for r in records.values() if r["hash"] != "u"}
     assert by_method["testing.raise"]["status"] == "error"
@@ -23,7 +27,7 @@ def test_failures_become_rows_while_the_other_cells_finish():
     assert by_method["testing.nan"]["status"] == "diverged"
     assert "non-finite at step 6" in by_method["testing.nan"]["reason"]
     assert by_method["testing.sleep"]["status"] == "timeout"
-    assert "8 s timeout" in by_method["testing.sleep"]["reason"]
+    assert f"{timeout} s timeout" in by_method["testing.sleep"]["reason"]
     assert by_method["testing.crash"]["status"] == "error"
     assert "SIGKILL" in by_method["testing.crash"]["reason"]
     assert by_method["testing.exact"]["status"] == "ok"

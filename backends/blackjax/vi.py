@@ -60,12 +60,19 @@ def _fit_gaussian(problem, data, settings, context, algorithm, log_q_of, family:
                                    xs=jax.random.split(key, steps))  # fmt: skip
 
     (state, losses, snapshots), compile_s, run_s = compile_and_time(run, (state0, fit_key), context.repeats)
-    z = vi.sample(draw_key, state, context.draws)
+    # one compiled sampler for the final draws and every checkpoint (the first `num` of a full batch)
+    sample = jax.jit(lambda s: vi.sample(draw_key, s, context.draws))
+    z = sample(state)
     log_q = jax.vmap(log_q_of(state))(z)
 
     def sampler_at(index: int):
         then = state._replace(**dict(zip(family, snapshot_at(snapshots, index))))
-        return lambda num: target.draws_to_numpy(vi.sample(draw_key, then, num))
+
+        def at(num: int):
+            drawn = sample(then) if num <= context.draws else vi.sample(draw_key, then, num)
+            return target.draws_to_numpy(drawn[:num])
+
+        return at
 
     checkpoints = vi_checkpoints(keep, steps, sampler_at)
     return _result(target, z, log_q, losses, compile_s, run_s, steps, steps * particles, checkpoints)

@@ -8,6 +8,8 @@ flat vector means the same thing here as in `bench.spec.draws.flatten` and the t
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -65,9 +67,13 @@ class JaxTarget:
         """Stan's (and NumPyro's init_to_uniform) dispersed starts: U(-radius, radius) unconstrained."""
         return jax.random.uniform(key, (num, self.dim), self.dtype, -radius, radius)
 
+    @cached_property
+    def _constrain_batch(self):
+        return jax.jit(jax.vmap(self.constrain))  # one compiled map per target, not one per call
+
     def draws_to_numpy(self, z: jax.Array) -> dict[str, np.ndarray]:
         """Constrained float64 draws from flat unconstrained points (S, D)."""
-        values = jax.jit(jax.vmap(self.constrain))(z)
+        values = self._constrain_batch(z)
         return {k: np.asarray(v, dtype=np.float64) for k, v in values.items()}
 
     def log_q_constrained(self, z: jax.Array, log_q_unconstrained: jax.Array) -> np.ndarray:

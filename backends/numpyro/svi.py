@@ -120,9 +120,10 @@ def make_early_stopping_loop(
     return run
 
 
-def guide_sampler(guide, data: Mapping[str, Any], names: list[str]):
+def guide_sampler(guide, data: Mapping[str, Any], names: list[str], constrain=None):
     """sample(params, key, num) -> (constrained draws of the latents from q, log q of each draw),
-    compiled once per draw count, so every checkpoint's parameters reuse the executable."""
+    compiled once per draw count, so every checkpoint's parameters reuse the executable.
+    constrain: where given, params are the optimiser's raw ones, mapped inside the compiled call."""
 
     def one(params, k):
         log_q, trace = log_density(seed(guide, k), (), dict(data), params)
@@ -130,6 +131,7 @@ def guide_sampler(guide, data: Mapping[str, Any], names: list[str]):
 
     @partial(jax.jit, static_argnums=2)
     def draw(params, key, num):
+        params = params if constrain is None else constrain(params)
         return jax.vmap(lambda k: one(params, k))(jax.random.split(key, num))
 
     def sample(params, key, num: int):
@@ -161,14 +163,20 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
         run, (state0, batch_key, train, val), context.repeats
     )
     taken = int(taken)  # read back after the clock has stopped
-    params = svi.get_params(state)
     names = [lat.name for lat in problem.latents]
-    sample = guide_sampler(guide, train, names)
-    draws, log_q = sample(params, draw_key, context.draws)
+    # One compiled sampler for the cell: the final draws and every checkpoint's (the first `num`
+    # of a full-size batch), with the raw parameters as its argument.
+    sample = guide_sampler(guide, train, names, svi.constrain_fn)
+    draws, log_q = sample(raw_params(svi, state), draw_key, context.draws)
 
     def sampler_at(index: int):
-        snapshot = svi.constrain_fn(snapshot_at(snapshots, index))
-        return lambda num: sample(snapshot, draw_key, num)[0]
+        snapshot = snapshot_at(snapshots, index)
+
+        def at(num: int):
+            drawn = sample(snapshot, draw_key, max(num, context.draws))[0]
+            return {k: v[:num] for k, v in drawn.items()}
+
+        return at
 
     return FitResult(
         draws=draws,

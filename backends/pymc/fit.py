@@ -25,6 +25,7 @@ from bench.spec.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
 from bench.spec.errors import Unsupported
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
+from bench.spec.fitting import mark_repeats_end
 
 COMPILE_MODES = {"C": "FAST_RUN", "NUMBA": "NUMBA"}
 
@@ -100,6 +101,7 @@ def _fit_advi(problem: Problem, data: Dataset, settings: ADVISettings, context: 
             if i + 1 in keep_at:  # a copy of the family's parameters for time to accuracy
                 kept[i + 1] = [p.get_value() for p in group.params]
         run_s.append(perf_counter() - start)
+    mark_repeats_end()
     # PyMC divides a minibatch loss by total_size / batch_size (scale_cost_to_minibatch); scaled
     # back, every VI trace reads on the full data set's negative-ELBO scale (1 without minibatches)
     loss_scale = float(pytensor.function([], inference.approx.symbolic_normalizing_constant)())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,10 +45,29 @@ def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: i
     """Run an already-compiled fit `repeats` times; the clock stops only after `sync` returns."""
     from time import perf_counter
 
+
     samples: list[float] = []
     output = None
     for _ in range(repeats):
         start = perf_counter()
         output = sync(call())
         samples.append(perf_counter() - start)
+    mark_repeats_end()
     return output, samples
+
+
+# Where a fit's timed repeats ended (bench.phases splits the fit's wall time with it).
+_REPEATS_END: list[float] = []  # set by fitting.time_repeats (and loops of their own): where final draws begin
+
+
+def mark_repeats_end() -> None:
+    """Called when a fit's last timed repeat has finished: what follows is drawing and bookkeeping."""
+    _REPEATS_END[:] = [monotonic()]
+
+
+def repeats_end(default: float) -> float:
+    return _REPEATS_END[0] if _REPEATS_END else default
+
+
+def reset() -> None:
+    _REPEATS_END.clear()
