@@ -17,7 +17,7 @@ from rich.table import Table
 from bench.errors import BenchInputError, unknown
 
 DEFAULT_STORE = Path("results/bench.sqlite")
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "dask")
 REPORT_FORMATS = ("md", "latex", "html", "csv", "summary")
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "unsupported": "cyan", "skipped": "dim"}
 
@@ -68,7 +68,8 @@ def run(
     device: str = typer.Option("cpu", help="cpu or gpu"),
     repeats: Optional[int] = typer.Option(None, help="warm timed repeats per cell, all stored (default 3, or the suite's)"),
     jobs: int = typer.Option(1, help="cells run at once; above 1 the cells share the CPU and timings suffer"),
-    executor: str = typer.Option("local", help="local"),
+    executor: str = typer.Option("local", help="local, or dask (a LocalCluster of --jobs processes, or --scheduler's cluster)"),
+    scheduler: Optional[str] = typer.Option(None, help="with --executor dask: a running scheduler, tcp://HOST:PORT"),
     timeout: float = typer.Option(1800.0, help="seconds before a cell is killed and recorded as timeout"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
     force: bool = typer.Option(False, help="re-run cells already finished with the same hash"),
@@ -92,16 +93,24 @@ def run(
     repeats = defaults.get("repeats", 3) if repeats is None else repeats
     if executor not in EXECUTORS:
         raise unknown("executor", executor, EXECUTORS)
+    if scheduler is not None and executor != "dask":
+        raise BenchInputError(f"--scheduler needs --executor dask (got --executor {executor})")
     check_positive(jobs=jobs, timeout=timeout)
     request = Request(
         suite=suite, problems=_names(problems), methods=_names(methods), seeds=seeds, device=device,
         dtype="float64" if x64 else "float32", repeats=repeats, draws=draws, overrides=parse_overrides(set_),
-        references=references or store.parent / "references",
+        references=references or store.parent / "references", device_elsewhere=scheduler is not None,
     )  # fmt: skip
     cells = build_plan(request)
     check_readable(store)
     cache = store.parent / "cache" / "jax" if compile_cache else None
-    pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
+    env_extra = {"jax_compilation_cache": str(cache) if cache else None}
+    if executor == "dask":
+        from bench.dask_executor import DaskExecutor
+
+        pool = DaskExecutor(scheduler, jobs, timeout, cache, env_extra, gpu=device == "gpu")  # connects: before the store opens
+    else:
+        pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
     console.print(f"[bold]{len(cells)} cells[/] ({suite}, {device}, {request.dtype}) -> {store}")
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
@@ -117,12 +126,15 @@ def run(
         try:
             outcome = driver.execute(
                 cells, store, pool, force=force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
-                env_extra={"jax_compilation_cache": str(cache) if cache else None}, on_record=on_record,
+                env_extra=env_extra, on_record=on_record,
             )  # fmt: skip
         except KeyboardInterrupt:
             progress.stop()
             console.print(f"[yellow]interrupted[/]: finished cells are in {store}; run again to resume")
             raise typer.Exit(130) from None
+        finally:
+            if executor == "dask":
+                pool.close()
         progress.update(task, completed=len(cells))
     table = report.latest_records(store, hashes=[c.hash for c in cells])
     _print_summary(table)

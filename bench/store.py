@@ -106,6 +106,11 @@ class Store:
         self.close()
 
     # -- writing (the driver only) -------------------------------------------------------
+    def add_environment(self, env_id: str, env: dict) -> None:
+        """An environment a record refers to (in its info's `env_id`) when it is not its run's."""
+        with self.con:
+            self.con.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env_id, json.dumps(env, default=str)))
+
     def begin_run(self, run_id: str, started_at: str, command: str, tag: str | None, env: dict, env_id: str) -> None:
         with self.con:
             self.con.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env_id, json.dumps(env, default=str)))
