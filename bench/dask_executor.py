@@ -9,14 +9,16 @@ dask is imported only here, and only when this executor is chosen.
 
 from __future__ import annotations
 
+import fcntl
+import itertools
 import json
 import logging
 import os
-import re
 import socket
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -62,6 +64,30 @@ def kill_cells(run_token: str) -> None:
     _live(run_token).kill_all()
 
 
+@contextmanager
+def host_slot(jax_cache: Path | None) -> Iterator[int]:
+    """The lowest slot number free on this host, held (an flock) while the cell runs: concurrent cells
+    of all the host's workers get distinct PyTensor compile directories (`worker_environment` puts
+    them beside the JAX cache), and later cells reuse them as the local executor's slots do."""
+    if jax_cache is None:
+        yield 0
+        return
+    folder = jax_cache.parent / "pytensor"
+    folder.mkdir(parents=True, exist_ok=True)
+    for slot in itertools.count():
+        lock = open(folder / f"slot-{slot}.lock", "w")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        try:
+            yield slot
+        finally:
+            lock.close()  # releases the lock
+        return
+
+
 @cache
 def _worker_environment(dtype: str, device: str, extra_json: str) -> dict:
     return environment.capture(dtype=dtype, device=device, extra=json.loads(extra_json))
@@ -77,10 +103,9 @@ def run_task(cell_json: str, timeout: float, threads_by_host: dict[str, int], ja
     cell = Cell.from_json(cell_json)
     host = get_address_host(worker.address)
     threads = threads_by_host.get(host) or max(1, (os.cpu_count() or 1) // worker.state.nthreads)
-    # PyTensor's compile directory: one per concurrent task slot (a worker thread) of each worker.
-    slot = re.sub(r"[^\w.-]", "_", f"{worker.name}-{threading.current_thread().name}")
     cache_dir = Path(jax_cache) if jax_cache else None
-    record = run_in_subprocess(cell, timeout, threads, cache_dir, live=_live(run_token), slot=slot)  # type: ignore[arg-type]
+    with host_slot(cache_dir) as slot:
+        record = run_in_subprocess(cell, timeout, threads, cache_dir, live=_live(run_token), slot=slot)
     record["info"].update(executor="dask", host=socket.gethostname(), worker=worker.address, threads=threads)
     record["environment"] = _worker_environment(cell.dtype, cell.device, env_extra_json)
     return record
@@ -152,15 +177,16 @@ class DaskExecutor:
         from distributed import as_completed
 
         token = uuid.uuid4().hex[:12]
-        cell_of = {}
-        for cell in cells:
-            future = self.client.submit(
-                run_task, cell.to_json(), self.timeout, self.threads_by_host, self.jax_cache, self.env_extra_json, token,
-                key=f"bench-cell-{cell.key}-{token}", resources={"GPU": 1} if cell.device == "gpu" else None,
-            )  # fmt: skip
-            cell_of[future] = cell
-        pending = set(cell_of)
+        cell_of: dict[Any, Cell] = {}
+        pending: set = set()
         try:
+            for cell in cells:
+                future = self.client.submit(
+                    run_task, cell.to_json(), self.timeout, self.threads_by_host, self.jax_cache, self.env_extra_json,
+                    token, key=f"bench-cell-{cell.key}-{token}", resources={"GPU": 1} if cell.device == "gpu" else None,
+                )  # fmt: skip
+                cell_of[future] = cell
+                pending.add(future)
             for future in as_completed(list(cell_of)):
                 pending.discard(future)
                 yield self._record(future, cell_of[future])

@@ -41,7 +41,7 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
     from bench.dask_executor import DaskExecutor
     from bench.executors import LocalExecutor
 
-    cells = [cell("testing.exact", p, s) for p in ("coinflip", "banana") for s in (0, 1)] + [cell("testing.raise")]
+    cells = [cell("testing.exact", "coinflip", 1), cell("testing.exact", "banana"), cell("testing.raise")]
     local = {r["hash"]: r for r in LocalExecutor(jobs=2, timeout=60).run(cells)}
     # A cluster started apart from the executor, its workers with their own thread setting, so the
     # environment a record carries is seen to be the worker's, not this process's.
@@ -57,7 +57,7 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
     assert set(remote) == set(local) == {c.hash for c in cells}
     for key in local:
         assert comparable(remote[key]) == comparable(local[key])
-    assert remote["testing.exact-coinflip-0"]["status"] == "ok"
+    assert remote["testing.exact-banana-0"]["status"] == "ok"
     assert "deliberate failure" in remote["testing.raise-coinflip-0"]["reason"]
     infos = [r["info"] for r in remote.values()]
     assert {i["executor"] for i in infos} == {"dask"} and {i["worker"] for i in infos} <= workers
@@ -143,3 +143,15 @@ def test_unreachable_scheduler_is_bad_input_and_writes_nothing(tmp_path):
     local = bench(*args, "--scheduler", f"tcp://127.0.0.1:{port}", cwd=tmp_path)
     assert local.returncode == 2 and "--scheduler needs --executor dask" in local.stderr
     assert not store.exists() and not (tmp_path / "cache").exists()
+
+
+def test_host_slots_are_distinct_while_held_and_reused_after(tmp_path):
+    from bench.dask_executor import host_slot
+
+    cache = tmp_path / "cache" / "jax"
+    with host_slot(cache) as first, host_slot(cache) as second:
+        assert (first, second) == (0, 1)
+    with host_slot(cache) as again:
+        assert again == 0
+    with host_slot(None) as none:
+        assert none == 0
