@@ -1,6 +1,7 @@
 """The regression gate on synthetic stores: real slowdowns flagged, noise and small changes not."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -140,3 +141,7 @@ def test_a_record_run_on_a_cluster_worker_is_compared_by_the_workers_machine(tmp
     assert verdicts(run_compare(base, same_workers), "coinflip", "run_s") == ["regression"]
     assert verdicts(run_compare(base, other_workers), "coinflip", "*") == ["not comparable"]
     assert set(compare.load_side(str(base), base).samples["machine"]) == {"Worker CPU / Test GPU"}
+    local = empty_record(Cell("toy", "gamma", "numpyro.svi", "", 0, "cpu", "float32", 1, 100, {}), "ok")
+    with Store(base) as store:
+        _note_provenance(store, local)  # a local executor's record: run here, in the run's environment
+    assert local["info"] == {"executor": "local", "host": socket.gethostname()}

@@ -155,3 +155,35 @@ def test_host_slots_are_distinct_while_held_and_reused_after(tmp_path):
         assert again == 0
     with host_slot(None) as none:
         assert none == 0
+
+
+def test_gpu_cells_run_on_workers_offering_the_gpu_resource(tmp_path):
+    """Placement, without a GPU: the cell asks for resource GPU=1, so only the worker started with
+    `--resources GPU=1` runs it (testing.exact imports no framework, so it runs there)."""
+    from bench.dask_executor import DaskExecutor
+    from bench.errors import BenchInputError
+
+    gpu_cell = Cell("toy", "coinflip", "testing.exact", "", 0, "gpu", "float32", 1, 200, {"steps": 10, "sleep_s": 0.0},
+                    hash="gpu")  # fmt: skip
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        address = cluster.scheduler_address
+        with pytest.raises(BenchInputError, match="no worker of the cluster at .* offers the GPU resource"):
+            DaskExecutor(scheduler=address, gpu=True)
+        command = [sys.executable, "-m", "dask", "worker", address, "--nworkers", "1", "--nthreads", "1",
+                   "--resources", "GPU=1", "--no-dashboard"]  # fmt: skip
+        worker = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with distributed.Client(address) as client:
+                client.wait_for_workers(2, timeout=120)
+                gpu_workers = {a for a, w in client.scheduler_info()["workers"].items() if w["resources"].get("GPU")}
+            executor = DaskExecutor(scheduler=address, timeout=60, gpu=True)
+            try:
+                records = {r["hash"]: r for r in executor.run([gpu_cell, cell("testing.exact")])}
+            finally:
+                executor.close()
+        finally:
+            worker.terminate()
+            worker.wait(timeout=60)
+    assert {r["status"] for r in records.values()} == {"ok"}
+    assert {records["gpu"]["info"]["worker"]} == gpu_workers
+    assert records["gpu"]["environment"]["device"] == "gpu"
