@@ -89,6 +89,18 @@ def host_slot(jax_cache: Path | None) -> Iterator[int]:
 
 
 @cache
+def _drop_nanny_environ() -> None:
+    """A nanny starts its worker with thread limits of 1 and an aggressive malloc trim
+    (`distributed.nanny.pre-spawn-environ`); a cell would inherit them, and its threads are the
+    executor's to set, as under the local executor. Those values go, once per worker process."""
+    import dask
+
+    for name, value in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items():
+        if os.environ.get(name) == str(value):
+            del os.environ[name]
+
+
+@cache
 def _worker_environment(dtype: str, device: str, extra_json: str) -> dict:
     return environment.capture(dtype=dtype, device=device, extra=json.loads(extra_json))
 
@@ -100,6 +112,7 @@ def run_task(cell_json: str, timeout: float, threads_by_host: dict[str, int], ja
     from distributed.comm import get_address_host
 
     worker = get_worker()
+    _drop_nanny_environ()
     cell = Cell.from_json(cell_json)
     host = get_address_host(worker.address)
     threads = threads_by_host.get(host) or max(1, (os.cpu_count() or 1) // worker.state.nthreads)
@@ -210,7 +223,7 @@ class DaskExecutor:
             record["info"].update(executor="dask", host=get_address_host(address), worker=address)
         except Exception as exc:  # noqa: BLE001  the task itself failed (e.g. another bench version there)
             record = empty_record(cell, "error", f"dask task failed: {one_line(exc)}")
-            record["info"]["executor"] = "dask"
+            record["info"].update(executor="dask", host=None)  # where it ran is not known here
         return record
 
     def close(self) -> None:

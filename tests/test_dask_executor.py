@@ -63,6 +63,9 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
     assert {i["executor"] for i in infos} == {"dask"} and {i["worker"] for i in infos} <= workers
     assert {i["threads"] for i in infos} == {max(1, (os.cpu_count() or 1) // 2)}  # as the local executor's
     assert {r["environment"]["threads"]["OMP_NUM_THREADS"] for r in remote.values()} == {"3"}
+    # and without the nanny's own thread limit of 1, which cells would otherwise inherit
+    inherited = os.environ.get("MKL_NUM_THREADS")
+    assert {r["environment"]["threads"]["MKL_NUM_THREADS"] for r in remote.values()} == {None if inherited in (None, "1") else inherited}
     assert "environment" not in next(iter(local.values()))
 
 
