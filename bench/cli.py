@@ -20,7 +20,7 @@ from bench.spec.errors import BenchInputError, unknown
 from bench import paths
 
 DEFAULT_STORE = paths.DEFAULT_STORE
-EXECUTORS = ("local",)
+EXECUTORS = ("local", "dask")
 REPORT_FORMATS = ("md", "latex", "html", "csv", "summary")
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "unsupported": "cyan", "skipped": "dim"}
 
@@ -89,7 +89,8 @@ def run(
     device: Optional[str] = typer.Option(None, metavar="[cpu|gpu]", help="cpu (default) or gpu"),
     repeats: Optional[int] = typer.Option(None, help="warm timed repeats per cell, all stored (default 3, or the suite's)"),
     jobs: Optional[int] = typer.Option(None, help="cells run at once (default 1); above 1 the cells share the CPU and timings suffer"),
-    executor: Optional[str] = typer.Option(None, metavar="[local]", help="local (default)"),
+    executor: Optional[str] = typer.Option(None, metavar="[local|dask]", help="local (default), or dask (a LocalCluster of --jobs processes, or --scheduler's cluster)"),
+    scheduler: Optional[str] = typer.Option(None, help="with --executor dask: a running scheduler, tcp://HOST:PORT"),
     timeout: Optional[float] = typer.Option(None, help="seconds before a cell is killed and recorded as timeout (default 1800)"),
     store: Optional[Path] = typer.Option(None, help=f"SQLite store (default {paths.DEFAULT_STORE})"),
     force: Optional[bool] = typer.Option(None, "--force", help="re-run cells already finished with the same hash"),
@@ -113,7 +114,7 @@ def run(
         raise BenchInputError("bench run needs --suite (see `bench list suites`) or --config grid.toml")
     flags = {"seeds": seeds, "device": device, "repeats": repeats, "jobs": jobs, "executor": executor,
              "timeout": timeout, "store": store, "force": force, "x64": x64, "draws": draws, "tag": tag,
-             "strict": strict, "references": references, "save_draws": save_draws}  # fmt: skip
+             "strict": strict, "references": references, "save_draws": save_draws, "scheduler": scheduler}  # fmt: skip
     options = grid_config.merged(flags, file, RUN_OPTION_DEFAULTS)
     overrides = parse_overrides(set_)
     if suite is not None or file is None:  # the command line names the grid: it replaces the file's
@@ -139,6 +140,8 @@ def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_re
 
     if options["executor"] not in EXECUTORS:
         raise unknown("executor", options["executor"], EXECUTORS)
+    if options["scheduler"] is not None and options["executor"] != "dask":
+        raise BenchInputError(f"--scheduler needs --executor dask (got --executor {options['executor']})")
     check_positive(jobs=options["jobs"], timeout=options["timeout"])
     references = Path(options["references"]) if options["references"] else store.parent / "references"
     cells, seen = [], {}
@@ -149,7 +152,7 @@ def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_re
         request = Request(
             suite=block.suite, problems=block.problems, methods=block.methods, seeds=seeds, device=options["device"],
             dtype="float64" if options["x64"] else "float32", repeats=repeats, draws=options["draws"],
-            overrides=block.overrides, references=references,
+            overrides=block.overrides, references=references, device_elsewhere=options["scheduler"] is not None,
         )  # fmt: skip
         for cell in build_plan(request):
             if cell.key in seen and seen[cell.key] != cell.hash:
@@ -172,7 +175,14 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
     dtype = cells[0].dtype if cells else "float32"
     check_readable(store)
     cache = store.parent / "cache" / "jax" if compile_cache else None
-    pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
+    env_extra = {"jax_compilation_cache": str(cache) if cache else None}
+    if options["executor"] == "dask":
+        from bench.dask_executor import DaskExecutor
+
+        # connects (or starts a LocalCluster) before the store opens: an unreachable scheduler writes nothing
+        pool = DaskExecutor(options["scheduler"], jobs, timeout, cache, env_extra, gpu=device == "gpu")
+    else:
+        pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
     console.print(f"[bold]{len(cells)} cells[/] ({label}, {device}, {dtype}) -> {store}")
     running: dict[str, None] = {}  # cell keys in flight, in start order
     with Progress(
@@ -214,12 +224,15 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
         try:
             outcome = driver.execute(
                 cells, store, pool, force=force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
-                env_extra={"jax_compilation_cache": str(cache) if cache else None}, on_record=on_record,
+                env_extra=env_extra, on_record=on_record,
             )  # fmt: skip
         except KeyboardInterrupt:
             progress.stop()
             console.print(f"[yellow]interrupted[/]: finished cells are in {store}; run again to resume")
             raise typer.Exit(130) from None
+        finally:
+            if options["executor"] == "dask":
+                pool.close()
         progress.update(task, completed=len(cells))
     table = report.latest_records(store, hashes=[c.hash for c in cells])
     _print_summary(table, wide)

@@ -92,7 +92,8 @@ def load_side(spec: str, store: Path) -> Side:
         marks = ",".join("?" * len(ids))
         records = pd.read_sql_query(
             "SELECT r.record_id, r.suite, r.problem, r.method, r.variant, r.device, r.dtype, r.status,"
-            f" e.environment FROM records r JOIN runs USING (run_id) LEFT JOIN environments e USING (env_id)"
+            " e.environment FROM records r JOIN runs USING (run_id) LEFT JOIN environments e"
+            " ON e.env_id = COALESCE(json_extract(r.info, '$.env_id'), runs.env_id)"
             f" WHERE r.record_id IN ({marks})",
             con,
             params=ids,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -53,6 +54,7 @@ def execute(
         try:
             for record in records:
                 start = perf_counter()
+                _note_provenance(store, record)
                 record_id = store.add_record(run_id, record)
                 store.add_phase(record_id, "store_write", perf_counter() - start)
                 statuses[record["status"]] = statuses.get(record["status"], 0) + 1
@@ -66,3 +68,15 @@ def execute(
         return RunOutcome(run_id=run_id, ran=len(todo), reused=len(cells) - len(todo), statuses=statuses)
     finally:
         store.close()
+
+
+def _note_provenance(store: Store, record: dict[str, Any]) -> None:
+    """Where a record ran: its executor and host (this machine unless the executor says otherwise),
+    and the environment of the worker that ran it where the record brings one (a cluster's do), so a
+    comparison sees the worker's hardware rather than the driver's."""
+    record["info"].setdefault("executor", "local")
+    record["info"].setdefault("host", socket.gethostname())
+    worker_env = record.pop("environment", None)
+    if worker_env is not None:
+        record["info"]["env_id"] = environment.environment_id(worker_env)
+        store.add_environment(record["info"]["env_id"], worker_env)

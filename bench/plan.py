@@ -31,6 +31,7 @@ class Request:
     draws: int = 4000
     overrides: Mapping[str, str] = field(default_factory=dict)
     references: Path | None = None  # folder of stored MCMC references (None: score without them)
+    device_elsewhere: bool = False  # cells run on a cluster's workers, which check the device themselves
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, str]:
@@ -50,10 +51,10 @@ def check_positive(**counts: float) -> None:
             raise BenchInputError(f"--{name} must be a positive number, got {value}")
 
 
-def check_device(device: str) -> None:
+def check_device(device: str, here: bool = True) -> None:
     if device not in DEVICES:
         raise unknown("device", device, DEVICES)
-    if device == "gpu" and not environment.gpus():
+    if here and device == "gpu" and not environment.gpus():
         raise BenchInputError("--device gpu: no GPU is visible on this machine (nvidia-smi lists none); valid choices: cpu")
 
 
@@ -81,7 +82,7 @@ def build_plan(request: Request) -> list[Cell]:
     method_specs = list(request.methods) or list(suites.DEFAULT_METHODS[request.suite])
     methods = [split_method(spec) for spec in method_specs]
     check_positive(seeds=request.seeds, repeats=request.repeats, draws=request.draws)
-    check_device(request.device)
+    check_device(request.device, here=not request.device_elsewhere)
     if request.dtype not in DTYPES:
         raise unknown("dtype", request.dtype, DTYPES)
     _check_overrides_apply(methods, request.overrides)

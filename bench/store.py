@@ -109,9 +109,14 @@ class Store:
         self.close()
 
     # -- writing (the driver only) -------------------------------------------------------
-    def begin_run(self, run_id: str, started_at: str, command: str, tag: str | None, env: dict, env_id: str) -> None:
+    def add_environment(self, env_id: str, env: dict) -> None:
+        """An environment a run, or a record (in its info's `env_id`, when not its run's), refers to."""
         with self.con:
             self.con.execute("INSERT OR IGNORE INTO environments VALUES (?, ?)", (env_id, json.dumps(env, default=str)))
+
+    def begin_run(self, run_id: str, started_at: str, command: str, tag: str | None, env: dict, env_id: str) -> None:
+        self.add_environment(env_id, env)
+        with self.con:
             self.con.execute(
                 "INSERT INTO runs (run_id, started_at, command, tag, env_id) VALUES (?, ?, ?, ?, ?)",
                 (run_id, started_at, command, tag, env_id),

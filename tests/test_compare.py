@@ -1,6 +1,7 @@
 """The regression gate on synthetic stores: real slowdowns flagged, noise and small changes not."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -113,3 +114,34 @@ def test_history_marks_the_change_point(tmp_path):
     result = bench_cli("history", "--store", str(store), "--problem", "coinflip", "--method", "numpyro.svi:auto_normal",
                        "--plot", str(tmp_path / "h.png"), cwd=tmp_path)  # fmt: skip
     assert result.returncode == 0 and (tmp_path / "h.png").stat().st_size > 1000
+
+
+def test_a_record_run_on_a_cluster_worker_is_compared_by_the_workers_machine(tmp_path):
+    """A record bringing its worker's environment (the Dask executor's do) is judged by that
+    machine, not by the driver's that began the run."""
+    from bench.driver import _note_provenance
+
+    def store_with(path, driver_cpu, worker_cpu, run_s):
+        with Store(path, create=True) as store:
+            store.begin_run("r1", "r1", "test", None, {"cpu": driver_cpu, "gpus": []}, f"env-{driver_cpu}")
+            for seed in (0, 1):
+                cell = Cell("toy", "coinflip", "numpyro.svi", "auto_normal", seed, "cpu", "float32", 5, 100, {})
+                record = empty_record(cell, "ok")
+                record["timing"] = {"compile_s": [1.0], "run_s": list(RNG.normal(run_s, 0.01, 5))}
+                record["metrics"] = {"steps": 1000.0, "elbo": -14.79}
+                record["info"].update(executor="dask", host="worker-host")
+                record["environment"] = {"cpu": worker_cpu, "gpus": [{"name": "Test GPU"}]}
+                _note_provenance(store, record)
+                store.add_record("r1", record)
+        return path
+
+    base = store_with(tmp_path / "a.sqlite", "Laptop CPU", "Worker CPU", 1.0)
+    same_workers = store_with(tmp_path / "b.sqlite", "Another laptop CPU", "Worker CPU", 1.3)
+    other_workers = store_with(tmp_path / "c.sqlite", "Laptop CPU", "Other worker CPU", 1.3)
+    assert verdicts(run_compare(base, same_workers), "coinflip", "run_s") == ["regression"]
+    assert verdicts(run_compare(base, other_workers), "coinflip", "*") == ["not comparable"]
+    assert set(compare.load_side(str(base), base).samples["machine"]) == {"Worker CPU / Test GPU"}
+    local = empty_record(Cell("toy", "gamma", "numpyro.svi", "", 0, "cpu", "float32", 1, 100, {}), "ok")
+    with Store(base) as store:
+        _note_provenance(store, local)  # a local executor's record: run here, in the run's environment
+    assert local["info"] == {"executor": "local", "host": socket.gethostname()}
