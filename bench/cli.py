@@ -129,7 +129,7 @@ def run(
 RUN_OPTION_DEFAULTS = {
     "seeds": None, "device": "cpu", "repeats": None, "jobs": 1, "executor": "local", "timeout": 1800.0,
     "store": str(paths.DEFAULT_STORE), "force": False, "x64": False, "draws": 4000, "tag": None, "strict": False,
-    "references": None, "save_draws": False,
+    "references": None, "save_draws": False, "scheduler": None,
 }  # fmt: skip
 
 

@@ -32,5 +32,5 @@ def measured_work(record: Mapping[str, Any]) -> float:
 
 
 def summary_line(work: float, wall: float) -> str:
-    ratio = wall / work if work > 0 else float("nan")
-    return f"measured work (compile + repeats) {work:.1f} s of wall {wall:.1f} s (ratio {ratio:.2f})"
+    ratio = f"ratio {wall / work:.2f}" if work >= 0.05 else "no measured work to compare"
+    return f"measured work (compile + repeats) {work:.1f} s of wall {wall:.1f} s ({ratio})"
