@@ -3,6 +3,8 @@
 They exercise the runner's isolation without loading a framework: a cell that raises, one
 whose loss turns non-finite, one that sleeps past the timeout, one that kills its own
 process, and `testing.exact`, which returns exact reference draws in a few milliseconds.
+`testing.exact` times its loop for real: each step does a little arithmetic and sleeps
+`sleep_per_step` seconds, the knob the regression-gate tests turn to plant a slowdown.
 """
 
 from __future__ import annotations
@@ -22,16 +24,34 @@ from bench.methods import Method
 class TestSettings:
     steps: int = 10
     sleep_s: float = 600.0
+    sleep_per_step: float = 0.0  # seconds slept per timed step (a planted slowdown for gate tests)
+
+    def __post_init__(self) -> None:
+        if self.sleep_per_step < 0:
+            raise ValueError("sleep_per_step must be >= 0")
 
 
-def _result(problem, context: FitContext, losses: np.ndarray) -> FitResult:
+def _result(problem, context: FitContext, losses: np.ndarray, run_s: list[float] | None = None) -> FitResult:
     data = problem.make_data(context.seed)
     draws = problem.reference(data).draws(np.random.default_rng(context.seed), context.draws)
-    return FitResult(draws=draws, log_q=None, losses=losses, compile_s=0.0, run_s=[1e-3] * context.repeats, steps=len(losses))
+    run_s = [1e-3] * context.repeats if run_s is None else run_s
+    return FitResult(draws=draws, log_q=None, losses=losses, compile_s=0.0, run_s=run_s, steps=len(losses))
+
+
+def _timed_loop(steps: int, sleep_per_step: float) -> float:
+    """One timed repeat: per step a small matrix product (CPU work that load slows) and a sleep."""
+    matrix = np.random.default_rng(0).normal(size=(40, 40))
+    start = time.perf_counter()
+    for _ in range(steps):
+        matrix = np.tanh(matrix @ matrix.T / 40.0)
+        if sleep_per_step:
+            time.sleep(sleep_per_step)
+    return time.perf_counter() - start
 
 
 def fit_exact(problem, data, settings, context):
-    return _result(problem, context, np.linspace(1.0, 0.0, settings["steps"]))
+    run_s = [_timed_loop(settings["steps"], settings["sleep_per_step"]) for _ in range(context.repeats)]
+    return _result(problem, context, np.linspace(1.0, 0.0, settings["steps"]), run_s)
 
 
 def fit_raise(problem, data, settings, context):

@@ -12,6 +12,16 @@ from sklearn.metrics import accuracy_score, brier_score_loss, roc_auc_score
 
 ECE_BINS = 10
 PROB_FLOOR = 1e-12
+AUC_BOOTSTRAP = 200  # resamples of the test points for the AUC's standard error
+
+
+def auc_standard_error(y: np.ndarray, p: np.ndarray, seed: int = 0) -> float:
+    """Bootstrap over test points (scipy) of the posterior-mean AUC: the regression gate's yardstick."""
+    if len(np.unique(y)) != 2:
+        return float("nan")
+    result = stats.bootstrap((y, p), _auc, paired=True, vectorized=False, n_resamples=AUC_BOOTSTRAP,
+                             method="percentile", random_state=np.random.default_rng(seed))  # fmt: skip
+    return float(result.standard_error)
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -51,6 +61,7 @@ def classification_metrics(y: np.ndarray, p_draws: np.ndarray) -> dict[str, floa
     lpd = special.logsumexp(log_lik, axis=0) - np.log(len(p_draws))
     return {
         "auc": _auc(y, p_mean),
+        "auc_se": auc_standard_error(y, p_mean),
         "auc_draws_mean": float(np.mean(per_draw_auc)),
         "auc_draws_sd": float(np.std(per_draw_auc, ddof=1)) if len(per_draw_auc) > 1 else 0.0,
         "accuracy": float(accuracy_score(y, p_mean > 0.5)),
