@@ -241,10 +241,11 @@ def timing_rows(path: Path | str):
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         return pd.read_sql_query(
-            "SELECT r.run_id, r.problem, r.method, r.variant, r.seed, r.device, r.dtype, t.repeat, t.seconds,"
+            "SELECT r.run_id, ru.tag, r.suite, r.problem, r.method, r.variant, r.seed, r.device, r.dtype, t.repeat, t.seconds,"
             " (SELECT value FROM metrics m WHERE m.record_id = r.record_id AND m.metric = 'steps'"
             "  AND m.component = '') AS steps"
-            " FROM records r JOIN timing_samples t USING (record_id) WHERE r.status = 'ok' AND t.phase = 'run_s'",
+            " FROM records r JOIN runs ru USING (run_id) JOIN timing_samples t USING (record_id)"
+            " WHERE r.status = 'ok' AND t.phase = 'run_s'",
             con,
         )
     finally:
