@@ -133,6 +133,9 @@ def confirm(
     repo = environment.PROJECT_ROOT
     sides = {"baseline": base, "current": current}
     codes = {name: code_of(side, keys) for name, side in sides.items()}
+    jobs = {name: _jobs(side, keys) for name, side in sides.items()}
+    for command, problems, methods in (job for side_jobs in jobs.values() for job in side_jobs):
+        run_arguments(command, problems, methods, Path("check.sqlite"), "check")  # bad commands fail before any checkout
     with tempfile.TemporaryDirectory(prefix="bench-confirm-") as tmp:
         scratch = Path(tmp)
         versions = {}
@@ -140,7 +143,6 @@ def confirm(
             for name in sides:
                 versions[name] = checkout(name, codes[name], repo, scratch)
                 log(f"confirm: {name} = {versions[name].description} ({versions[name].tree})")
-            jobs = {name: _jobs(side, keys) for name, side in sides.items()}
             for round_ in range(1, rounds + 1):
                 for name in sides:  # A B A B ...: both versions see the same spell of load
                     for command, problems, methods in jobs[name]:
