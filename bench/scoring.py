@@ -179,11 +179,14 @@ def inside_training_range(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray
 
 
 def function_space_metrics(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], reference: Reference | None,
-                           seed: int) -> dict[str, float]:  # fmt: skip
+                           seed: int, standard_errors: bool = False) -> dict[str, float]:  # fmt: skip
+    """With standard_errors, also the AUC's bootstrap standard error (the final scoring, not checkpoints)."""
     test = data.test
     preds = predictions(problem, draws, test.x)
     if problem.task == "classification":
         metrics = predictive.classification_metrics(test.y, preds)
+        if standard_errors:
+            metrics["auc_se"] = predictive.auc_standard_error(test.y, preds.mean(axis=0), seed)
     else:
         first = {k: v[0] for k, v in draws.items()}
         noise_sd = float(problem.likelihood.params(NUMPY, first, test.x)["scale"])
@@ -202,5 +205,5 @@ def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference 
         aggregates, components = parameter_metrics(problem, fit, reference, seed)
         metrics.update(aggregates)
     elif problem.task in ("classification", "regression"):
-        metrics.update(function_space_metrics(problem, data, fit.draws, reference, seed))
+        metrics.update(function_space_metrics(problem, data, fit.draws, reference, seed, standard_errors=True))
     return {"metrics": metrics, "components": components}

@@ -233,3 +233,23 @@ def test_csv_export_encodes_array_blobs_as_base64(tmp_path):
     assert not arrays["data"].str.startswith("b'").any()
     decoded = np.frombuffer(base64.b64decode(arrays["data"].iloc[0]), dtype="<f4").reshape(json.loads(arrays["shape"].iloc[0]))
     np.testing.assert_array_equal(decoded, np.arange(6).reshape(2, 3))
+
+
+def test_standard_errors_the_worker_stores():
+    from sklearn.metrics import roc_auc_score
+
+    from bench import predictive, scoring
+    from tests.conftest import fit_method
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 600)
+    p = np.clip(0.3 * y + rng.uniform(0, 0.7, 600), 0, 1)
+    auc = roc_auc_score(y, p)
+    n1, n0 = y.sum(), len(y) - y.sum()
+    q1, q2 = auc / (2 - auc), 2 * auc**2 / (1 + auc)
+    hanley_mcneil = np.sqrt((auc * (1 - auc) + (n1 - 1) * (q1 - auc**2) + (n0 - 1) * (q2 - auc**2)) / (n1 * n0))
+    assert predictive.auc_standard_error(y, p) == pytest.approx(hanley_mcneil, rel=0.2)
+    problem, data, fit = fit_method("testing.exact", "coinflip", draws=4000)  # exact draws: sd ratio 1
+    metrics = scoring.score(problem, data, fit, problem.reference(data), 0)["metrics"]
+    assert metrics["std_mean_err_max_se"] == pytest.approx(1 / np.sqrt(4000), rel=0.1)
+    assert metrics["run_s_spread"] >= 1.0
