@@ -3,6 +3,8 @@
 They exercise the runner's isolation without loading a framework: a cell that raises, one
 whose loss turns non-finite, one that sleeps past the timeout, one that kills its own
 process, and `testing.exact`, which returns exact reference draws in a few milliseconds.
+`testing.exact` times its loop for real: each step does a little arithmetic and sleeps
+`sleep_per_step` seconds, the knob the regression-gate tests turn to plant a slowdown.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from bench.spec.methods import Method
 @dataclass(frozen=True)
 class TestSettings:
     steps: int = 10
-    sleep_s: float = 600.0  # testing.sleep: how long to sleep (past the timeout)
-    sleep_per_step: float = 0.0  # testing.exact: a deliberate slowdown, seconds per step of each timed repeat
+    sleep_s: float = 600.0
+    sleep_per_step: float = 0.0  # seconds slept per timed step (a planted slowdown for gate tests)
+
+    def __post_init__(self) -> None:
+        if self.sleep_per_step < 0:
+            raise ValueError("sleep_per_step must be >= 0")
 
 
 def _result(problem, context: FitContext, losses: np.ndarray, run_s: list[float] | None = None) -> FitResult:
@@ -32,12 +38,20 @@ def _result(problem, context: FitContext, losses: np.ndarray, run_s: list[float]
     return FitResult(draws=draws, log_q=None, losses=losses, compile_s=0.0, run_s=run_s, steps=len(losses))
 
 
+def _timed_loop(steps: int, sleep_per_step: float) -> float:
+    """One timed repeat: per step a small matrix product (CPU work that load slows) and a sleep."""
+    matrix = np.random.default_rng(0).normal(size=(40, 40))
+    start = time.perf_counter()
+    for _ in range(steps):
+        matrix = np.tanh(matrix @ matrix.T / 40.0)
+        if sleep_per_step:
+            time.sleep(sleep_per_step)
+    return time.perf_counter() - start
+
+
 def fit_exact(problem, data, settings: TestSettings, context):
-    losses = np.linspace(1.0, 0.0, settings.steps)
-    if not settings.sleep_per_step:
-        return _result(problem, context, losses)
-    run_s = time_repeats(lambda: time.sleep(settings.sleep_per_step * settings.steps), lambda out: out, context.repeats)[1]
-    return _result(problem, context, losses, run_s)
+    run_s = [_timed_loop(settings.steps, settings.sleep_per_step) for _ in range(context.repeats)]
+    return _result(problem, context, np.linspace(1.0, 0.0, settings.steps), run_s)
 
 
 def fit_raise(problem, data, settings, context):

@@ -399,23 +399,37 @@ def plot_command(
 
 @app.command("export")
 def export_command(
-    out: Path = typer.Option(..., help="folder to write one file per table into"),
+    out: Path = typer.Option(..., help="csv, parquet: a folder (one file per table); dashboard formats: a JSON file"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
-    format: str = typer.Option("csv", "--format", metavar="[csv|parquet]", help="csv or parquet"),
+    format: str = typer.Option("csv", "--format", metavar="[csv|parquet|github-action-benchmark|bencher]", help="csv, parquet, github-action-benchmark or bencher"),
+    run: str = typer.Option("latest", help="dashboard formats: the run exported (run id, tag, latest or previous)"),
 ) -> None:
-    """Every table of the store (and the tidy join) as CSV or Parquet files."""
+    """Every table of the store (and the tidy join) as CSV or Parquet files, or one run's metrics as
+    github-action-benchmark or Bencher (BMF) JSON."""
     import importlib.util
 
+    from bench import dashboards
     from bench.store import TABLES, Store, load
 
-    if format not in ("csv", "parquet"):
-        raise unknown("format", format, ("csv", "parquet"))
+    formats = ("csv", "parquet", *dashboards.FORMATS)
+    if format not in formats:
+        raise unknown("format", format, formats)
     if format == "parquet" and importlib.util.find_spec("pyarrow") is None:
         raise BenchInputError("parquet export needs pyarrow: pip install 'bench[parquet]'")
     Store(store).close()
+    if format in dashboards.FORMATS:
+        from bench import compare
+
+        for path in dashboards.write(compare.load_side(run, store), format, out):
+            console.print(f"wrote {path}")
+        return
     out.mkdir(parents=True, exist_ok=True)
     for table in ("tidy", *TABLES):
         frame = load(store, table)
+        if table == "arrays" and format == "csv":  # raw float32 bytes as base64 text: decodable, not b'...'
+            import base64
+
+            frame["data"] = [base64.b64encode(blob).decode("ascii") for blob in frame["data"]]
         path = out / f"{table}.{format}"
         frame.to_csv(path, index=False) if format == "csv" else frame.to_parquet(path, index=False)
         console.print(f"wrote {path} ({len(frame)} rows)")
@@ -429,17 +443,32 @@ def compare_command(
     alpha: float = typer.Option(0.05, help="significance level of the Mann-Whitney U test"),
     min_effect_time: float = typer.Option(0.10, help="smallest relative change of a speed metric that counts"),
     min_effect_quality: float = typer.Option(0.05, help="smallest relative change of a quality metric that counts"),
-    out: Optional[Path] = typer.Option(None, help="also write the full comparison as CSV"),
+    k_se: float = typer.Option(3.0, "--k-se", help="a quality change must also exceed this many combined standard errors"),
+    confirm: bool = typer.Option(False, "--confirm", help="re-measure flagged cells for both code versions, alternating"),
+    rounds: int = typer.Option(5, help="--confirm: alternating rounds per version (the best repeat of each is kept)"),
+    out: Optional[Path] = typer.Option(None, help="also write the comparison (csv) or the current side (dashboard formats)"),
+    format: str = typer.Option("csv", "--format", help="--out format: csv, github-action-benchmark or bencher"),
 ) -> None:
     """Regression gate: exit 1 if any cell regressed (significant and large enough), 0 if not."""
-    from bench import compare
+    from bench import compare, dashboards
 
     for name, value in (("alpha", alpha), ("min-effect-time", min_effect_time), ("min-effect-quality", min_effect_quality)):
         if not 0 < value < 1:
             raise BenchInputError(f"--{name} must lie between 0 and 1, got {value}")
+    if k_se <= 0 or rounds < 2:
+        raise BenchInputError(f"--k-se must be positive and --rounds at least 2, got {k_se} and {rounds}")
+    if format not in ("csv", *dashboards.FORMATS):
+        raise unknown("format", format, ("csv", *dashboards.FORMATS))
     base, cur = compare.load_side(baseline, store), compare.load_side(current, store)
-    table = compare.compare(base, cur, compare.Thresholds(alpha, min_effect_time, min_effect_quality))
+    thresholds = compare.Thresholds(alpha, min_effect_time, min_effect_quality, k_se=k_se)
+    from bench import gate
+
+    table = gate.compare(base, cur, thresholds)
     console.print(f"baseline: {base.label}\ncurrent:  {cur.label}")
+    if confirm:
+        from bench import confirm as confirming
+
+        table = confirming.confirm(table, base, cur, thresholds, rounds, log=console.print)
     if table.empty:
         console.print("[yellow]no cell is present on both sides[/]")
     shown = table[table["verdict"] != "unchanged"]
@@ -448,21 +477,28 @@ def compare_command(
     from bench.report import fmt
 
     for _, row in shown.sort_values(["verdict", "problem", "method"]).iterrows():
-        style = {"regression": "red", "improvement": "green", "not comparable": "cyan"}.get(row["verdict"], "yellow")
+        style = {"regression": "red", "improvement": "green", "not comparable": "cyan", "noisy": "magenta"}.get(row["verdict"], "yellow")
         change = "" if row["verdict"] == "not comparable" else f"{row['change']:+.1%}"
         out_table.add_row(
             row["problem"], row["method"], row["device"], row["metric"], f"[{style}]{row['verdict']}[/]",
             fmt(row.get("baseline")), fmt(row.get("current")), change, fmt(row.get("p_value")), str(row.get("n") or ""),
         )  # fmt: skip
     console.print(out_table)
+    for _, row in shown.sort_values(["verdict", "problem", "method"]).iterrows():
+        if row.get("note"):
+            console.print(f"  {row['verdict']}: {row['problem']} {row['method']} {row['metric']}: {row['note']}", highlight=False)
     for label, keys in (("only in baseline", compare.only_in(base, cur)), ("only in current", compare.only_in(cur, base))):
         for key in keys:
             console.print(f"  {label}: {' '.join(map(str, key))}")
     counts = table["verdict"].value_counts().to_dict()
     console.print(", ".join(f"{counts.get(v, 0)} {v}" for v in compare.VERDICTS))
-    if out is not None:
+    if counts.get("noisy", 0) and not confirm:
+        console.print("noisy cells are not regressions; `--confirm` re-measures them for both code versions")
+    if out is not None and format == "csv":
         out.parent.mkdir(parents=True, exist_ok=True)
         table.to_csv(out, index=False)
+    elif out is not None:
+        dashboards.write(cur, format, out)
     if counts.get("regression", 0):
         raise typer.Exit(1)
 

@@ -1,11 +1,10 @@
-"""Regression gate: compare two sets of results cell by cell, the way asv does.
+"""Regression gate: load the two sides of a comparison and compare them cell by cell.
 
-A change is a regression only when it is both statistically significant (Mann-Whitney U on the
-raw samples: every timed repeat of every seed; one value per seed for quality metrics) and at
-least a minimum effect (relative change of the median). For speed metrics the best repeat (the
-fastest) must move by the minimum effect too: load from other processes only ever slows a
-repeat down, so a shift of the median alone is often the machine, not the code. Cells measured
-on different machines (CPU or GPU model) are never compared.
+The rules live in bench.gate (`gate.compare`; seeds matched, never pooled): speed by Mann-Whitney U on one
+seed's timed repeats plus a minimum effect that the best repeat must also reach, with
+measurements under load or with scattered repeats called `noisy`; quality against k combined
+standard errors; compile time against its own history. Cells measured on different machines
+(CPU or GPU model) are never compared. bench.confirm re-measures what the gate flags.
 """
 
 from __future__ import annotations
@@ -27,7 +26,9 @@ from bench.store import LATEST_PER_CELL, check_readable, open_readonly
 GATED = ("run_s", "steps_per_s", "compile_s", "elbo", "std_mean_err_max", "auc", "accuracy", "lpd", "rmse")
 METRICS: dict[str, tuple[str, bool]] = {name: (CATALOGUE[name].kind, CATALOGUE[name].higher_is_better) for name in GATED}
 GROUP = ["suite", "problem", "method", "device", "dtype"]
-VERDICTS = ("regression", "improvement", "inconclusive", "unchanged", "not comparable")
+VERDICTS = ("regression", "improvement", "noisy", "inconclusive", "unchanged", "not comparable")
+# quality metric -> the metric holding its standard error (where the worker stores one)
+STANDARD_ERRORS = {"elbo": "elbo_se", "auc": "auc_se", "std_mean_err_max": "std_mean_err_max_se"}
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,18 @@ class Thresholds:
     alpha: float = 0.05  # significance level of the two-sided Mann-Whitney U test
     min_effect_time: float = 0.10  # relative change of the median, speed metrics
     min_effect_quality: float = 0.05  # relative change of the median, quality metrics
+    k_se: float = 3.0  # a quality change must exceed this many combined standard errors
+    max_spread: float = 2.0  # repeats whose slowest / fastest exceeds this are noisy
+    history: int = 10  # past runs of a cell that compile time is gated against
+    min_history: int = 3  # fewer past runs than this: compile time is inconclusive
 
 
 @dataclass(frozen=True)
 class Side:
     label: str
-    samples: pd.DataFrame  # GROUP + machine, metric, value: one row per raw sample
+    samples: pd.DataFrame  # record_id, seed, GROUP + machine, metric, value: one row per raw sample
+    records: pd.DataFrame | None = None  # one row per record: ids, seed, machine, environment, command, scalars
+    store: Path | None = None  # the store file the records were read from
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -91,8 +98,8 @@ def load_side(spec: str, store: Path) -> Side:
             raise BenchInputError(f"{spec!r} holds no records")
         marks = ",".join("?" * len(ids))
         records = pd.read_sql_query(
-            "SELECT r.record_id, r.suite, r.problem, r.method, r.variant, r.device, r.dtype, r.status,"
-            " e.environment FROM records r JOIN runs USING (run_id) LEFT JOIN environments e"
+            "SELECT r.record_id, r.run_id, r.cell_key, r.seed, r.suite, r.problem, r.method, r.variant, r.device,"
+            " r.dtype, r.status, runs.command, e.environment FROM records r JOIN runs USING (run_id) LEFT JOIN environments e"
             " ON e.env_id = COALESCE(json_extract(r.info, '$.env_id'), runs.env_id)"
             f" WHERE r.record_id IN ({marks})",
             con,
@@ -118,8 +125,10 @@ def load_side(spec: str, store: Path) -> Side:
     speed = timings.assign(metric="steps_per_s", value=steps.reindex(timings["record_id"]).to_numpy() / timings["value"])
     one_per_seed = metrics[metrics["metric"].isin([m for m in METRICS if m not in ("run_s", "steps_per_s")])]
     samples = pd.concat([per_repeat, speed, one_per_seed], ignore_index=True)
-    samples = samples.merge(records[["record_id", *GROUP, "machine"]], on="record_id")
-    return Side(f"{spec} ({what})", samples.dropna(subset=["value"]))
+    samples = samples.merge(records[["record_id", "seed", *GROUP, "machine"]], on="record_id")
+    scalars = metrics.pivot_table(index="record_id", columns="metric", values="value", aggfunc="first")
+    records = records.join(scalars, on="record_id")
+    return Side(f"{spec} ({what})", samples.dropna(subset=["value"]), records, path if is_file else store)
 
 
 def machine_of(environment: str | None) -> str:
@@ -152,35 +161,6 @@ def verdict(
         return "inconclusive", change, p
     better = change > 0 if higher_is_better else change < 0
     return ("improvement" if better else "regression"), change, p
-
-
-def compare(base: Side, current: Side, thresholds: Thresholds = Thresholds()) -> pd.DataFrame:
-    """One row per (cell group, metric) present on both sides."""
-    rows = []
-    base_groups = dict(iter(base.samples.groupby(GROUP)))
-    for key, cur in current.samples.groupby(GROUP):
-        if key not in base_groups:
-            continue
-        old = base_groups[key]
-        cell = dict(zip(GROUP, key))
-        machines = (set(old["machine"]), set(cur["machine"]))
-        if machines[0] != machines[1]:
-            rows.append({**cell, "metric": "*", "verdict": "not comparable",
-                         "note": f"measured on {' + '.join(sorted(machines[0]))} vs {' + '.join(sorted(machines[1]))}"})  # fmt: skip
-            continue
-        for metric, (kind, higher) in METRICS.items():
-            a = old.loc[old["metric"] == metric, "value"].to_numpy()
-            b = cur.loc[cur["metric"] == metric, "value"].to_numpy()
-            if len(a) == 0 or len(b) == 0:
-                continue
-            min_effect = thresholds.min_effect_time if kind == "time" else thresholds.min_effect_quality
-            outcome, change, p = verdict(a, b, higher, min_effect, thresholds.alpha, best_must_move=kind == "time")
-            rows.append({
-                **cell, "metric": metric, "verdict": outcome, "baseline": float(np.median(a)),
-                "current": float(np.median(b)), "change": change, "p_value": p, "n": f"{len(a)}/{len(b)}", "note": "",
-            })  # fmt: skip
-    columns = [*GROUP, "metric", "verdict", "baseline", "current", "change", "p_value", "n", "note"]
-    return pd.DataFrame(rows, columns=columns)
 
 
 def only_in(one: Side, other: Side) -> list[tuple]:

@@ -54,6 +54,14 @@ _METRICS = (
     Metric("run_s", "run_s", "run time (s)", "lower", "s", kind="time"),
     Metric("steps_per_s", "steps/s", "steps per second", "higher", "1/s", kind="time"),
     Metric("ess_per_s", "ESS/s", "bulk ESS per second", "higher", "1/s", kind="time"),
+    # context and standard errors the regression gate reads (no direction, not summary columns)
+    Metric("load_1m", "load", "1-minute load average at the cell's start", None, kind="context", summary=False),
+    Metric("cores", "cores", "CPU cores", None, kind="context", summary=False),
+    Metric("run_s_spread", "spread", "slowest / fastest timed repeat", None, kind="context", summary=False),
+    Metric("auc_se", "AUC se", "bootstrap standard error of the AUC", None, tasks=("classification",),
+           kind="diagnostic", summary=False),
+    Metric("std_mean_err_max_se", "std err se", "MCSE of the worst standardised mean error", None,
+           tasks=("density",), kind="diagnostic", summary=False),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
 

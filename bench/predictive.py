@@ -12,6 +12,25 @@ from sklearn.metrics import accuracy_score, brier_score_loss, roc_auc_score
 
 ECE_BINS = 10
 PROB_FLOOR = 1e-12
+AUC_BOOTSTRAP = 200  # resamples of the test points for the AUC's standard error
+
+
+def auc_standard_error(y: np.ndarray, p: np.ndarray, seed: int = 0) -> float:
+    """Bootstrap over test points (scipy) of the posterior-mean AUC: the regression gate's yardstick."""
+    if len(np.unique(y)) != 2:
+        return float("nan")
+    result = stats.bootstrap((np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)), _auc_paired,
+                             paired=True, vectorized=True, n_resamples=AUC_BOOTSTRAP, method="percentile",
+                             random_state=np.random.default_rng(seed))  # fmt: skip
+    return float(result.standard_error)
+
+
+def _auc_paired(y: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
+    """AUC along the last axis for resampled (labels, scores) pairs, by the rank identity (ties averaged)."""
+    ranks = stats.rankdata(p, axis=axis)
+    n_pos = y.sum(axis=axis)
+    n_neg = y.shape[axis] - n_pos
+    return ((ranks * y).sum(axis=axis) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float:

@@ -81,8 +81,22 @@ def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, se
         aggregates[f"{metric}_max"] = float(np.max(values))
         aggregates[f"{metric}_mean"] = float(np.mean(values))
     aggregates["sd_ratio_min"] = float(np.min(per_component["sd_ratio"]))
+    worst = int(np.argmax(per_component["std_mean_err"]))
+    aggregates["std_mean_err_max_se"] = _mean_mcse(q[:, worst], fit.chains) / float(ref_sd[worst])
     components = {metric: dict(zip(names, map(float, values))) for metric, values in per_component.items()}
     return aggregates, components
+
+
+def _mean_mcse(values: np.ndarray, chains: int) -> float:
+    """Monte Carlo standard error of a mean: ArviZ's (ESS-based) for chains, sd / sqrt(n) for
+    independent draws from q. The regression gate weighs moment changes against it."""
+    if chains and chains > 1:
+        from bench.arviz_setup import arviz
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return float(arviz().mcse(values.reshape(chains, -1), method="mean"))
+    return float(np.std(values, ddof=1) / np.sqrt(len(values)))
 
 
 def mcmc_metrics(problem: Problem, fit: FitResult) -> dict[str, float]:
@@ -111,6 +125,8 @@ def cost_metrics(fit: FitResult) -> dict[str, float]:
     run_s = float(np.median(fit.run_s))
     metrics = {"compile_s": fit.compile_s, "run_s": run_s, "steps": float(fit.steps)}
     metrics["steps_per_s"] = fit.steps / run_s if run_s > 0 else float("nan")
+    fastest = float(np.min(fit.run_s)) if len(fit.run_s) else float("nan")
+    metrics["run_s_spread"] = float(np.max(fit.run_s)) / fastest if fastest > 0 else float("nan")  # slowest / fastest
     if fit.grad_evals is not None:
         metrics["grad_evals"] = float(fit.grad_evals)
     return metrics
@@ -173,11 +189,14 @@ def inside_training_range(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray
 
 
 def function_space_metrics(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], reference: Reference | None,
-                           seed: int) -> dict[str, float]:  # fmt: skip
+                           seed: int, standard_errors: bool = False) -> dict[str, float]:  # fmt: skip
+    """With standard_errors, also the AUC's bootstrap standard error (the final scoring, not checkpoints)."""
     test = data.test
     preds = predictions(problem, draws, test.x)
     if problem.task == "classification":
         metrics = predictive.classification_metrics(test.y, preds)
+        if standard_errors:
+            metrics["auc_se"] = predictive.auc_standard_error(test.y, preds.mean(axis=0), seed)
     else:
         first = {k: v[0] for k, v in draws.items()}
         noise_sd = float(problem.likelihood.params(NUMPY, first, test.x)["scale"])
@@ -196,5 +215,5 @@ def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference 
         aggregates, components = parameter_metrics(problem, fit, reference, seed)
         metrics.update(aggregates)
     elif problem.task in ("classification", "regression"):
-        metrics.update(function_space_metrics(problem, data, fit.draws, reference, seed))
+        metrics.update(function_space_metrics(problem, data, fit.draws, reference, seed, standard_errors=True))
     return {"metrics": metrics, "components": components}

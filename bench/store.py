@@ -260,6 +260,25 @@ def traces(path: Path | str, record_ids: list[int]) -> pd.DataFrame:
         con.close()
 
 
+def metric_history(path: Path | str, cell_key: str, metric: str, up_to_record_id: int, limit: int):
+    """The `limit` latest ok values of one cell's metric at or before a record, with each record's
+    environment (so a caller can keep one machine's): what compile time is gated against."""
+    import pandas as pd
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return pd.read_sql_query(
+            "SELECT r.record_id, m.value, e.environment FROM records r JOIN metrics m USING (record_id)"
+            " JOIN runs USING (run_id) LEFT JOIN environments e USING (env_id)"
+            " WHERE r.cell_key = ? AND r.status = 'ok' AND m.metric = ? AND m.component = '' AND r.record_id <= ?"
+            " ORDER BY r.record_id DESC LIMIT ?",
+            con,
+            params=(cell_key, metric, int(up_to_record_id), int(limit)),
+        )
+    finally:
+        con.close()
+
+
 def latest_record_for_key(path: Path | str, cell_key: str) -> tuple[int, str, str] | None:
     """(record id, problem, status) of the latest record of a cell, or None if it has none."""
     con = open_readonly(path)
@@ -275,5 +294,23 @@ def cell_keys(path: Path | str) -> list[str]:
     con = open_readonly(path)
     try:
         return [row[0] for row in con.execute("SELECT DISTINCT cell_key FROM records ORDER BY cell_key")]
+    finally:
+        con.close()
+
+
+def timing_rows(path: Path | str):
+    """Every ok record's timed repeats with its cell and run: the rounds of a re-measurement."""
+    import pandas as pd
+
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return pd.read_sql_query(
+            "SELECT r.run_id, ru.tag, r.suite, r.problem, r.method, r.variant, r.seed, r.device, r.dtype, t.repeat, t.seconds,"
+            " (SELECT value FROM metrics m WHERE m.record_id = r.record_id AND m.metric = 'steps'"
+            "  AND m.component = '') AS steps"
+            " FROM records r JOIN runs ru USING (run_id) JOIN timing_samples t USING (record_id)"
+            " WHERE r.status = 'ok' AND t.phase = 'run_s'",
+            con,
+        )
     finally:
         con.close()

@@ -131,8 +131,19 @@ def _reference(problem, data, cell: Cell):
     return reference_store.to_reference(stored, problem)
 
 
+def machine_load() -> dict[str, float]:
+    """The 1-minute load average and the core count: the regression gate calls a cell measured
+    with more runnable processes than cores `noisy`, not a regression."""
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform
+        return {}
+    return {"load_1m": float(load), "cores": float(os.cpu_count() or 1)}
+
+
 def run_cell(cell: Cell) -> dict[str, Any]:
     record = empty_record(cell, "error")
+    load = machine_load()
     start = perf_counter()
     try:
         if cell.unsupported:
@@ -147,6 +158,7 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         record.update(status="oom" if out_of_memory else "error", reason=one_line(exc))
         record["info"]["traceback"] = traceback.format_exc()[-4000:]
         traceback.print_exc()
+    record["metrics"].update(load)
     record["wall_s"] = perf_counter() - start
     return record
 

@@ -32,7 +32,9 @@ def write_store(path, run_s_by_cell, cpu="Test CPU A", elbo=-14.79, tag=None, ru
 
 
 def run_compare(base, current):
-    return compare.compare(compare.load_side(str(base), base), compare.load_side(str(current), current))
+    from bench import gate
+
+    return gate.compare(compare.load_side(str(base), base), compare.load_side(str(current), current))
 
 
 def verdicts(table, problem, metric):
