@@ -14,19 +14,35 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bench.cli_errors import BenchGroup
 from bench.errors import BenchInputError, unknown
+from bench.selection import parse_names
 
 DEFAULT_STORE = Path("results/bench.sqlite")
 EXECUTORS = ("local",)
 REPORT_FORMATS = ("md", "latex", "html", "csv", "summary")
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "unsupported": "cyan", "skipped": "dim"}
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Benchmark Bayesian inference across backends.")
+app = typer.Typer(add_completion=False, no_args_is_help=True, cls=BenchGroup,
+                  help="Benchmark Bayesian inference across backends.")  # fmt: skip
 console = Console(width=None if sys.stdout.isatty() else 200)  # logs and CI get the whole table
 
 
-def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+def _warn(line: str | None) -> None:
+    if line:
+        sys.stderr.write(line + "\n")
+
+
+def _known_problems() -> list[str]:
+    import suites
+
+    return suites.problem_names()
+
+
+def _known_methods() -> list[str]:
+    import backends
+
+    return list(backends.registry())
 
 
 @app.command("list")
@@ -85,8 +101,10 @@ def run(
     from bench import driver, report
     from bench.executors import LocalExecutor
     from bench.plan import Request, build_plan, check_positive, parse_overrides
+    from bench.selection import check_writable_store
     from bench.store import check_readable
 
+    suites.problem_names(suite)  # an unknown suite first: the lists below name its problems
     defaults = suites.RUN_DEFAULTS.get(suite, {})
     seeds = defaults.get("seeds", 1) if seeds is None else seeds
     repeats = defaults.get("repeats", 3) if repeats is None else repeats
@@ -94,12 +112,14 @@ def run(
         raise unknown("executor", executor, EXECUTORS)
     check_positive(jobs=jobs, timeout=timeout)
     request = Request(
-        suite=suite, problems=_names(problems), methods=_names(methods), seeds=seeds, device=device,
+        suite=suite, problems=parse_names(problems, "--problems", lambda: suites.problem_names(suite)),
+        methods=parse_names(methods, "--methods", _known_methods), seeds=seeds, device=device,
         dtype="float64" if x64 else "float32", repeats=repeats, draws=draws, overrides=parse_overrides(set_),
         references=references or store.parent / "references",
     )  # fmt: skip
     cells = build_plan(request)
     check_readable(store)
+    check_writable_store(store)
     cache = store.parent / "cache" / "jax" if compile_cache else None
     pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
     console.print(f"[bold]{len(cells)} cells[/] ({suite}, {device}, {request.dtype}) -> {store}")
@@ -128,6 +148,8 @@ def run(
     _print_summary(table)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items())) or "nothing new"
     console.print(f"run {outcome.run_id}: ran {outcome.ran} ({counts}), reused {outcome.reused} finished cells")
+    for other, n in outcome.elsewhere.items():
+        console.print(f"[yellow]left {n} cells to run {other}[/], which is running them now (their records appear there)")
     if strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
         raise typer.Exit(1)
 
@@ -170,16 +192,23 @@ def report(
 ) -> None:
     """Comparison tables (one per suite and task; mean ± sd over seeds, best in bold) from the latest
     record of each cell; `html` is a self-contained page with the tables and every figure."""
+    from bench import lifecycle, tables
     from bench import report as reports
-    from bench import tables
+    from bench.selection import check_filters, check_out_file
     from bench.store import Store
 
     if format not in REPORT_FORMATS:
         raise unknown("format", format, REPORT_FORMATS)
+    if out is not None or format == "html":
+        check_out_file(out or Path("report.html"))
     Store(store).close()  # checks that the store exists and is readable
-    table = reports.latest_records(store, suite=suite, problems=_names(problems), methods=_names(methods), tag=tag)
+    problem_names = parse_names(problems, "--problems", _known_problems)
+    method_names = parse_names(methods, "--methods", _known_methods)
+    check_filters(store, suite, problem_names, method_names)
+    table = reports.latest_records(store, suite=suite, problems=problem_names, methods=method_names, tag=tag)
     if table.empty:
         raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
+    _warn(lifecycle.incomplete_warning(store, lifecycle.incomplete_runs(store, list(table["run_id"]))))
     if format == "csv":
         text = reports.to_csv(table)
     elif format == "summary":
@@ -231,12 +260,18 @@ def plot_command(
         raise unknown("figure format", format, formats)
     from bench import plots
 
-    kinds = plots.KINDS if kind == "all" else _names(kind)
+    kinds = plots.KINDS if kind == "all" else parse_names(kind, "--kind", lambda: ("all", *plots.KINDS))
     for name in kinds:
         if name not in plots.KINDS:
             raise unknown("plot kind", name, ("all", *plots.KINDS))
+    from bench.selection import check_filters, check_out_dir
+
+    check_out_dir(out)
     Store(store).close()
-    table = reports.latest_records(store, suite=suite, problems=_names(problems), methods=_names(methods), tag=tag)
+    problem_names = parse_names(problems, "--problems", _known_problems)
+    method_names = parse_names(methods, "--methods", _known_methods)
+    check_filters(store, suite, problem_names, method_names)
+    table = reports.latest_records(store, suite=suite, problems=problem_names, methods=method_names, tag=tag)
     if table.empty:
         raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
     import matplotlib.pyplot as plt
@@ -261,13 +296,15 @@ def export_command(
     """Every table of the store (and the tidy join) as CSV or Parquet files."""
     import importlib.util
 
+    from bench.selection import check_out_dir
     from bench.store import TABLES, Store, load
 
     if format not in ("csv", "parquet"):
         raise unknown("format", format, ("csv", "parquet"))
     if format == "parquet" and importlib.util.find_spec("pyarrow") is None:
         raise BenchInputError("parquet export needs pyarrow: pip install 'bench[parquet]'")
-    Store(store).close()
+    check_out_dir(out)
+    Store(store).close()  # a missing, foreign or corrupt store is refused before the folder is made
     out.mkdir(parents=True, exist_ok=True)
     for table in ("tidy", *TABLES):
         frame = load(store, table)
@@ -287,12 +324,22 @@ def compare_command(
     out: Optional[Path] = typer.Option(None, help="also write the full comparison as CSV"),
 ) -> None:
     """Regression gate: exit 1 if any cell regressed (significant and large enough), 0 if not."""
-    from bench import compare
+    from bench import compare, lifecycle
+    from bench.selection import check_out_file
 
     for name, value in (("alpha", alpha), ("min-effect-time", min_effect_time), ("min-effect-quality", min_effect_quality)):
         if not 0 < value < 1:
             raise BenchInputError(f"--{name} must lie between 0 and 1, got {value}")
+    if out is not None:
+        check_out_file(out)
     base, cur = compare.load_side(baseline, store), compare.load_side(current, store)
+    unfinished: dict[Path, dict[str, None]] = {}  # store -> its incomplete runs either side reads, in order
+    for spec in (baseline, current):
+        is_file = Path(spec).suffix in (".sqlite", ".db") or Path(spec).is_file()
+        path = Path(spec) if is_file else store
+        unfinished.setdefault(path, {}).update(dict.fromkeys(lifecycle.incomplete_runs(path, spec=None if is_file else spec)))
+    for path, runs in unfinished.items():
+        _warn(lifecycle.incomplete_warning(path, list(runs)))
     table = compare.compare(base, cur, compare.Thresholds(alpha, min_effect_time, min_effect_quality))
     console.print(f"baseline: {base.label}\ncurrent:  {cur.label}")
     if table.empty:
@@ -333,10 +380,17 @@ def history_command(
 ) -> None:
     """A metric of one cell over time, per machine, with change points marked."""
     from bench import history
+    from bench.plan import DEVICES
     from bench.report import fmt
+    from bench.selection import check_filters, check_out_file
     from bench.store import Store
 
+    if device not in DEVICES:
+        raise unknown("device", device, DEVICES)
+    if plot is not None:
+        check_out_file(plot, "--plot")
     Store(store).close()
+    check_filters(store, problems=[problem], methods=[method])
     table = history.history(store, problem, method, metric, device)
     out = Table("run", "machine", metric, "n", "change", "change point", title=f"{problem} {method} {device}")
     for _, row in table.iterrows():
@@ -372,11 +426,7 @@ app.add_typer(reference_app, name="reference")
 
 
 def main() -> None:
-    try:
-        app()
-    except BenchInputError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+    app()  # BenchGroup.main turns bad input, usage errors and unusable stores into one line, exit 2
 
 
 if __name__ == "__main__":

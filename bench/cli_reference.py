@@ -44,7 +44,7 @@ def _overrides(items: list[str]) -> dict[str, int | float]:
             values[name] = kind(raw)
         except ValueError:
             raise BenchInputError(f"reference setting {name}={raw!r} is not a number") from None
-        if not values[name] > 0 or (name == "target_accept" and not values[name] < 1):
+        if not 0 < values[name] < float("inf") or (name == "target_accept" and not values[name] < 1):
             raise BenchInputError(f"reference setting {name}={raw} is out of range (positive; target_accept < 1)")
     return values
 

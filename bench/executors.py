@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from bench.cells import Cell
 from bench.environment import PROJECT_ROOT
+from bench.lifecycle import cell_prefix
 from bench.worker import empty_record, run_cell
 
 PASS_THROUGH = ("BENCH_TEST_METHODS",)
@@ -127,7 +128,7 @@ def run_in_subprocess(
     if live is not None and live.closed:
         return empty_record(cell, "skipped", "the run was interrupted before this cell started")
     start = perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-cell-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=cell_prefix()) as tmp:
         cell_path, out_path, log_path = Path(tmp, "cell.json"), Path(tmp, "record.json"), Path(tmp, "worker.log")
         cell_path.write_text(cell.to_json())
         kills_before = oom_kills()
@@ -153,6 +154,7 @@ def run_in_subprocess(
             finally:
                 if live is not None:
                     live.discard(proc)
+                _kill_group(proc)  # whatever the worker started and left running dies with it
         if proc.returncode == 0 and out_path.exists():
             return json.loads(out_path.read_text())
         tail = log_path.read_text(errors="replace")[-4000:]
