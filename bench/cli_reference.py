@@ -23,7 +23,9 @@ def _select(suite: str, problems: str) -> list[str]:
     import suites
 
     names = suites.problem_names(suite or None)  # raises on an unknown suite
-    chosen = [p.strip() for p in problems.split(",") if p.strip()]
+    from bench.selection import parse_names
+
+    chosen = parse_names(problems, "--problems", lambda: names)
     for name in chosen:
         if name not in names:
             raise unknown(f"problem{' in suite ' + suite if suite else ''}", name, names)
