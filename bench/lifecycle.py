@@ -40,8 +40,8 @@ def sweep_orphans(root: Path | None = None) -> list[Path]:
     """Remove cell folders whose driver is no longer alive; returns what it removed."""
     removed = []
     for folder in Path(root or tempfile.gettempdir()).glob(f"{CELL_PREFIX}*-*"):
-        pid = folder.name[len(CELL_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+        pid = _driver_pid(folder)
+        if pid is not None and pid != os.getpid() and not _alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
@@ -55,16 +55,30 @@ def _end(folder: Path | None) -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _driver_pid(folder: Path | None) -> int | None:
+    """The driver's pid from a cell folder's name (bench-cell-<pid>-...), if it has one."""
+    if folder is None or not folder.name.startswith(CELL_PREFIX):
+        return None
+    pid = folder.name[len(CELL_PREFIX) :].split("-", 1)[0]
+    return int(pid) if pid.isdigit() else None
+
+
 def die_with_parent(folder: Path | None = None) -> None:
-    """Watch the parent from a daemon thread; when it is gone, clean `folder` and kill this group."""
-    parent = os.getppid()
-    if parent == 1:
+    """Watch the parent from a daemon thread; when it is gone (re-parented, or the driver named by
+    the folder is dead: it may have died before this process looked), clean `folder` and kill this
+    group. A parent of pid 1 is not taken for a dead one: in a container the driver may be pid 1."""
+    parent, driver = os.getppid(), _driver_pid(folder)
+
+    def gone() -> bool:
+        return os.getppid() != parent or (driver is not None and not _alive(driver))
+
+    if gone():
         _end(folder)
 
     def watch() -> None:
         while True:
             time.sleep(POLL_S)
-            if os.getppid() != parent:
+            if gone():
                 _end(folder)
 
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
