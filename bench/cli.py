@@ -45,6 +45,16 @@ def _known_methods() -> list[str]:
     return list(backends.registry())
 
 
+def _filters(store: Path, suite: str | None, problems: str, methods: str) -> dict[str, list[str]]:
+    """The report and plot selection, each name checked against the registries and the store."""
+    from bench.selection import check_filters
+
+    chosen = {"problems": parse_names(problems, "--problems", _known_problems),
+              "methods": parse_names(methods, "--methods", _known_methods)}  # fmt: skip
+    check_filters(store, suite, **chosen)
+    return chosen
+
+
 @app.command("list")
 def list_command(what: str = typer.Argument("all", help="suites, problems, methods or all")) -> None:
     """List suites, problems and methods."""
@@ -194,7 +204,7 @@ def report(
     record of each cell; `html` is a self-contained page with the tables and every figure."""
     from bench import lifecycle, tables
     from bench import report as reports
-    from bench.selection import check_filters, check_out_file
+    from bench.selection import check_out_file
     from bench.store import Store
 
     if format not in REPORT_FORMATS:
@@ -202,10 +212,7 @@ def report(
     if out is not None or format == "html":
         check_out_file(out or Path("report.html"))
     Store(store).close()  # checks that the store exists and is readable
-    problem_names = parse_names(problems, "--problems", _known_problems)
-    method_names = parse_names(methods, "--methods", _known_methods)
-    check_filters(store, suite, problem_names, method_names)
-    table = reports.latest_records(store, suite=suite, problems=problem_names, methods=method_names, tag=tag)
+    table = reports.latest_records(store, suite=suite, **_filters(store, suite, problems, methods), tag=tag)
     if table.empty:
         raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
     _warn(lifecycle.incomplete_warning(store, lifecycle.incomplete_runs(store, list(table["run_id"]))))
@@ -264,14 +271,11 @@ def plot_command(
     for name in kinds:
         if name not in plots.KINDS:
             raise unknown("plot kind", name, ("all", *plots.KINDS))
-    from bench.selection import check_filters, check_out_dir
+    from bench.selection import check_out_dir
 
     check_out_dir(out)
     Store(store).close()
-    problem_names = parse_names(problems, "--problems", _known_problems)
-    method_names = parse_names(methods, "--methods", _known_methods)
-    check_filters(store, suite, problem_names, method_names)
-    table = reports.latest_records(store, suite=suite, problems=problem_names, methods=method_names, tag=tag)
+    table = reports.latest_records(store, suite=suite, **_filters(store, suite, problems, methods), tag=tag)
     if table.empty:
         raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
     import matplotlib.pyplot as plt
