@@ -4,14 +4,21 @@ They exercise the runner's isolation without loading a framework: a cell that ra
 whose loss turns non-finite, one that sleeps past the timeout, one that kills its own
 process, and `testing.exact`, which returns exact reference draws in a few milliseconds.
 `testing.exact` times its loop for real: each step does a little arithmetic and sleeps
-`sleep_per_step` seconds, the knob the regression-gate tests turn to plant a slowdown.
+`sleep_per_step` seconds, the knob the regression-gate tests turn to plant a slowdown. The
+fault tests add: `fpe` raises a library-style FloatingPointError with a PyTensor-sized message,
+`nanparams` returns NaN parameters with a finite loss, `segfault` crashes the interpreter, and
+`spawn` starts a child process and sleeps (until `sleep_s`, or until the file named by
+BENCH_TEST_RELEASE exists: the hook a resumed run uses to let the cell finish at once).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,7 +80,35 @@ def fit_crash(problem, data, settings, context):
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def fit_fpe(problem, data, settings, context):
+    graph = " ".join(f"Elemwise{{add,no_inplace}}(node_{i}, TensorConstant{{1.0}})" for i in range(120))
+    raise FloatingPointError(f"NaN occurred in optimization.\nThe current approximation of RV `f` is NaN.\n{graph}")
+
+
+def fit_nanparams(problem, data, settings, context):
+    result = _result(problem, context, np.linspace(1.0, 0.0, settings.steps))
+    result.draws[problem.latents[0].name][:] = np.nan
+    return result
+
+
+def fit_segfault(problem, data, settings, context):
+    import faulthandler
+
+    faulthandler.disable()
+    faulthandler._sigsegv()
+
+
+def fit_spawn(problem, data, settings, context):
+    marker = os.environ.get("TMPDIR", "")  # names the child, so a test can find it
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", f"{marker}/spawned-child"])
+    release = os.environ.get("BENCH_TEST_RELEASE")
+    deadline = time.monotonic() + settings.sleep_s
+    while time.monotonic() < deadline and not (release and Path(release).exists()):
+        time.sleep(0.1)
+    return _result(problem, context, np.linspace(1.0, 0.0, settings.steps))
+
+
 METHODS = tuple(
     Method(name=f"testing.{name}", settings=TestSettings, fit=f"backends.testing:fit_{name}", extra="test", kind="test")
-    for name in ("exact", "raise", "nan", "sleep", "crash")
+    for name in ("exact", "raise", "nan", "sleep", "crash", "fpe", "nanparams", "segfault", "spawn")
 )

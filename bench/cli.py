@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from bench.spec.errors import BenchInputError, unknown
 from bench import paths
+from bench.cli_errors import BenchGroup
+from bench.selection import parse_names
+from bench.spec.errors import BenchInputError, unknown
 
 DEFAULT_STORE = paths.DEFAULT_STORE
 EXECUTORS = ("local", "dask")
@@ -25,14 +27,37 @@ REPORT_FORMATS = ("md", "latex", "html", "csv", "summary")
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "unsupported": "cyan", "skipped": "dim"}
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Benchmark Bayesian inference across backends.",
+    add_completion=False, no_args_is_help=True, cls=BenchGroup, help="Benchmark Bayesian inference across backends.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console(width=None if sys.stdout.isatty() else 200)  # logs and CI get the whole table
 
 
-def _names(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+def _warn(line: str | None) -> None:
+    if line:
+        sys.stderr.write(line + "\n")
+
+
+def _known_problems() -> list[str]:
+    import suites
+
+    return suites.problem_names()
+
+
+def _known_methods() -> list[str]:
+    import backends
+
+    return list(backends.registry())
+
+
+def _filters(store: Path, suite: str | None, problems: str, methods: str) -> dict[str, list[str]]:
+    """The report and plot selection, each name checked against the registries and the store."""
+    from bench.selection import check_filters
+
+    chosen = {"problems": parse_names(problems, "--problems", _known_problems),
+              "methods": parse_names(methods, "--methods", _known_methods)}  # fmt: skip
+    check_filters(store, suite, **chosen)
+    return chosen
 
 
 def _print_version(value: bool) -> None:
@@ -118,7 +143,12 @@ def run(
     options = grid_config.merged(flags, file, RUN_OPTION_DEFAULTS)
     overrides = parse_overrides(set_)
     if suite is not None or file is None:  # the command line names the grid: it replaces the file's
-        blocks = [grid_config.GridBlock(suite or "", tuple(_names(problems)), tuple(_names(methods)), overrides)]
+        import suites
+
+        suites.problem_names(suite or "")  # an unknown suite first: the lists below name its problems
+        chosen = parse_names(problems, "--problems", lambda: suites.problem_names(suite or ""))
+        blocks = [grid_config.GridBlock(suite or "", tuple(chosen), tuple(parse_names(methods, "--methods", _known_methods)),
+                                        overrides)]  # fmt: skip
     else:
         blocks = [dataclasses.replace(b, overrides={**b.overrides, **overrides}) for b in file.blocks]
     store, tag = Path(options["store"]), options["tag"]
@@ -168,12 +198,14 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
     from bench.executors import LocalExecutor
     from bench.phases import measured_work, summary_line
     from bench.plan import Request, build_plan, check_positive, parse_overrides
+    from bench.selection import check_writable_store
     from bench.store import check_readable
 
     jobs, timeout, force, strict = options["jobs"], options["timeout"], options["force"], options["strict"]
     device = cells[0].device if cells else options["device"]
     dtype = cells[0].dtype if cells else "float32"
     check_readable(store)
+    check_writable_store(store)
     cache = store.parent / "cache" / "jax" if compile_cache else None
     env_extra = {"jax_compilation_cache": str(cache) if cache else None}
     if options["executor"] == "dask":
@@ -239,6 +271,8 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items())) or "nothing new"
     console.print(f"run {outcome.run_id}: ran {outcome.ran} ({counts}), reused {outcome.reused} finished cells")
     console.print(summary_line(work[0], perf_counter() - started))
+    for other, n in outcome.elsewhere.items():
+        console.print(f"[yellow]left {n} cells to run {other}[/], which is running them now (their records appear there)")
     if strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
         raise typer.Exit(1)
 
@@ -312,19 +346,23 @@ def report(
 ) -> None:
     """Comparison tables (one per suite and task; mean ± sd over seeds, best in bold) from the latest
     record of each cell; `html` is a self-contained page with the tables and every figure."""
+    from bench import lifecycle, tables
     from bench import report as reports
-    from bench import tables
+    from bench.selection import check_out_file
     from bench.store import Store
 
     if format not in REPORT_FORMATS:
         raise unknown("format", format, REPORT_FORMATS)
-    for name in _names(columns):
+    for name in parse_names(columns, "--columns", tables.latex_columns_known):
         if name not in tables.latex_columns_known():
             raise unknown("column", name, tables.latex_columns_known())
+    if out is not None or format == "html":
+        check_out_file(out or paths.REPORTS_DIR / "report.html")
     Store(store).close()  # checks that the store exists and is readable
-    table = reports.latest_records(store, suite=suite, problems=_names(problems), methods=_names(methods), tag=tag)
+    table = reports.latest_records(store, suite=suite, **_filters(store, suite, problems, methods), tag=tag)
     if table.empty:
         raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
+    _warn(lifecycle.incomplete_warning(store, lifecycle.incomplete_runs(store, list(table["run_id"]))))
     if format == "csv":
         text = reports.to_csv(table)
     elif format == "summary":
@@ -334,7 +372,7 @@ def report(
         if format == "md":
             text = tables.to_markdown(paper)
         elif format == "latex":
-            text = tables.to_latex(paper, columns=_names(columns) or None, landscape=landscape)
+            text = tables.to_latex(paper, columns=parse_names(columns, "--columns") or None, landscape=landscape)
         else:
             from bench import html_report
 
@@ -376,12 +414,15 @@ def plot_command(
         raise unknown("figure format", format, formats)
     from bench import plots
 
-    kinds = plots.KINDS if kind == "all" else _names(kind)
+    kinds = plots.KINDS if kind == "all" else parse_names(kind, "--kind", lambda: ("all", *plots.KINDS))
     for name in kinds:
         if name not in plots.KINDS:
             raise unknown("plot kind", name, ("all", *plots.KINDS))
+    from bench.selection import check_out_dir
+
+    check_out_dir(out)
     Store(store).close()
-    table = reports.latest_records(store, suite=suite, problems=_names(problems), methods=_names(methods), tag=tag)
+    table = reports.latest_records(store, suite=suite, **_filters(store, suite, problems, methods), tag=tag)
     if table.empty:
         raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
     import matplotlib.pyplot as plt
@@ -409,6 +450,7 @@ def export_command(
     import importlib.util
 
     from bench import dashboards
+    from bench.selection import check_out_dir, check_out_file
     from bench.store import TABLES, Store, load
 
     formats = ("csv", "parquet", *dashboards.FORMATS)
@@ -416,13 +458,16 @@ def export_command(
         raise unknown("format", format, formats)
     if format == "parquet" and importlib.util.find_spec("pyarrow") is None:
         raise BenchInputError("parquet export needs pyarrow: pip install 'bench[parquet]'")
-    Store(store).close()
     if format in dashboards.FORMATS:
+        check_out_file(out)
+        Store(store).close()
         from bench import compare
 
         for path in dashboards.write(compare.load_side(run, store), format, out):
             console.print(f"wrote {path}")
         return
+    check_out_dir(out)
+    Store(store).close()  # a missing, foreign or corrupt store is refused before the folder is made
     out.mkdir(parents=True, exist_ok=True)
     for table in ("tidy", *TABLES):
         frame = load(store, table)
@@ -450,7 +495,8 @@ def compare_command(
     format: str = typer.Option("csv", "--format", help="--out format: csv, github-action-benchmark or bencher"),
 ) -> None:
     """Regression gate: exit 1 if any cell regressed (significant and large enough), 0 if not."""
-    from bench import compare, dashboards
+    from bench import compare, dashboards, lifecycle
+    from bench.selection import check_out_file
 
     for name, value in (("alpha", alpha), ("min-effect-time", min_effect_time), ("min-effect-quality", min_effect_quality)):
         if not 0 < value < 1:
@@ -459,7 +505,16 @@ def compare_command(
         raise BenchInputError(f"--k-se must be positive and --rounds at least 2, got {k_se} and {rounds}")
     if format not in ("csv", *dashboards.FORMATS):
         raise unknown("format", format, ("csv", *dashboards.FORMATS))
+    if out is not None:
+        check_out_file(out)
     base, cur = compare.load_side(baseline, store), compare.load_side(current, store)
+    unfinished: dict[Path, dict[str, None]] = {}  # store -> its incomplete runs either side reads, in order
+    for spec in (baseline, current):
+        is_file = Path(spec).suffix in (".sqlite", ".db") or Path(spec).is_file()
+        path = Path(spec) if is_file else store
+        unfinished.setdefault(path, {}).update(dict.fromkeys(lifecycle.incomplete_runs(path, spec=None if is_file else spec)))
+    for path, runs in unfinished.items():
+        _warn(lifecycle.incomplete_warning(path, list(runs)))
     thresholds = compare.Thresholds(alpha, min_effect_time, min_effect_quality, k_se=k_se)
     from bench import gate
 
@@ -514,10 +569,17 @@ def history_command(
 ) -> None:
     """A metric of one cell over time, per machine, with change points marked."""
     from bench import history
+    from bench.plan import DEVICES
     from bench.report import fmt
+    from bench.selection import check_filters, check_out_file
     from bench.store import Store
 
+    if device not in DEVICES:
+        raise unknown("device", device, DEVICES)
+    if plot is not None:
+        check_out_file(plot, "--plot")
     Store(store).close()
+    check_filters(store, problems=[problem], methods=[method])
     table = history.history(store, problem, method, metric, device)
     out = Table("run", "machine", metric, "n", "change", "change point", title=f"{problem} {method} {device}")
     for _, row in table.iterrows():
@@ -570,13 +632,7 @@ app.add_typer(reference_app, name="reference")
 
 
 def main() -> None:
-    try:
-        app()
-    except BenchInputError as exc:
-        from rich.markup import escape
-
-        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+    app()  # BenchGroup.main turns bad input, usage errors and unusable stores into one line, exit 2
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ def _select(suite: str, problems: str) -> list[str]:
     import suites
 
     names = suites.problem_names(suite or None)  # raises on an unknown suite
-    chosen = [p.strip() for p in problems.split(",") if p.strip()]
+    from bench.selection import parse_names
+
+    chosen = parse_names(problems, "--problems", lambda: names)
     for name in chosen:
         if name not in names:
             raise unknown(f"problem{' in suite ' + suite if suite else ''}", name, names)
@@ -44,7 +46,7 @@ def _overrides(items: list[str]) -> dict[str, int | float]:
             values[name] = kind(raw)
         except ValueError:
             raise BenchInputError(f"reference setting {name}={raw!r} is not a number") from None
-        if not values[name] > 0 or (name == "target_accept" and not values[name] < 1):
+        if not 0 < values[name] < float("inf") or (name == "target_accept" and not values[name] < 1):
             raise BenchInputError(f"reference setting {name}={raw} is out of range (positive; target_accept < 1)")
     return values
 

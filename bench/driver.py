@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import socket
+import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from bench import environment
+from bench import claims, environment, lifecycle, reasons
 from bench.cells import Cell
 from bench.executors import Executor
 from bench.store import Store
@@ -24,6 +26,7 @@ class RunOutcome:
     ran: int
     reused: int
     statuses: dict[str, int]
+    elsewhere: dict[str, int] = field(default_factory=dict)  # run id -> cells left to that live run
 
 
 def new_run_id() -> str:
@@ -40,7 +43,9 @@ def execute(
     env_extra: dict[str, Any] | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunOutcome:
-    """Run every cell not already finished with the same hash; each record is committed on arrival."""
+    """Run every cell not already finished with the same hash and not claimed by another live run;
+    each record is committed on arrival."""
+    lifecycle.sweep_orphans()  # cell folders of drivers killed before their workers could clean up
     store = Store(store_path, create=True)
     try:
         done = set() if force else store.finished_hashes(c.hash for c in cells)
@@ -49,14 +54,17 @@ def execute(
         env = environment.capture(dtype=dtype, device=device, extra=env_extra)
         run_id = new_run_id()
         store.begin_run(run_id, now(), command, tag, env, environment.environment_id(env))
+        held = claims.claim(store, run_id, [c.hash for c in todo], force=force)
+        todo = [c for c in todo if c.hash in held.mine]
         statuses: dict[str, int] = {}
         records = executor.run(todo)
         try:
             for record in records:
                 start = perf_counter()
                 _note_provenance(store, record)
-                record_id = store.add_record(run_id, record)
+                record_id = store.add_record(run_id, reasons.clip_reason(record))
                 store.add_phase(record_id, "store_write", perf_counter() - start)
+                claims.release(store, run_id, record["hash"])
                 statuses[record["status"]] = statuses.get(record["status"], 0) + 1
                 if on_record is not None:
                     on_record(record)
@@ -64,8 +72,14 @@ def execute(
             # An interrupt outside the generator (while storing a record, say) would otherwise leave
             # it alive, its workers running and its pool joined at exit: close it here, always.
             records.close()
+            with contextlib.suppress(sqlite3.Error):  # a full disk: the claims are stale once we exit
+                claims.release(store, run_id)
         store.finish_run(run_id, now())
-        return RunOutcome(run_id=run_id, ran=len(todo), reused=len(cells) - len(todo), statuses=statuses)
+        elsewhere: dict[str, int] = {}
+        for other in held.elsewhere.values():
+            elsewhere[other] = elsewhere.get(other, 0) + 1
+        return RunOutcome(run_id=run_id, ran=len(todo), reused=len(cells) - len(todo) - len(held.elsewhere),
+                          statuses=statuses, elsewhere=elsewhere)  # fmt: skip
     finally:
         store.close()
 

@@ -26,6 +26,7 @@ from backends import get_method
 from bench import zygote
 from bench.cells import Cell
 from bench.environment import PROJECT_ROOT
+from bench.lifecycle import cell_prefix
 from bench.worker import empty_record, run_cell
 
 
@@ -131,7 +132,7 @@ def run_in_subprocess(
     start = perf_counter()
     deadline = monotonic() + timeout
     env = worker_environment(cell, threads, jax_cache, slot)
-    with tempfile.TemporaryDirectory(prefix="bench-cell-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=cell_prefix()) as tmp:
         cell_path, out_path, log_path = Path(tmp, "cell.json"), Path(tmp, "record.json"), Path(tmp, "worker.log")
         cell_path.write_text(cell.to_json())
         kills_before = oom_kills()
@@ -200,6 +201,8 @@ def _run_forked(cell: Cell, env: dict[str, str], paths: tuple[Path, Path, Path],
     finally:
         if live is not None and child is not None:
             live.discard(child)
+        if child is not None:
+            _kill_group(child)  # whatever the cell started and left running dies with it
     if returncode == 0:
         pool.give_back(server)
     else:
@@ -231,6 +234,7 @@ def _run_spawned(env: dict[str, str], paths: tuple[Path, Path, Path], deadline: 
         finally:
             if live is not None:
                 live.discard(proc)
+            _kill_group(proc)  # whatever the worker started and left running dies with it
     return proc.returncode
 
 

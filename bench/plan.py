@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +47,10 @@ def parse_overrides(items: Sequence[str]) -> dict[str, str]:
 
 
 def check_positive(**counts: float) -> None:
+    """Counts and durations: positive and finite (a NaN compares false with everything, so a NaN
+    timeout would otherwise mean no timeout at all)."""
     for name, value in counts.items():
-        if value is None or value <= 0:
+        if value is None or not math.isfinite(value) or value <= 0:
             raise BenchInputError(f"--{name} must be a positive number, got {value}")
 
 
@@ -116,7 +119,17 @@ def build_plan(request: Request) -> list[Cell]:
                     fingerprints = {"spec": spec_hash, "data": data_hashes[seed], "versions": versions_of[method_name],
                                     "code": code, "reference": stored[seed].digest if stored[seed] else None}  # fmt: skip
                     cells.append(dataclasses.replace(cell, hash=content_hash(cell, fingerprints)))
+    _check_distinct(cells)
     return cells
+
+
+def _check_distinct(cells: list[Cell]) -> None:
+    """A cell named twice (`numpyro.svi` beside `numpyro.svi:auto_normal`) would run twice: refused."""
+    seen: set[str] = set()
+    for cell in cells:
+        if cell.key in seen:
+            raise BenchInputError(f"the selection names cell {cell.key} more than once; name each method variant once")
+        seen.add(cell.key)
 
 
 def _stored_reference(request: Request, problem, seed: int, data) -> reference_store.StoredReference | None:

@@ -48,7 +48,8 @@ def elbo_metrics(problem: Problem, data: Dataset, fit: FitResult) -> dict[str, f
         "khat": psis_khat(log_w),
         "draws_outside_support": float(np.sum(~np.isfinite(log_p))),
     }
-    metrics["khat_flag"] = float(metrics["khat"] > KHAT_FLAG)
+    khat = metrics["khat"]
+    metrics["khat_flag"] = float(khat > KHAT_FLAG) if np.isfinite(khat) else float("nan")  # no k-hat, no verdict
     return metrics
 
 

@@ -73,10 +73,13 @@ def check_readable(path: Path) -> None:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            damage = [r[0] for r in con.execute("PRAGMA quick_check(1)")]  # every page's structure, O(size)
         finally:
             con.close()
     except sqlite3.DatabaseError as exc:
         raise BenchInputError(f"store {path} is not a readable bench store ({exc})") from None
+    if damage != ["ok"]:
+        raise BenchInputError(f"store {path} is corrupt ({' '.join(' '.join(damage).split())[:120]}); restore it from a copy")
     if row is None or int(row[0]) != SCHEMA_VERSION:
         found = None if row is None else row[0]
         raise BenchInputError(f"store {path} has schema version {found}; this bench reads version {SCHEMA_VERSION}")

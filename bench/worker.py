@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from bench import reasons
 from bench.cells import Cell
 from bench.spec.errors import Unsupported
 
 STATUSES = ("ok", "diverged", "error", "timeout", "oom", "unsupported", "skipped")
-OOM_MARKERS = ("RESOURCE_EXHAUSTED", "CUDA out of memory", "Out of memory")
 
 
 def now() -> str:
@@ -44,11 +44,6 @@ def empty_record(cell: Cell, status: str, reason: str = "") -> dict[str, Any]:
         "started_at": now(),
         "wall_s": 0.0,
     }
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
@@ -151,16 +146,14 @@ def run_cell(cell: Cell) -> dict[str, Any]:
         _fit_and_score(cell, record)
     except Unsupported as exc:
         record.update(status="unsupported", reason=str(exc))
-    except MemoryError as exc:
-        record.update(status="oom", reason=one_line(exc) or "MemoryError")
     except Exception as exc:  # any failure is a row with its reason, never a lost cell
-        out_of_memory = any(marker in str(exc) for marker in OOM_MARKERS)
-        record.update(status="oom" if out_of_memory else "error", reason=one_line(exc))
+        # MemoryError is an Exception too; non-finite numbers raised by a library are `diverged`
+        record.update(status=reasons.classify(exc), reason=reasons.exception_text(exc))
         record["info"]["traceback"] = traceback.format_exc()[-4000:]
         traceback.print_exc()
     record["metrics"].update(load)
     record["wall_s"] = perf_counter() - start
-    return record
+    return reasons.clip_reason(record)
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
@@ -180,6 +173,9 @@ def _json_default(value: Any) -> Any:
 
 
 def main(argv: list[str]) -> int:
+    from bench.lifecycle import die_with_parent
+
+    die_with_parent(Path(argv[0]).parent)  # a killed driver takes this worker and its folder with it
     cell = Cell.from_json(Path(argv[0]).read_text())
     record = run_cell(cell)
     write_json_atomic(Path(argv[1]), record)

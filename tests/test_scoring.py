@@ -65,3 +65,13 @@ def test_trace_is_thinned_to_window_means_and_non_finite_steps_found():
     assert scoring.thin_trace(np.ones(5))["step"] == [1, 2, 3, 4, 5]
     assert scoring.first_nonfinite_step(np.array([1.0, 2.0, np.inf, np.nan])) == 3
     assert scoring.first_nonfinite_step(np.ones(4)) is None
+
+
+def test_khat_flag_is_nan_where_khat_is():
+    """Below 2,000 draws there is no k-hat, so no verdict on it either (a 0 would read as "fine")."""
+    problem = suites.get_problem("coinflip")
+    data = problem.make_data(0)
+    f = np.random.default_rng(0).beta(13, 9, size=500)
+    metrics = scoring.elbo_metrics(problem, data, fit_with({"f": f}, stats.beta(13, 9).logpdf(f)))
+    assert np.isnan(metrics["khat"]) and np.isnan(metrics["khat_flag"])
+    assert np.isfinite(metrics["elbo"])

@@ -8,6 +8,7 @@ so planning and input validation never load a framework. The fit function is nam
 from __future__ import annotations
 
 import dataclasses
+import math
 import importlib
 import importlib.util
 from collections.abc import Callable, Mapping
@@ -85,7 +86,10 @@ def _coerce(field: dataclasses.Field, raw: Any) -> Any:
         if raw.lower() in ("0", "false", "no", "off"):
             return False
         raise ValueError(f"expected true or false, got {raw!r}")
-    return kind(raw)
+    value = kind(raw)
+    if kind is float and not math.isfinite(value):
+        raise ValueError(f"expected a finite number, got {raw!r}")
+    return value
 
 
 def resolve_settings(method: Method, problem: Problem, variant: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
