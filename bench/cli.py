@@ -68,6 +68,7 @@ def run(
     device: str = typer.Option("cpu", help="cpu or gpu"),
     repeats: Optional[int] = typer.Option(None, help="warm timed repeats per cell, all stored (default 3, or the suite's)"),
     jobs: int = typer.Option(1, help="cells run at once; above 1 the cells share the CPU and timings suffer"),
+    threads: int = typer.Option(1, help="threads per cell for every framework (OpenMP/BLAS, torch, XLA); threads x jobs <= cores"),
     executor: str = typer.Option("local", help="local"),
     timeout: float = typer.Option(1800.0, help="seconds before a cell is killed and recorded as timeout"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
@@ -83,6 +84,7 @@ def run(
     """Run a suite's grid of cells and store every record."""
     import suites
     from bench import driver, report
+    from bench import threads as thread_policy
     from bench.executors import LocalExecutor
     from bench.plan import Request, build_plan, check_positive, parse_overrides
     from bench.store import check_readable
@@ -93,10 +95,11 @@ def run(
     if executor not in EXECUTORS:
         raise unknown("executor", executor, EXECUTORS)
     check_positive(jobs=jobs, timeout=timeout)
+    thread_policy.check(threads, jobs)
     request = Request(
         suite=suite, problems=_names(problems), methods=_names(methods), seeds=seeds, device=device,
         dtype="float64" if x64 else "float32", repeats=repeats, draws=draws, overrides=parse_overrides(set_),
-        references=references or store.parent / "references",
+        references=references or store.parent / "references", threads=threads,
     )  # fmt: skip
     cells = build_plan(request)
     check_readable(store)
@@ -117,7 +120,8 @@ def run(
         try:
             outcome = driver.execute(
                 cells, store, pool, force=force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
-                env_extra={"jax_compilation_cache": str(cache) if cache else None}, on_record=on_record,
+                env_extra={"jax_compilation_cache": str(cache) if cache else None,
+                           "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}, on_record=on_record,
             )  # fmt: skip
         except KeyboardInterrupt:
             progress.stop()

@@ -22,6 +22,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any, Protocol
 
+from bench import threads as thread_policy
 from bench.cells import Cell
 from bench.environment import PROJECT_ROOT
 from bench.worker import empty_record, run_cell
@@ -45,8 +46,7 @@ def worker_environment(cell: Cell, threads: int, jax_cache: Path | None, slot: i
         env["CUDA_VISIBLE_DEVICES"] = ""
     else:
         env["JAX_PLATFORMS"] = "cuda"
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env.setdefault(name, str(threads))
+    env.update(thread_policy.environment(threads, env.get("XLA_FLAGS")))  # the same for every backend
     if jax_cache is not None:
         env["JAX_COMPILATION_CACHE_DIR"] = str(jax_cache)
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
@@ -172,7 +172,6 @@ class LocalExecutor:
         self.jobs = jobs
         self.timeout = timeout
         self.jax_cache = jax_cache
-        self.threads = max(1, (os.cpu_count() or 1) // jobs)
 
     def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
         live = _Processes()
@@ -184,7 +183,7 @@ class LocalExecutor:
         def run_one(cell: Cell) -> dict[str, Any]:
             slot = free_slots.get()  # at most `jobs` cells run at once, so a slot is always free here
             try:
-                return run_in_subprocess(cell, self.timeout, self.threads, self.jax_cache, live, slot)
+                return run_in_subprocess(cell, self.timeout, cell.threads, self.jax_cache, live, slot)
             finally:
                 free_slots.put(slot)
 

@@ -31,6 +31,7 @@ class Request:
     draws: int = 4000
     overrides: Mapping[str, str] = field(default_factory=dict)
     references: Path | None = None  # folder of stored MCMC references (None: score without them)
+    threads: int = 1  # per cell, for every framework (bench.threads)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, str]:
@@ -111,6 +112,7 @@ def build_plan(request: Request) -> list[Cell]:
                         device=request.device, dtype=request.dtype, repeats=request.repeats, draws=request.draws,
                         settings=settings, unsupported=reason,
                         reference=str(stored[seed].provenance_path) if stored[seed] else "",
+                        threads=request.threads,
                     )  # fmt: skip
                     fingerprints = {"spec": spec_hash, "data": data_hashes[seed], "versions": versions_of[method_name],
                                     "code": code, "reference": stored[seed].digest if stored[seed] else None}  # fmt: skip

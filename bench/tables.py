@@ -73,7 +73,7 @@ def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[Pap
     """Aggregate the latest records (one row per cell) into one PaperTable per (suite, task)."""
     tables = []
     table = table.assign(task=table["problem"].map(problem_tasks))
-    for column in ("device", "dtype"):  # rows measured on different devices or dtypes stay apart
+    for column in ("device", "dtype", "threads"):  # rows measured on different devices, dtypes or threads stay apart
         if column in table and table[column].nunique() > 1:
             table = table.assign(method=table["method"] + " [" + table[column].astype(str) + "]")
     for (suite, task), part in table.groupby(["suite", "task"], sort=True):

@@ -53,7 +53,7 @@ def one_line(exc: BaseException) -> str:
 
 def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     from backends import get_method
-    from bench import scoring
+    from bench import scoring, threads
     from bench.checkpoints import checkpoint_arrays
     from bench.figure_data import figure_arrays
     from bench.fitting import FitContext
@@ -66,7 +66,10 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
         record.update(status="error", reason="pre-flight: the spec's log density is not finite at the initial point")
         return
     context = FitContext(seed=cell.seed, device=cell.device, dtype=cell.dtype, repeats=cell.repeats, draws=cell.draws)
-    fit = method.load_fit()(problem, data, cell.settings, context)
+    fit_function = method.load_fit()
+    threads.configure_loaded(cell.threads)  # the backend is imported, nothing has run yet
+    fit = fit_function(problem, data, cell.settings, context)
+    record["info"]["threads"] = threads.report()
 
     record["timing"] = {"compile_s": [fit.compile_s], "run_s": list(fit.run_s)}
     record["trace"] = scoring.thin_trace(fit.losses)
