@@ -17,6 +17,9 @@ adapter / best direct formulation (target <= 1.2).
 
     python benchmarks/adapter_parity.py [--steps 1000] [--iterations 100] [--repeats 5] [--threads 1]
 
+Known gap: the `MCMC(NUTS)` row recompiles on each warmup/run call, so it is not yet steady
+state (its ratio reads ~0); the torch.vi ratios are against the best direct row, the compiled one.
+
 --threads applies the harness's thread policy (bench/threads.py) before any framework loads;
 --threads 0 leaves every library at its own default (what cells ran with before the policy).
 """
