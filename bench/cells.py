@@ -22,6 +22,7 @@ class Cell:
     settings: dict[str, Any] = field(default_factory=dict, hash=False)
     unsupported: str | None = None  # known before running: recorded without a process
     reference: str = ""  # provenance file of the stored MCMC reference scored against ("" for none or exact)
+    threads: int = 1  # every framework's thread count in the worker (bench.threads); part of the hash
     hash: str = ""
 
     @property

@@ -114,6 +114,7 @@ def run(
     device: Optional[str] = typer.Option(None, metavar="[cpu|gpu]", help="cpu (default) or gpu"),
     repeats: Optional[int] = typer.Option(None, help="warm timed repeats per cell, all stored (default 3, or the suite's)"),
     jobs: Optional[int] = typer.Option(None, help="cells run at once (default 1); above 1 the cells share the CPU and timings suffer"),
+    threads: Optional[int] = typer.Option(None, help="threads per cell for every framework (OpenMP/BLAS, torch, XLA; default 1); threads x jobs <= cores"),
     executor: Optional[str] = typer.Option(None, metavar="[local|dask]", help="local (default), or dask (a LocalCluster of --jobs processes, or --scheduler's cluster)"),
     scheduler: Optional[str] = typer.Option(None, help="with --executor dask: a running scheduler, tcp://HOST:PORT"),
     timeout: Optional[float] = typer.Option(None, help="seconds before a cell is killed and recorded as timeout (default 1800)"),
@@ -139,7 +140,8 @@ def run(
         raise BenchInputError("bench run needs --suite (see `bench list suites`) or --config grid.toml")
     flags = {"seeds": seeds, "device": device, "repeats": repeats, "jobs": jobs, "executor": executor,
              "timeout": timeout, "store": store, "force": force, "x64": x64, "draws": draws, "tag": tag,
-             "strict": strict, "references": references, "save_draws": save_draws, "scheduler": scheduler}  # fmt: skip
+             "strict": strict, "references": references, "save_draws": save_draws, "scheduler": scheduler,
+             "threads": threads}  # fmt: skip
     options = grid_config.merged(flags, file, RUN_OPTION_DEFAULTS)
     overrides = parse_overrides(set_)
     if suite is not None or file is None:  # the command line names the grid: it replaces the file's
@@ -159,7 +161,7 @@ def run(
 RUN_OPTION_DEFAULTS = {
     "seeds": None, "device": "cpu", "repeats": None, "jobs": 1, "executor": "local", "timeout": 1800.0,
     "store": str(paths.DEFAULT_STORE), "force": False, "x64": False, "draws": 4000, "tag": None, "strict": False,
-    "references": None, "save_draws": False, "scheduler": None,
+    "references": None, "save_draws": False, "scheduler": None, "threads": 1,
 }  # fmt: skip
 
 
@@ -173,6 +175,9 @@ def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_re
     if options["scheduler"] is not None and options["executor"] != "dask":
         raise BenchInputError(f"--scheduler needs --executor dask (got --executor {options['executor']})")
     check_positive(jobs=options["jobs"], timeout=options["timeout"])
+    from bench import threads as thread_policy
+
+    thread_policy.check(options["threads"], options["jobs"])
     references = Path(options["references"]) if options["references"] else store.parent / "references"
     cells, seen = [], {}
     for block in blocks:
@@ -183,6 +188,7 @@ def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_re
             suite=block.suite, problems=block.problems, methods=block.methods, seeds=seeds, device=options["device"],
             dtype="float64" if options["x64"] else "float32", repeats=repeats, draws=options["draws"],
             overrides=block.overrides, references=references, device_elsewhere=options["scheduler"] is not None,
+            threads=options["threads"],
         )  # fmt: skip
         for cell in build_plan(request):
             if cell.key in seen and seen[cell.key] != cell.hash:
@@ -195,6 +201,7 @@ def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_re
 
 def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile_cache: bool, wide: bool, label: str) -> None:
     from bench import driver, report
+    from bench import threads as thread_policy
     from bench.executors import LocalExecutor
     from bench.phases import measured_work, summary_line
     from bench.plan import Request, build_plan, check_positive, parse_overrides
@@ -207,7 +214,9 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
     check_readable(store)
     check_writable_store(store)
     cache = store.parent / "cache" / "jax" if compile_cache else None
-    env_extra = {"jax_compilation_cache": str(cache) if cache else None}
+    threads = options["threads"]
+    env_extra = {"jax_compilation_cache": str(cache) if cache else None,
+                 "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}  # fmt: skip
     if options["executor"] == "dask":
         from bench.dask_executor import DaskExecutor
 

@@ -115,11 +115,13 @@ def run_task(cell_json: str, timeout: float, threads_by_host: dict[str, int], ja
     _drop_nanny_environ()
     cell = Cell.from_json(cell_json)
     host = get_address_host(worker.address)
-    threads = threads_by_host.get(host) or max(1, (os.cpu_count() or 1) // worker.state.nthreads)
+    # the run's thread policy (--threads, part of the cell's hash) applies on every worker; the host's
+    # share of cores per running cell is recorded beside it, so oversubscription is visible
+    share = threads_by_host.get(host) or max(1, (os.cpu_count() or 1) // worker.state.nthreads)
     cache_dir = Path(jax_cache) if jax_cache else None
     with host_slot(cache_dir) as slot:
-        record = run_in_subprocess(cell, timeout, threads, cache_dir, live=_live(run_token), slot=slot)
-    record["info"].update(executor="dask", host=socket.gethostname(), worker=worker.address, threads=threads)
+        record = run_in_subprocess(cell, timeout, cell.threads, cache_dir, live=_live(run_token), slot=slot)
+    record["info"].update(executor="dask", host=socket.gethostname(), worker=worker.address, cores_share=share)
     record["environment"] = _worker_environment(cell.dtype, cell.device, env_extra_json)
     return record
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from backends import get_method
 from bench import zygote
+from bench import threads as thread_policy
 from bench.cells import Cell
 from bench.environment import PROJECT_ROOT
 from bench.lifecycle import cell_prefix
@@ -46,8 +47,7 @@ def worker_environment(cell: Cell, threads: int, jax_cache: Path | None, slot: i
         env["CUDA_VISIBLE_DEVICES"] = ""
     else:
         env["JAX_PLATFORMS"] = "cuda"
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env.setdefault(name, str(threads))
+    env.update(thread_policy.environment(threads, env.get("XLA_FLAGS")))  # the same for every backend
     if jax_cache is not None:
         env["JAX_COMPILATION_CACHE_DIR"] = str(jax_cache)
         env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
@@ -245,7 +245,6 @@ class LocalExecutor:
         self.jobs = jobs
         self.timeout = timeout
         self.jax_cache = jax_cache
-        self.threads = max(1, (os.cpu_count() or 1) // jobs)
         self.on_start: Callable[[Cell], None] | None = None  # told when a cell's process starts (progress)
 
     def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
@@ -261,7 +260,7 @@ class LocalExecutor:
             try:
                 if self.on_start is not None and not cell.unsupported:
                     self.on_start(cell)
-                return run_in_subprocess(cell, self.timeout, self.threads, self.jax_cache, live, slot, zygotes)
+                return run_in_subprocess(cell, self.timeout, cell.threads, self.jax_cache, live, slot, zygotes)
             finally:
                 free_slots.put(slot)
 

@@ -33,6 +33,7 @@ class Request:
     overrides: Mapping[str, str] = field(default_factory=dict)
     references: Path | None = None  # folder of stored MCMC references (None: score without them)
     device_elsewhere: bool = False  # cells run on a cluster's workers, which check the device themselves
+    threads: int = 1  # per cell, for every framework (bench.threads)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, str]:
@@ -115,6 +116,7 @@ def build_plan(request: Request) -> list[Cell]:
                         device=request.device, dtype=request.dtype, repeats=request.repeats, draws=request.draws,
                         settings=settings, unsupported=reason,
                         reference=str(stored[seed].provenance_path) if stored[seed] else "",
+                        threads=request.threads,
                     )  # fmt: skip
                     fingerprints = {"spec": spec_hash, "data": data_hashes[seed], "versions": versions_of[method_name],
                                     "code": code, "reference": stored[seed].digest if stored[seed] else None}  # fmt: skip

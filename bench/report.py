@@ -14,7 +14,8 @@ from bench.store import LATEST_PER_CELL, check_readable, open_readonly
 
 # (metric, column header) shown in summaries, in catalogue order; a column no row has is left out.
 SUMMARY_METRICS = tuple((m.name, m.header) for m in METRICS.values() if m.summary)
-ID_COLUMNS = ("problem", "method", "seed", "status")  # device and dtype join when they vary
+ID_COLUMNS = ("problem", "method", "seed", "status")  # device, dtype and threads join when they vary
+VARYING_COLUMNS = ("device", "dtype", "threads")
 LONG_COLUMNS = ("problem", "method", "seed", "device", "status", "metric", "value")
 
 
@@ -38,7 +39,7 @@ def latest_records(
         runs = "SELECT run_id FROM runs" + (" WHERE tag = ?" if tag else "")
         records = pd.read_sql_query(
             "SELECT r.record_id, r.run_id, r.cell_key, r.cell_hash, r.suite, r.problem, r.method, r.variant, r.seed,"
-            " r.device, r.dtype, r.status, r.reason FROM records r"
+            " r.device, r.dtype, r.status, r.reason, json_extract(r.info, '$.threads.setting') AS threads FROM records r"
             f" WHERE r.record_id IN ({LATEST_PER_CELL.format(where=f'WHERE run_id IN ({runs})')})",
             con, params=(tag,) if tag else None,
         )  # fmt: skip
@@ -76,7 +77,7 @@ def fmt(value: object) -> str:
 def summary_rows(table: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Headers and formatted rows; a failed cell shows its reason in place of numbers, and an ok cell
     scored against a reference that failed its gates says so."""
-    varying = [c for c in ("device", "dtype") if c in table and table[c].nunique() > 1]
+    varying = [c for c in VARYING_COLUMNS if c in table and table[c].nunique() > 1]
     id_columns = list(ID_COLUMNS[:3]) + varying + list(ID_COLUMNS[3:])
     shown = [(m, h) for m, h in SUMMARY_METRICS if m in table and table[m].notna().any()]
     headers = id_columns + [header for _, header in shown] + ["reason"]
@@ -102,7 +103,7 @@ def to_long(table: pd.DataFrame) -> pd.DataFrame:
     """The long format: one row per (cell, metric); a cell without metrics keeps one row."""
     id_columns = ["problem", "method", "seed", "device", "status"]
     metric_columns = [c for c in table.columns if c not in set(id_columns) | {
-        "record_id", "run_id", "cell_key", "cell_hash", "suite", "variant", "dtype", "reason"}]  # fmt: skip
+        "record_id", "run_id", "cell_key", "cell_hash", "suite", "variant", "dtype", "reason", "threads"}]  # fmt: skip
     long = table.melt(id_vars=id_columns, value_vars=metric_columns, var_name="metric", value_name="value")
     long = long.dropna(subset=["value"])
     has_metrics = table[metric_columns].notna().any(axis=1)

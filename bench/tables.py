@@ -79,9 +79,10 @@ def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[Pap
     """Aggregate the latest records (one row per cell) into one PaperTable per (suite, task)."""
     tables = []
     table = table.assign(task=table["problem"].map(problem_tasks))
-    for column in ("device", "dtype"):  # rows measured on different devices or dtypes stay apart
+    for column in ("device", "dtype", "threads"):  # rows measured on different devices, dtypes or threads stay apart
         if column in table and table[column].nunique() > 1:
-            table = table.assign(method=table["method"] + " [" + table[column].astype(str) + "]")
+            label = table[column].astype(str) if column != "threads" else "threads=" + table[column].astype("Int64").astype(str)
+            table = table.assign(method=table["method"] + " [" + label + "]")
     for (suite, task), part in table.groupby(["suite", "task"], sort=True):
         columns = [c for c in TASK_COLUMNS.get(task, ()) + MCMC_COLUMNS if c[0] in part and part[c[0]].notna().any()]
         rows = []

@@ -59,7 +59,7 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
         tick = monotonic()
 
     from backends import get_method
-    from bench import scoring
+    from bench import scoring, threads
     from bench.checkpoints import checkpoint_arrays
     from bench.figure_data import figure_arrays
     from bench.spec.fitting import FitContext
@@ -76,11 +76,13 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     context = FitContext(seed=cell.seed, device=cell.device, dtype=cell.dtype, repeats=cell.repeats, draws=cell.draws)
     lap("data")
     clock.reset()
+    threads.configure_loaded(cell.threads)  # the backend is imported, nothing has run yet
     cache = compile_cache.Watch(method.requires)
     cache.start()
     fit = fit_function(problem, data, method.make_settings(cell.settings), context)
     phases.update(clock.fit_phases(tick, monotonic(), fit.compile_s, fit.run_s))
     record["info"].update(cache.verdict())
+    record["info"]["threads"] = threads.report()
     tick = monotonic()
 
     record["timing"] = {"compile_s": [fit.compile_s], "run_s": list(fit.run_s)}

@@ -61,7 +61,8 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
     assert "deliberate failure" in remote["testing.raise-coinflip-0"]["reason"]
     infos = [r["info"] for r in remote.values()]
     assert {i["executor"] for i in infos} == {"dask"} and {i["worker"] for i in infos} <= workers
-    assert {i["threads"] for i in infos} == {max(1, (os.cpu_count() or 1) // 2)}  # as the local executor's
+    assert {i["cores_share"] for i in infos} == {max(1, (os.cpu_count() or 1) // 2)}  # the host's cores per running cell
+    assert {i["threads"]["setting"] for i in infos if "threads" in i} == {1}  # the run's --threads, as locally
     assert {r["environment"]["threads"]["OMP_NUM_THREADS"] for r in remote.values()} == {"3"}
     # and without the nanny's own thread limit of 1, which cells would otherwise inherit
     inherited = os.environ.get("MKL_NUM_THREADS")

@@ -132,10 +132,14 @@ class TorchTarget:
         """Unconstrained log density of one flat point z (D,)."""
         values, total = {}, torch.zeros((), dtype=self.dtype, device=self.device)
         for b in self.blocks:
-            x, log_jac = self.constrain_block(b, z[b.start : b.stop])
-            x = x.reshape(b.shape)
+            if b.prior.support.kind == "real":  # identity: no Jacobian term (eagerly, ops cost dispatches)
+                x = z[b.start : b.stop].reshape(b.shape)
+            else:
+                x, log_jac = self.constrain_block(b, z[b.start : b.stop])
+                x = x.reshape(b.shape)
+                total = total + log_jac.sum()
             values[b.name] = x
-            total = total + prior_log_density(b.prior, x).sum() + log_jac.sum()
+            total = total + prior_log_density(b.prior, x).sum()
         return total + self._data_terms(values)
 
     def batched(self) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -28,16 +28,18 @@ State = dict[str, torch.Tensor]
 
 
 def adam(params: State, grads: State, state: State, lr: float) -> tuple[State, State]:
-    """Functional Adam (the same update as torch.optim.Adam with default betas)."""
+    """Functional Adam, in torch.optim.Adam's form: the bias corrections once per step, fused ops
+    per parameter (eagerly every op is a dispatch: 25 ops a step for two parameters, not 37)."""
     t = state["t"] + 1
+    step_size = lr / (1 - BETA1**t)
+    root_bias2 = torch.sqrt(1 - BETA2**t)
     new_state: State = {"t": t}
     new_params: State = {}
     for k in params:
-        m = BETA1 * state[f"m_{k}"] + (1 - BETA1) * grads[k]
-        v = BETA2 * state[f"v_{k}"] + (1 - BETA2) * grads[k] * grads[k]
+        m = torch.lerp(state[f"m_{k}"], grads[k], 1 - BETA1)
+        v = torch.addcmul(BETA2 * state[f"v_{k}"], grads[k], grads[k], value=1 - BETA2)
         new_state[f"m_{k}"], new_state[f"v_{k}"] = m, v
-        m_hat, v_hat = m / (1 - BETA1**t), v / (1 - BETA2**t)
-        new_params[k] = params[k] - lr * m_hat / (torch.sqrt(v_hat) + ADAM_EPS)
+        new_params[k] = params[k] - step_size * (m / (torch.sqrt(v) / root_bias2 + ADAM_EPS))
     return new_params, new_state
 
 
@@ -54,7 +56,10 @@ def reparam_step(target: TorchTarget, particles: int, lr: float, functional: boo
 
     def negative_elbo(params: State, eps: torch.Tensor) -> torch.Tensor:
         z = params["mu"] + torch.exp(params["log_sigma"]) * eps
-        return -(log_joint(z) - log_q(params, z)).mean()
+        # log q(z) at z = mu + sigma eps is log N(eps; 0, 1) - sum log sigma: the same value and
+        # gradient as log_q(params, z), without recovering eps from z (fewer ops a step)
+        log_q_z = (-0.5 * eps * eps - HALF_LOG_2PI).sum(-1) - params["log_sigma"].sum()
+        return -(log_joint(z) - log_q_z).mean()
 
     def autograd_grad_and_loss(params: State, eps: torch.Tensor) -> tuple[State, torch.Tensor]:
         with torch.enable_grad():
