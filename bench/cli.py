@@ -375,7 +375,9 @@ def main() -> None:
     try:
         app()
     except BenchInputError as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        from rich.markup import escape  # messages name pip extras, 'bench[gpu]', which are not markup
+
+        Console(stderr=True).print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from bench.cells import Cell
 from bench.environment import PROJECT_ROOT
+from bench.gpu import GPU_WORKER_ENV
 from bench.worker import empty_record, run_cell
 
 PASS_THROUGH = ("BENCH_TEST_METHODS",)
@@ -45,6 +46,7 @@ def worker_environment(cell: Cell, threads: int, jax_cache: Path | None, slot: i
         env["CUDA_VISIBLE_DEVICES"] = ""
     else:
         env["JAX_PLATFORMS"] = "cuda"
+        env.update(GPU_WORKER_ENV)  # JAX allocates on demand: cells may share the GPU
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env.setdefault(name, str(threads))
     if jax_cache is not None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import backends
 import suites
-from bench import environment, reference_store
+from bench import environment, gpu, reference_store
 from bench.cells import Cell, content_hash
 from bench.errors import BenchInputError, unknown
 from bench.methods import Method, resolve_settings
@@ -53,8 +53,14 @@ def check_positive(**counts: float) -> None:
 def check_device(device: str) -> None:
     if device not in DEVICES:
         raise unknown("device", device, DEVICES)
-    if device == "gpu" and not environment.gpus():
-        raise BenchInputError("--device gpu: no GPU is visible on this machine (nvidia-smi lists none); valid choices: cpu")
+
+
+def gpu_unsupported(device: str, method_names: Sequence[str]) -> dict[str, str]:
+    """On `--device gpu`, the pre-flight (bench.gpu): each chosen method's framework asked whether
+    it sees a GPU; none does -> exit 2 naming the fix; {method: reason} for those that do not."""
+    if device != "gpu":
+        return {}
+    return gpu.preflight({name: backends.registry()[name].requires for name in method_names})
 
 
 def split_method(spec: str) -> tuple[str, str]:
@@ -75,7 +81,7 @@ def split_method(spec: str) -> tuple[str, str]:
 def build_plan(request: Request) -> list[Cell]:
     problem_names = suites.problem_names(request.suite)  # raises on an unknown suite
     for name in request.problems:
-        if name not in problem_names:
+        if not suites.in_suite(request.suite, name):
             raise unknown(f"problem in suite {request.suite}", name, problem_names)
     chosen = list(request.problems) or problem_names
     method_specs = list(request.methods) or list(suites.DEFAULT_METHODS[request.suite])
@@ -85,6 +91,7 @@ def build_plan(request: Request) -> list[Cell]:
     if request.dtype not in DTYPES:
         raise unknown("dtype", request.dtype, DTYPES)
     _check_overrides_apply(methods, request.overrides)
+    no_gpu = gpu_unsupported(request.device, [name for name, _ in methods])
 
     code = environment.code_version()
     versions_of = {name: environment.package_versions(CORE_PACKAGES + backends.registry()[name].requires)
@@ -100,7 +107,7 @@ def build_plan(request: Request) -> list[Cell]:
             method = backends.registry()[method_name]
             applicable = method.variants(problem)
             for var in [variant] if variant else applicable:
-                reason = method.unsupported(problem, request.device)
+                reason = method.unsupported(problem, request.device) or no_gpu.get(method_name)
                 if var not in applicable:
                     reason = f"{method.label(var)} does not apply to {problem_name}; applicable: {', '.join(applicable)}"
                 overrides = {k: v for k, v in request.overrides.items() if k in _setting_names(method)}

@@ -20,6 +20,7 @@ import numpy as np
 
 from bench.cells import Cell
 from bench.errors import Unsupported
+from bench.gpu import framework_of, peak_memory
 
 STATUSES = ("ok", "diverged", "error", "timeout", "oom", "unsupported", "skipped")
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "CUDA out of memory", "Out of memory")
@@ -67,18 +68,25 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
         return
     context = FitContext(seed=cell.seed, device=cell.device, dtype=cell.dtype, repeats=cell.repeats, draws=cell.draws)
     fit = method.load_fit()(problem, data, cell.settings, context)
+    memory = peak_memory(cell.device, framework_of(method.requires))  # before scoring allocates anything
 
     record["timing"] = {"compile_s": [fit.compile_s], "run_s": list(fit.run_s)}
     record["trace"] = scoring.thin_trace(fit.losses)
     record["info"].update(fit.info)
     bad_step = scoring.first_nonfinite_step(fit.losses)
     if bad_step is not None:
-        record["metrics"] = scoring.cost_metrics(fit)
+        record["metrics"] = {**scoring.cost_metrics(fit), **memory}
         record.update(status="diverged", reason=f"loss became non-finite at step {bad_step}")
         return
     if any(not np.all(np.isfinite(v)) for v in fit.draws.values()):
-        record["metrics"] = scoring.cost_metrics(fit)
+        record["metrics"] = {**scoring.cost_metrics(fit), **memory}
         record.update(status="diverged", reason="posterior draws contain non-finite values")
+        return
+    if problem.config.get("cost_only"):  # a timing study's problem (suites.scale): no full-data ELBO
+        from bench.scale import cost_only_metrics
+
+        record["metrics"] = {**cost_only_metrics(problem, data, fit, cell.seed), **memory}
+        record["status"] = "ok"
         return
     reference = _reference(problem, data, cell)
     if reference is not None:
@@ -86,7 +94,7 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
         if reference.verdict != "ok":
             record["reason"] = f"scored against a reference that {reference.verdict} its gates"
     scored = scoring.score(problem, data, fit, reference, cell.seed)
-    record["metrics"], record["components"] = scored["metrics"], scored["components"]
+    record["metrics"], record["components"] = {**scored["metrics"], **memory}, scored["components"]
     record["arrays"] = figure_arrays(problem, data, fit.draws)
     run_s = float(np.median(fit.run_s))
     record["arrays"].update(checkpoint_arrays(problem, data, fit.checkpoints, run_s, reference, cell.seed))

@@ -20,6 +20,7 @@ from blackjax.vi.meanfield_vi import generate_meanfield_logdensity
 
 from backends.blackjax.mcmc import _compile_and_time, _setup
 from backends.jax_segments import checkpoint_steps, scan_with_snapshots, snapshot_at
+from backends.numpyro.model import data_device
 from backends.numpyro.target import JaxTarget
 from bench.checkpoints import vi_checkpoints
 from bench.fitting import FitContext, FitResult
@@ -36,7 +37,8 @@ def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int,
         run_s=run_s,
         steps=steps,
         grad_evals=grad_evals,
-        info={"jax_backend": jax.default_backend(), "computed_dtype": str(z.dtype)},
+        info={"jax_backend": jax.default_backend(), "computed_dtype": str(z.dtype),
+              "data_device": data_device(target.kwargs)},  # fmt: skip
         checkpoints=list(checkpoints),
     )
 

@@ -23,7 +23,7 @@ from numpyro.infer.util import log_density
 
 from backends.jax_segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
 from backends.numpyro.guides import make_guide
-from backends.numpyro.model import make_model, model_data
+from backends.numpyro.model import data_device, make_model, model_data
 from bench.checkpoints import schedule, vi_checkpoints
 from bench.errors import Unsupported
 from bench.fitting import FitContext, FitResult, time_repeats
@@ -35,8 +35,8 @@ def check_device(device: str) -> None:
     if device == "gpu":
         try:
             jax.devices("gpu")
-        except RuntimeError as exc:
-            raise Unsupported(f"JAX sees no GPU ({exc}); install jax[cuda12]") from None
+        except Exception as exc:  # RuntimeError; JAX 0.10 without a CUDA plugin raises AssertionError
+            raise Unsupported(f"JAX sees no GPU ({type(exc).__name__}: {exc}); pip install 'bench[gpu]' (or 'bench[cuda13]')") from None
 
 
 def make_optimizer(settings: Mapping[str, Any]) -> optax.GradientTransformation:
@@ -202,6 +202,7 @@ def fit(problem: Problem, data: Dataset, settings: Mapping[str, Any], context: F
         info={
             "jax_backend": jax.default_backend(),
             "device_kind": jax.devices()[0].device_kind,
+            "data_device": data_device(train),
             "computed_dtype": str(losses.dtype),
         },
     )
