@@ -23,7 +23,7 @@ import suites  # noqa: E402
 from bench.checkpoints import QUALITY  # noqa: E402
 from bench.store import load_arrays  # noqa: E402
 
-KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc")
+KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc", "scale")
 TIME_COLUMNS = 4  # problems side by side in the time-to-accuracy figure before it wraps
 def _task(problem: str) -> str:
     return suites.get_problem(problem).task
@@ -320,7 +320,11 @@ def auc_distributions(store: Path, table: pd.DataFrame, references: Path) -> dic
 
 
 def make_figures(store: Path, table: pd.DataFrame, kinds, references: Path) -> dict[str, plt.Figure]:
+    from bench import plots_scale, scale
+
+    study, table = scale.split_study(table)  # the scale study's rows have their own figure (bench.plots_scale)
     makers = {
+        "scale": lambda: plots_scale.figures(study),
         "elbo": lambda: elbo_traces(store, table),
         "time": lambda: time_to_accuracy(store, table),
         "cost": lambda: cost_accuracy(store, table),
