@@ -36,6 +36,7 @@ def scale_command(
     """Time per step against data size N and width, per device and method; the crossover N where the
     GPU line crosses the CPU line. Results go to the store like any run; a table and a figure follow."""
     from bench import driver, plan, report, scale
+    from suites import scale as problems
     from bench.executors import LocalExecutor
     from bench.store import check_readable
 
@@ -64,22 +65,37 @@ def scale_command(
             if device != "gpu" or len(names) == 1:
                 raise
             missing = str(exc)
+    console.print(f"[bold]{sum(map(len, planned.values()))} cells[/] (scale: {', '.join(planned)}) -> {store}")
     cache = store.parent / "cache" / "jax" if compile_cache else None
-    hashes = []
-    for device, cells in planned.items():
-        console.print(f"[bold]{len(cells)} cells[/] (scale, {device}) -> {store}")
-        pool = LocalExecutor(jobs=1, timeout=timeout, jax_cache=cache)
-        outcome = driver.execute(
-            cells, store, pool, force=force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
-            env_extra={"jax_compilation_cache": str(cache) if cache else None}, on_record=_print_record,
-        )  # fmt: skip
-        console.print(f"run {outcome.run_id} ({device}): ran {outcome.ran}, reused {outcome.reused} finished cells")
-        hashes += [c.hash for c in cells]
+    hashes = [c.hash for cells in planned.values() for c in cells]
+    command = shlex.join(["bench", *sys.argv[1:]])
+    interrupted = False
+    from bench.cli import _interrupt_on_signals
+
+    _interrupt_on_signals()
+    try:  # size by size, every device at each size: a study cut short still compares the devices
+        for n in study.sizes:
+            for device, cells in planned.items():
+                batch = [c for c in cells if problems.parse(c.problem)[0] == n]
+                if not batch:
+                    continue
+                pool = LocalExecutor(jobs=1, timeout=timeout, jax_cache=cache)
+                outcome = driver.execute(batch, store, pool, force=force, tag=tag, command=command, on_record=_print_record,
+                                         env_extra={"jax_compilation_cache": str(cache) if cache else None})  # fmt: skip
+                console.print(f"run {outcome.run_id} (N={problems.size_token(n)}, {device}): ran {outcome.ran}, "
+                              f"reused {outcome.reused} finished cells")  # fmt: skip
+    except KeyboardInterrupt:
+        interrupted = True
+        console.print(f"[yellow]interrupted[/]: finished cells are in {store}; the table shows them; run again to resume")
+    if not store.exists():  # interrupted before the first record
+        raise typer.Exit(130)
     rows = scale.study_rows(report.latest_records(store, hashes=hashes))
     print_study(rows)
     _save_figure(rows, out, FORMATS[format])
     if missing:
         console.print(f"[yellow]the GPU half was not available[/]: {missing}", highlight=False)
+    if interrupted:
+        raise typer.Exit(130)
 
 
 def _print_record(record: dict) -> None:

@@ -46,10 +46,11 @@ def scale_figure(rows: pd.DataFrame) -> plt.Figure:
         ax.set(xscale="log", yscale="log", xlabel=XLABEL, ylabel=YLABEL, title=f"MLP 2-{width.replace('x', '-')}-1")
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=6.5)
-    devices = set(rows["device"])
-    if devices == {"cpu"}:
+    if set(rows["device"]) == {"cpu"}:
         fig.suptitle("CPU only: no GPU measurements in the store", fontsize=9)
-    fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 0.95))
+    else:
+        fig.tight_layout()
     return fig
 
 

@@ -157,7 +157,7 @@ def test_bench_scale_end_to_end_then_report_and_plot(tmp_path):
     assert "elbo" not in metrics  # cost only: no full-data ELBO
     con.close()
 
-    again = bench(*args)
+    again = bench(*[a if a != "cpu,gpu" else "cpu" for a in args])  # resumed (and no GPU probe again)
     assert again.returncode == 0 and "reused 1 finished cells" in again.stdout
     report = bench("report", "--store", str(store))
     assert report.returncode == 0 and "## scale: milliseconds per step" in report.stdout, report.stderr
