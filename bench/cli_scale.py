@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.console import Console
@@ -23,6 +24,7 @@ def scale_command(
     widths: str = typer.Option("", help="hidden widths, e.g. 4,32,256 (default)"),
     methods: str = typer.Option("", help="methods (default: numpyro.svi:auto_normal, blackjax.meanfield_vi, torch.vi, "
                                          "numpyro.nuts on N <= 1e4)"),  # fmt: skip
+    nuts_max_n: Optional[float] = typer.Option(None, help="numpyro.nuts on the sizes up to this (default 1e4; 0: none)"),
     steps: int = typer.Option(0, help="VI steps per timed run (default 200)"),
     repeats: int = typer.Option(0, help="warm timed repeats per cell (default 3)"),
     store: Path = typer.Option(Path("results/bench.sqlite"), help="SQLite store"),
@@ -49,12 +51,13 @@ def scale_command(
     if format not in FORMATS:
         raise unknown("figure format", format, FORMATS)
     plan.check_positive(timeout=timeout)
-    if steps < 0 or repeats < 0:
-        raise BenchInputError("--steps and --repeats must be positive numbers")
+    if steps < 0 or repeats < 0 or (nuts_max_n is not None and nuts_max_n < 0):
+        raise BenchInputError("--steps, --repeats and --nuts-max-n must be positive numbers")
     study = scale.with_options(
         scale.QUICK if quick else scale.FULL, sizes=scale.parse_sizes(sizes) if sizes else None,
         widths=scale.parse_widths(widths) if widths else None,
         methods=tuple(m.strip() for m in methods.split(",") if m.strip()) or None, steps=steps, repeats=repeats,
+        nuts_max_n=None if nuts_max_n is None else int(nuts_max_n),
     )  # fmt: skip
     check_readable(store)
     planned, missing = {}, ""

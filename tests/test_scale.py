@@ -42,7 +42,7 @@ def test_scale_problems_differ_in_hash_by_size_and_width():
 
 
 def test_sizes_and_widths_options_are_checked():
-    assert scale.parse_sizes("1e4, 1e3,1e3") == (1000, 10_000)
+    assert scale.parse_sizes("1e4, 1e3,1e3") == (10_000, 1000)  # in the order given: the order they run
     assert scale.parse_widths("32,4") == (4, 32)
     for bad in ("abc", "0", "1.5", ""):
         with pytest.raises(BenchInputError, match="--sizes"):
@@ -63,6 +63,7 @@ def test_study_plan_runs_nuts_only_on_small_sizes():
     assert svi.settings["steps"] == scale.FULL.steps and svi.draws == scale.SCORE_DRAWS
     assert scale.with_options(scale.QUICK, methods=("torch.vi",)).nuts_max_n == 0
     assert scale.with_options(scale.QUICK, methods=("numpyro.nuts",)).nuts_max_n == scale.FULL.nuts_max_n
+    assert scale.with_options(scale.FULL, nuts_max_n=0).nuts_max_n == 0
 
 
 def test_crossover_interpolates_in_log_log():
