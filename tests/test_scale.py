@@ -126,6 +126,7 @@ def test_cpu_only_figure_has_no_crossover_and_the_table_shows_failures():
     assert "GPU faster from N ~ 5e+03" in text and "GPU faster from N ~ 2e+04" in text
 
 
+@pytest.mark.slow
 @requires_numpyro
 def test_bench_scale_end_to_end_then_report_and_plot(tmp_path):
     """One tiny cell (N=200, width 2, 20 steps) through `bench scale`; `--devices cpu,gpu` on a
