@@ -96,7 +96,9 @@ def scale_command(
     print_study(rows)
     _save_figure(rows, out, FORMATS[format])
     if missing:
-        console.print(f"[yellow]the GPU half was not available[/]: {missing}", highlight=False)
+        from rich.markup import escape
+
+        console.print(f"[yellow]the GPU half was not available[/]: {escape(missing)}", highlight=False)
     if interrupted:
         raise typer.Exit(130)
 

@@ -147,7 +147,7 @@ def test_bench_scale_end_to_end_then_report_and_plot(tmp_path):
     assert "milliseconds per step" in result.stdout and "N=200" in result.stdout
     if devices == "cpu,gpu":
         (line,) = [x for x in result.stdout.splitlines() if "GPU half was not available" in x]
-        assert "no GPU is visible" in line
+        assert "no GPU is visible" in line and "'bench[gpu]'" in line  # the extra named, not eaten as markup
     assert (out / "scale.png").exists()
     con = sqlite3.connect(store)
     record = con.execute("SELECT record_id, suite, problem, status FROM records").fetchall()
