@@ -377,9 +377,12 @@ def report(
     elif format == "summary":
         text = reports.to_markdown(table)
     else:
-        paper = tables.build_tables(table, _problem_tasks(table))
+        from bench import scale
+
+        study, rest = scale.split_study(table)  # the scale study has a table of its own
+        paper = tables.build_tables(rest, _problem_tasks(rest))
         if format == "md":
-            text = tables.to_markdown(paper)
+            text = "\n".join(filter(None, [tables.to_markdown(paper), scale.to_markdown(scale.study_rows(study))]))
         elif format == "latex":
             text = tables.to_latex(paper, columns=parse_names(columns, "--columns") or None, landscape=landscape)
         else:
@@ -404,7 +407,7 @@ def _problem_tasks(table) -> dict[str, str]:
 @app.command("plot")
 def plot_command(
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
-    kind: str = typer.Option("all", metavar="[all|KIND,KIND..]", help="all, or comma-separated: elbo, cost, time, densities, surfaces, auc"),
+    kind: str = typer.Option("all", metavar="[all|KIND,KIND..]", help="all, or comma-separated: elbo, cost, time, densities, surfaces, auc, scale"),
     out: Path = typer.Option(paths.FIGURES_DIR, help="folder for the figures"),
     format: str = typer.Option("png", "--format", metavar="[png|pdf|both]", help="png, pdf or both"),
     suite: Optional[str] = typer.Option(None, help="only this suite"),
@@ -638,6 +641,10 @@ def env(as_json: bool = typer.Option(False, "--json", help="print JSON")) -> Non
 from bench.cli_reference import reference_app  # noqa: E402  (the sub-app imports nothing heavy)
 
 app.add_typer(reference_app, name="reference")
+
+from bench.cli_scale import scale_command  # noqa: E402  (imports nothing heavy either)
+
+app.command("scale")(scale_command)
 
 
 def main() -> None:

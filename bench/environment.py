@@ -13,6 +13,8 @@ import sys
 from functools import cache
 from pathlib import Path
 
+from bench import gpu
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
     "numpy", "scipy", "arviz", "arviz-stats", "jax", "jaxlib", "numpyro", "optax", "blackjax",
@@ -88,6 +90,8 @@ def capture(dtype: str, device: str, extra: dict | None = None) -> dict:
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "gpus": gpus(),
+        "cuda": gpu.cuda_versions(),  # the driver's CUDA, JAX's CUDA plugins, torch's build
+        "gpu_probe": gpu.probed(),  # what each framework reported in this run's --device gpu pre-flight
         "device": device,
         "dtype": dtype,
         "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES},

@@ -28,6 +28,7 @@ from bench import threads as thread_policy
 from bench.cells import Cell
 from bench.environment import PROJECT_ROOT
 from bench.lifecycle import cell_prefix
+from bench.gpu import GPU_WORKER_ENV
 from bench.worker import empty_record, run_cell
 
 
@@ -47,6 +48,7 @@ def worker_environment(cell: Cell, threads: int, jax_cache: Path | None, slot: i
         env["CUDA_VISIBLE_DEVICES"] = ""
     else:
         env["JAX_PLATFORMS"] = "cuda"
+        env.update(GPU_WORKER_ENV)  # JAX allocates on demand: cells may share the GPU
     env.update(thread_policy.environment(threads, env.get("XLA_FLAGS")))  # the same for every backend
     if jax_cache is not None:
         env["JAX_COMPILATION_CACHE_DIR"] = str(jax_cache)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import backends
 import suites
-from bench import environment, reference_store
+from bench import environment, gpu, reference_store
 from bench.cells import Cell, content_hash
 from bench.spec.errors import BenchInputError, unknown
 from bench.spec.methods import Method, resolve_settings
@@ -55,11 +55,18 @@ def check_positive(**counts: float) -> None:
             raise BenchInputError(f"--{name} must be a positive number, got {value}")
 
 
-def check_device(device: str, here: bool = True) -> None:
+def check_device(device: str) -> None:
+    """The device's name only: whether a GPU is there is the pre-flight's question (gpu_unsupported)."""
     if device not in DEVICES:
         raise unknown("device", device, DEVICES)
-    if here and device == "gpu" and not environment.gpus():
-        raise BenchInputError("--device gpu: no GPU is visible on this machine (nvidia-smi lists none); valid choices: cpu")
+
+
+def gpu_unsupported(device: str, method_names: Sequence[str]) -> dict[str, str]:
+    """On `--device gpu`, the pre-flight (bench.gpu): each chosen method's framework asked whether
+    it sees a GPU; none does -> exit 2 naming the fix; {method: reason} for those that do not."""
+    if device != "gpu":
+        return {}
+    return gpu.preflight({name: backends.registry()[name].requires for name in method_names})
 
 
 def split_method(spec: str) -> tuple[str, str]:
@@ -80,16 +87,18 @@ def split_method(spec: str) -> tuple[str, str]:
 def build_plan(request: Request) -> list[Cell]:
     problem_names = suites.problem_names(request.suite)  # raises on an unknown suite
     for name in request.problems:
-        if name not in problem_names:
+        if not suites.in_suite(request.suite, name):
             raise unknown(f"problem in suite {request.suite}", name, problem_names)
     chosen = list(request.problems) or problem_names
     method_specs = list(request.methods) or list(suites.DEFAULT_METHODS[request.suite])
     methods = [split_method(spec) for spec in method_specs]
     check_positive(seeds=request.seeds, repeats=request.repeats, draws=request.draws)
-    check_device(request.device, here=not request.device_elsewhere)
+    check_device(request.device)
     if request.dtype not in DTYPES:
         raise unknown("dtype", request.dtype, DTYPES)
     _check_overrides_apply(methods, request.overrides)
+    # on a cluster the workers hold the GPUs: their frameworks are asked there, not here
+    no_gpu = {} if request.device_elsewhere else gpu_unsupported(request.device, [name for name, _ in methods])
 
     code = environment.code_version()
     versions_of = {name: environment.package_versions(CORE_PACKAGES + backends.registry()[name].requires)
@@ -105,7 +114,7 @@ def build_plan(request: Request) -> list[Cell]:
             method = backends.registry()[method_name]
             applicable = method.variants(problem)
             for var in [variant] if variant else applicable:
-                reason = method.unsupported(problem, request.device)
+                reason = method.unsupported(problem, request.device) or no_gpu.get(method_name)
                 if var not in applicable:
                     reason = f"{method.label(var)} does not apply to {problem_name}; applicable: {', '.join(applicable)}"
                 overrides = {k: v for k, v in request.overrides.items() if k in _setting_names(method)}

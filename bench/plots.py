@@ -22,7 +22,7 @@ import suites  # noqa: E402
 from bench.metrics import quality_label, quality_metric  # noqa: E402
 from bench.store import load_arrays, traces  # noqa: E402
 
-KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc")
+KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc", "scale")
 TIME_COLUMNS = 4  # problems side by side in the time-to-accuracy figure before it wraps
 def _quality(problem: str) -> tuple[str, str, bool]:
     """The problem's quality metric, its axis label, and whether lower is better."""
@@ -398,7 +398,11 @@ def auc_distributions(store: Path, table: pd.DataFrame, references: Path) -> dic
 
 
 def make_figures(store: Path, table: pd.DataFrame, kinds, references: Path) -> dict[str, plt.Figure]:
+    from bench import plots_scale, scale
+
+    study, table = scale.split_study(table)  # the scale study's rows have their own figure (bench.plots_scale)
     makers = {
+        "scale": lambda: plots_scale.figures(study),
         "elbo": lambda: elbo_traces(store, table),
         "time": lambda: time_to_accuracy(store, table),
         "cost": lambda: cost_accuracy(store, table),

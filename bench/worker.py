@@ -21,6 +21,7 @@ import numpy as np
 from bench import reasons
 from bench.cells import Cell
 from bench.spec.errors import Unsupported
+from bench.gpu import framework_of, peak_memory
 
 STATUSES = ("ok", "diverged", "error", "timeout", "oom", "unsupported", "skipped")
 
@@ -83,6 +84,7 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     phases.update(clock.fit_phases(tick, monotonic(), fit.compile_s, fit.run_s))
     record["info"].update(cache.verdict())
     record["info"]["threads"] = threads.report()
+    memory = peak_memory(cell.device, framework_of(method.requires))  # before scoring allocates anything
     tick = monotonic()
 
     record["timing"] = {"compile_s": [fit.compile_s], "run_s": list(fit.run_s)}
@@ -90,12 +92,18 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     record["info"].update(fit.info)
     bad_step = scoring.first_nonfinite_step(fit.losses)
     if bad_step is not None:
-        record["metrics"] = scoring.cost_metrics(fit)
+        record["metrics"] = {**scoring.cost_metrics(fit), **memory}
         record.update(status="diverged", reason=f"loss became non-finite at step {bad_step}")
         return
     if any(not np.all(np.isfinite(v)) for v in fit.draws.values()):
-        record["metrics"] = scoring.cost_metrics(fit)
+        record["metrics"] = {**scoring.cost_metrics(fit), **memory}
         record.update(status="diverged", reason="posterior draws contain non-finite values")
+        return
+    if problem.config.get("cost_only"):  # a timing study's problem (suites.scale): no full-data ELBO
+        from bench.scale import cost_only_metrics
+
+        record["metrics"] = {**cost_only_metrics(problem, data, fit, cell.seed), **memory}
+        record["status"] = "ok"
         return
     reference = _reference(problem, data, cell)
     lap("data")
@@ -104,7 +112,7 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
         if reference.verdict != "ok":
             record["reason"] = f"scored against a reference that {reference.verdict} its gates"
     scored = scoring.score(problem, data, fit, reference, cell.seed)
-    record["metrics"], record["components"] = scored["metrics"], scored["components"]
+    record["metrics"], record["components"] = {**scored["metrics"], **memory}, scored["components"]
     record["arrays"] = figure_arrays(problem, data, fit.draws, fit.chains, fit.sample_stats)
     lap("scoring")
     run_s = float(np.median(fit.run_s))

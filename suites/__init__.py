@@ -7,6 +7,7 @@ from functools import cache
 
 from bench.spec.errors import unknown
 from bench.spec.problem import Problem
+from suites import scale
 
 # Where each problem is declared (its home suite's package).
 PROBLEM_MODULES: dict[str, str] = {
@@ -25,6 +26,8 @@ SUITES: dict[str, tuple[str, ...]] = {
     "bnn": ("moons", "breast_cancer", "sine"),
     # A fixed, small grid for nightly performance tracking (under 10 minutes on 2 cores).
     "nightly": ("coinflip", "gaussian2d", "moons", "sine"),
+    # The CPU x GPU study (`bench scale`): parametric names, any size and width (suites.scale).
+    "scale": tuple(scale.grid()),
 }
 
 # Methods a suite runs when --methods is not given.
@@ -32,6 +35,7 @@ DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "toy": ("numpyro.svi",),
     "bnn": ("numpyro.svi",),
     "nightly": ("numpyro.svi:auto_normal",),
+    "scale": ("numpyro.svi:auto_normal", "blackjax.meanfield_vi", "torch.vi"),
 }
 
 # Run options a suite sets when the command line does not: enough samples for the regression gate.
@@ -52,8 +56,15 @@ def problem_names(suite: str | None = None) -> list[str]:
     return list(SUITES[suite])
 
 
+def in_suite(suite: str, name: str) -> bool:
+    """Whether a problem belongs to a suite; the scale suite holds every parametric scale name."""
+    return name in problem_names(suite) or (suite == "scale" and scale.parse(name) is not None)
+
+
 @cache
 def get_problem(name: str) -> Problem:
-    if name not in PROBLEM_MODULES:
-        raise unknown("problem", name, PROBLEM_MODULES)
-    return importlib.import_module(PROBLEM_MODULES[name]).PROBLEM
+    if name in PROBLEM_MODULES:
+        return importlib.import_module(PROBLEM_MODULES[name]).PROBLEM
+    if scale.parse(name) is not None:
+        return scale.make_problem(name)
+    raise unknown("problem", name, [*PROBLEM_MODULES, "moons_n<N>_h<width> (scale)"])

@@ -24,6 +24,7 @@ from backends.jax_common.target import JaxTarget
 from bench.spec.checkpoints import vi_checkpoints
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
+from backends.jax_common.model import data_device
 
 
 def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int, grad_evals: int,
@@ -36,7 +37,8 @@ def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int,
         run_s=run_s,
         steps=steps,
         grad_evals=grad_evals,
-        info={"jax_backend": jax.default_backend(), "computed_dtype": str(z.dtype)},
+        info={"jax_backend": jax.default_backend(), "computed_dtype": str(z.dtype),
+              "data_device": data_device(target.kwargs)},  # fmt: skip
         checkpoints=list(checkpoints),
     )
 

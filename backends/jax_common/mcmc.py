@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from backends.jax_common.model import data_device
 from backends.jax_common.target import JaxTarget
 from bench.spec.checkpoints import mcmc_prefixes
 from bench.spec.fitting import FitResult
@@ -24,7 +25,7 @@ def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s
     energy_warm, steps_warm = warm
     energy, diverging, accept, steps = (None if a is None else np.asarray(a).reshape(-1, chains) for a in stats)
     info = {"acceptance_rate": float(accept.mean()), "jax_backend": jax.default_backend(),
-            "computed_dtype": str(samples.dtype)}  # fmt: skip
+            "computed_dtype": str(samples.dtype), "data_device": data_device(target.kwargs)}  # fmt: skip
     if diverging is not None:
         info["divergences"] = float(diverging.sum())
     if steps is not None:

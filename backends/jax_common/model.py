@@ -75,6 +75,7 @@ def make_model(problem: Problem, batch_size: int = 0) -> Callable:
 
 def model_data(problem: Problem, split, dtype) -> dict:
     """The model's keyword arguments for a data split, as device arrays of the run's dtype."""
+    import jax
     import jax.numpy as jnp
 
     if split is None or problem.likelihood is None:
@@ -82,4 +83,12 @@ def model_data(problem: Problem, split, dtype) -> dict:
     data = {"y": jnp.asarray(split.y, dtype=dtype)}
     if split.x is not None:
         data["x"] = jnp.asarray(split.x, dtype=dtype)
-    return data
+    return jax.block_until_ready(data)  # the host-to-device copy is done before any clock starts
+
+
+def data_device(data: dict) -> str | None:
+    """Where the model's data lives ("gpu:0", "cpu:0"): recorded, so a GPU cell shows its data was on the GPU."""
+    for array in data.values():
+        (device,) = array.devices()
+        return f"{device.platform}:{device.id}"
+    return None

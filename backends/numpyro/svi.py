@@ -23,7 +23,7 @@ from backends.numpyro import SVISettings
 from backends.jax_common.compile import compile_and_time, require_jax_device
 from backends.jax_common.segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
 from backends.numpyro.guides import make_guide
-from backends.jax_common.model import make_model, model_data
+from backends.jax_common.model import data_device, make_model, model_data
 from bench.spec.checkpoints import schedule, vi_checkpoints
 from bench.spec.errors import Unsupported
 from bench.spec.fitting import FitContext, FitResult
@@ -190,6 +190,7 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
         info={
             "jax_backend": jax.default_backend(),
             "device_kind": jax.devices()[0].device_kind,
+            "data_device": data_device(train),
             "computed_dtype": str(losses.dtype),
         },
     )
