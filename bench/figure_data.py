@@ -27,7 +27,7 @@ def surface(problem: Problem, draws: dict[str, np.ndarray]) -> dict[str, np.ndar
 
 
 def figure_arrays(problem: Problem, data: Dataset, draws: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    kept = thin(draws, KEPT_DRAWS)
+    kept = thin(problem.with_derived(draws), KEPT_DRAWS)
     arrays = {f"draws:{name}": values.reshape(len(values), -1) for name, values in kept.items()}
     if problem.task in ("classification", "regression") and problem.grid is not None:
         arrays.update(surface(problem, draws))

@@ -61,8 +61,8 @@ def elbo_metrics(problem: Problem, data: Dataset, fit: FitResult) -> dict[str, f
 
 
 def reference_moments(problem: Problem, reference: Reference) -> tuple[np.ndarray, np.ndarray]:
-    """The reference's mean and sd as flat vectors, one entry per scalar component in latent order."""
-    shapes = {lat.name: lat.shape for lat in problem.latents}
+    """The reference's mean and sd as flat vectors, one entry per scored scalar component."""
+    shapes = problem.scored_shapes()
     _, mean = flatten({k: np.asarray(v)[None] for k, v in reference.mean.items()}, shapes)
     _, sd = flatten({k: np.asarray(v)[None] for k, v in reference.sd.items()}, shapes)
     return mean[0], sd[0]
@@ -74,9 +74,9 @@ def standardised_mean_errors(q: np.ndarray, ref_mean: np.ndarray, ref_sd: np.nda
 
 
 def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, seed: int) -> tuple[dict, dict]:
-    """(aggregates, per-component values) comparing q's draws with the reference."""
-    shapes = {lat.name: lat.shape for lat in problem.latents}
-    names, q = flatten(fit.draws, shapes)
+    """(aggregates, per-component values) comparing q's draws (and derived quantities) with the reference."""
+    shapes = problem.scored_shapes()
+    names, q = flatten(problem.with_derived(fit.draws), shapes)
     _, ref_draws = flatten(reference.draws(np.random.default_rng(seed), REFERENCE_DRAWS), shapes)
     ref_mean, ref_sd = reference_moments(problem, reference)
     per_component = {
@@ -84,6 +84,7 @@ def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, se
         "sd_ratio": q.std(axis=0, ddof=1) / ref_sd,
         "w1": np.array([stats.wasserstein_distance(q[:, j], ref_draws[:, j]) for j in range(q.shape[1])]),
     }
+    per_component["w1_sd"] = per_component["w1"] / ref_sd  # in reference sds: comparable across components
     aggregates: dict[str, float] = {}
     for metric, values in per_component.items():
         aggregates[f"{metric}_max"] = float(np.max(values))

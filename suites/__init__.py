@@ -18,11 +18,21 @@ PROBLEM_MODULES: dict[str, str] = {
     "moons": "suites.bnn.moons",
     "breast_cancer": "suites.bnn.breast_cancer",
     "sine": "suites.bnn.sine",
+    "eight_schools_noncentered": "suites.posteriordb.eight_schools_noncentered",
+    "arK": "suites.posteriordb.arK",
+    "diamonds": "suites.posteriordb.diamonds",
+    "kidiq_interaction": "suites.posteriordb.kidiq_interaction",
+    "earnings_interaction_z": "suites.posteriordb.earnings_interaction_z",
+    "mesquite_logvas": "suites.posteriordb.mesquite_logvas",
+    "sblrc_blr": "suites.posteriordb.sblrc_blr",
+    "nes2000": "suites.posteriordb.nes2000",
 }
 
 SUITES: dict[str, tuple[str, ...]] = {
     "toy": ("gamma", "coinflip", "banana", "gaussian2d", "bimodal"),
     "bnn": ("moons", "breast_cancer", "sine"),
+    "posteriordb": ("eight_schools_noncentered", "arK", "diamonds", "kidiq_interaction", "earnings_interaction_z",
+                    "mesquite_logvas", "sblrc_blr", "nes2000"),
     # A fixed, small grid for nightly performance tracking (under 10 minutes on 2 cores).
     "nightly": ("coinflip", "gaussian2d", "moons", "sine"),
 }
@@ -31,6 +41,9 @@ SUITES: dict[str, tuple[str, ...]] = {
 DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "toy": ("numpyro.svi",),
     "bnn": ("numpyro.svi",),
+    # every VI method of every backend, each against Stan's reference draws
+    "posteriordb": ("numpyro.svi:auto_normal", "numpyro.svi:auto_mvn", "pymc.advi", "pymc.fullrank_advi", "torch.vi",
+                    "blackjax.meanfield_vi", "blackjax.fullrank_vi", "blackjax.pathfinder"),
     "nightly": ("numpyro.svi:auto_normal",),
 }
 
