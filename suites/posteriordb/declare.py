@@ -54,7 +54,7 @@ def declare(name: str, posterior: str, description: str, latents: tuple[Latent, 
         recipe=archive.RECIPE,
         # the declaring module's source: the spec hash must change when its design matrix does
         config={"posteriordb": posterior, "commit": archive.COMMIT,
-                "definition": hashlib.sha256(inspect.getsource(inspect.getmodule(loc)).encode()).hexdigest()},
+                "definition": hashlib.sha256(inspect.getsource(inspect.getmodule(make_xy)).encode()).hexdigest()},
         derived=derived,
         derived_shapes=dict(derived_shapes or {}),
         scored=scored,
@@ -66,6 +66,11 @@ def declare(name: str, posterior: str, description: str, latents: tuple[Latent, 
         return archive.reference(posterior, shapes)
 
     return replace(problem, reference=reference)
+
+
+def linear(ops, v, x):
+    """loc = X beta: the design carries the intercept column where the program has one."""
+    return ops.matmul(x, v["beta"])
 
 
 def intercept_design(*columns: np.ndarray) -> np.ndarray:

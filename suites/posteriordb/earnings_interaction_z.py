@@ -11,7 +11,7 @@ import numpy as np
 from bench.priors import Flat, FlatPositive
 from bench.problem import Latent
 from suites.posteriordb.archive import column
-from suites.posteriordb.declare import declare, intercept_design
+from suites.posteriordb.declare import declare, intercept_design, linear
 
 
 def make_xy(data):
@@ -20,15 +20,11 @@ def make_xy(data):
     return intercept_design(z, male, z * male), np.log(column(data, "earn"))
 
 
-def loc(ops, v, x):
-    return ops.matmul(x, v["beta"])
-
-
 PROBLEM = declare(
     "earnings_interaction_z",
     "earnings-logearn_interaction_z",
     "log earnings on z(height), male and their interaction, N = 1192: beta, sigma flat",
     (Latent("beta", Flat(), (4,)), Latent("sigma", FlatPositive())),
     make_xy,
-    loc,
+    linear,
 )

@@ -10,16 +10,12 @@ from __future__ import annotations
 from bench.priors import Flat, HalfCauchy
 from bench.problem import Latent
 from suites.posteriordb.archive import column
-from suites.posteriordb.declare import declare, intercept_design
+from suites.posteriordb.declare import declare, intercept_design, linear
 
 
 def make_xy(data):
     hs, iq = column(data, "mom_hs"), column(data, "mom_iq")
     return intercept_design(hs, iq, hs * iq), column(data, "kid_score")
-
-
-def loc(ops, v, x):
-    return ops.matmul(x, v["beta"])
 
 
 PROBLEM = declare(
@@ -28,5 +24,5 @@ PROBLEM = declare(
     "kid score on mom_hs, mom_iq and their raw interaction, N = 434: beta flat, sigma ~ HalfCauchy(2.5)",
     (Latent("beta", Flat(), (4,)), Latent("sigma", HalfCauchy(2.5))),
     make_xy,
-    loc,
+    linear,
 )

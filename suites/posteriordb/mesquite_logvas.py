@@ -11,7 +11,7 @@ import numpy as np
 from bench.priors import Flat, FlatPositive
 from bench.problem import Latent
 from suites.posteriordb.archive import column
-from suites.posteriordb.declare import declare, intercept_design
+from suites.posteriordb.declare import declare, intercept_design, linear
 
 
 def make_xy(data):
@@ -21,15 +21,11 @@ def make_xy(data):
     return x, np.log(column(data, "weight"))
 
 
-def loc(ops, v, x):
-    return ops.matmul(x, v["beta"])
-
-
 PROBLEM = declare(
     "mesquite_logvas",
     "mesquite-logmesquite_logvas",
     "log mesquite weight on log volume, area, shape, height, density and group, N = 46: beta, sigma flat",
     (Latent("beta", Flat(), (7,)), Latent("sigma", FlatPositive())),
     make_xy,
-    loc,
+    linear,
 )

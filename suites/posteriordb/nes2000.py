@@ -11,7 +11,7 @@ import numpy as np
 from bench.priors import Flat, FlatPositive
 from bench.problem import Latent
 from suites.posteriordb.archive import column
-from suites.posteriordb.declare import declare, intercept_design
+from suites.posteriordb.declare import declare, intercept_design, linear
 
 
 def make_xy(data):
@@ -22,15 +22,11 @@ def make_xy(data):
     return x, column(data, "partyid7")
 
 
-def loc(ops, v, x):
-    return ops.matmul(x, v["beta"])
-
-
 PROBLEM = declare(
     "nes2000",
     "nes2000-nes",
     "party identification on ideology, race, age dummies, education, gender, income, N = 476: beta, sigma flat",
     (Latent("beta", Flat(), (9,)), Latent("sigma", FlatPositive())),
     make_xy,
-    loc,
+    linear,
 )

@@ -11,15 +11,11 @@ import numpy as np
 from bench.priors import HalfNormal, Normal
 from bench.problem import Latent
 from suites.posteriordb.archive import column
-from suites.posteriordb.declare import declare
+from suites.posteriordb.declare import declare, linear
 
 
 def make_xy(data):
     return np.asarray(data["X"], dtype=np.float64), column(data, "y")
-
-
-def loc(ops, v, x):
-    return ops.matmul(x, v["beta"])
 
 
 PROBLEM = declare(
@@ -28,5 +24,5 @@ PROBLEM = declare(
     "linear regression, N = 100, 5 correlated predictors: beta ~ N(0, 10), sigma ~ HalfNormal(10)",
     (Latent("beta", Normal(0.0, 10.0), (5,)), Latent("sigma", HalfNormal(10.0))),
     make_xy,
-    loc,
+    linear,
 )
