@@ -138,10 +138,12 @@ def _verify_translations(names: list[str], samplers: str, overrides: dict[str, i
             result = translation_check.check(problem, sampler, settings)
             bad += not result["passed"]
             verdict = "[green]pass[/]" if result["passed"] else "[red]FAIL[/]"
-            table.add_row(name, sampler, f"{settings.chains}x{settings.draws}", verdict,
-                          f"{result['worst_mcse_multiple']:.2f}", f"{result['worst_component']} {result['worst_statistic']}",
-                          _cell(result["divergences"], ".0f"), _cell(result["ess_bulk_min"], ".0f"),
-                          f"{result['wall_s']:.0f}", "; ".join(result["failures"]))  # fmt: skip
+            row = (name, sampler, f"{settings.chains}x{settings.draws}", verdict,
+                   f"{result['worst_mcse_multiple']:.2f}", f"{result['worst_component']} {result['worst_statistic']}",
+                   _cell(result["divergences"], ".0f"), _cell(result["ess_bulk_min"], ".0f"),
+                   f"{result['wall_s']:.0f}", "; ".join(result["failures"]))  # fmt: skip
+            table.add_row(*row)
+            console.print("  " + " | ".join(row))  # each result as it lands: a full check takes a while
     console.print(table)
     if bad:
         console.print(f"[red]{bad} of {table.row_count} translation checks failed (> {reference_build.MCSE_TOLERANCE:g} MCSE)[/]")

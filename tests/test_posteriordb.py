@@ -111,3 +111,17 @@ def test_nuts_on_our_translation_reproduces_posteriordb(name, sampler):
     result = check(suites.get_problem(name), sampler, BuildSettings(**SMALL))
     assert result["passed"], f"{name} with {sampler}: " + "; ".join(result["failures"])
     assert result["ess_bulk_min"] > 100
+
+
+def test_translation_check_names_the_parameter_and_the_distance():
+    from bench.translation_check import compare
+
+    def diag(mean_b):
+        components = {"a": {"mean": 0.0, "sd": 1.0, "mcse_mean": 0.01, "mcse_sd": 0.01},
+                      "b": {"mean": mean_b, "sd": 1.0, "mcse_mean": 0.03, "mcse_sd": 0.01}}  # fmt: skip
+        return {"components": components}
+
+    ok = compare(diag(0.1), diag(0.0))  # 0.1 / hypot(0.03, 0.03) = 2.4 MCSE
+    assert ok["passed"] and ok["worst_component"] == "b" and ok["worst_mcse_multiple"] == pytest.approx(2.357, rel=1e-3)
+    bad = compare(diag(0.3), diag(0.0))
+    assert not bad["passed"] and bad["failures"] == ["b mean off by 7.07 MCSE (0.3 vs 0)"]
