@@ -28,7 +28,7 @@ def quality(problem: Problem, data: Dataset, draws: Draws, moments: tuple[np.nda
     if problem.task == "density":
         if moments is None:
             return float("nan")
-        _, q = flatten(draws, {lat.name: lat.shape for lat in problem.latents})
+        _, q = flatten(problem.with_derived(draws), problem.scored_shapes())
         return float(np.max(scoring.standardised_mean_errors(q, *moments)))
     metric = QUALITY_METRIC[problem.task]
     return float(scoring.function_space_metrics(problem, data, draws, None, seed).get(metric, np.nan))

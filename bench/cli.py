@@ -261,7 +261,9 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
 
         pool.on_start = on_start
 
-        _interrupt_on_signals()
+        from bench.lifecycle import interrupt_on_signals
+
+        interrupt_on_signals()
         try:
             outcome = driver.execute(
                 cells, store, pool, force=force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
@@ -284,17 +286,6 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
         console.print(f"[yellow]left {n} cells to run {other}[/], which is running them now (their records appear there)")
     if strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
         raise typer.Exit(1)
-
-
-def _interrupt_on_signals() -> None:
-    """SIGINT and SIGTERM stop a run cleanly (workers killed, finished cells kept). Installed
-    explicitly: a shell starts background jobs with SIGINT ignored, and CI cancels with SIGTERM."""
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, stop)
 
 
 # Summary columns dropped first when the terminal is too narrow (the last ones go first).

@@ -121,15 +121,63 @@ def _rows(directory: Path, names: list[str] | None, recompute: bool):
         yield stored, verdict, diag, check, failures, stale
 
 
+def _verify_translations(names: list[str], samplers: str, overrides: dict[str, int | float]) -> None:
+    """Problems with external reference draws (posteriordb): our NUTS on our translation against them."""
+    import suites
+    from bench import reference_build, translation_check
+
+    chosen = [s.strip() for s in samplers.split(",") if s.strip()]
+    for sampler in chosen:
+        if sampler not in reference_build.SAMPLERS:
+            raise unknown("reference sampler", sampler, reference_build.SAMPLERS)
+    table = Table("problem", "sampler", "chains x draws", "verdict", "worst (MCSE)", "component", "divergences",
+                  "min bulk ESS", "time (s)", "why", title="translations against external reference draws")  # fmt: skip
+    bad = 0
+    for name in names:
+        problem = suites.get_problem(name)
+        settings = reference_build.settings_for(problem, overrides)
+        for sampler in chosen:
+            result = translation_check.check(problem, sampler, settings)
+            bad += not result["passed"]
+            verdict = "[green]pass[/]" if result["passed"] else "[red]FAIL[/]"
+            row = (name, sampler, f"{settings.chains}x{settings.draws}", verdict,
+                   f"{result['worst_mcse_multiple']:.2f}", f"{result['worst_component']} {result['worst_statistic']}",
+                   _cell(result["divergences"], ".0f"), _cell(result["ess_bulk_min"], ".0f"),
+                   f"{result['wall_s']:.0f}", "; ".join(result["failures"]))  # fmt: skip
+            table.add_row(*row)
+            console.print("  " + " | ".join(row))  # each result as it lands: a full check takes a while
+    console.print(table)
+    if bad:
+        console.print(f"[red]{bad} of {table.row_count} translation checks failed (> {reference_build.MCSE_TOLERANCE:g} MCSE)[/]")
+        raise typer.Exit(1)
+    console.print(f"all {table.row_count} translation checks within {reference_build.MCSE_TOLERANCE:g} MCSE")
+
+
 @reference_app.command("verify")
 def verify_command(
     directory: Path = typer.Option(DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)"),
     suite: str = typer.Option("", help="only this suite's references"),
     problems: str = typer.Option("", help="only these problems"),
+    samplers: str = typer.Option("numpyro.nuts,blackjax.nuts",
+                                 help="for problems with external reference draws (posteriordb): the NUTS samplers run"),
+    set_: list[str] = typer.Option([], "--set", help="for external references: override a NUTS setting (chains, draws, ...)"),
 ) -> None:
     """Re-check every stored reference from its draws: freshness, gates, and agreement with the exact
-    reference within 5 Monte Carlo standard errors where one exists. Exit 1 if any fails."""
+    reference within 5 Monte Carlo standard errors where one exists. Problems whose reference is
+    external draws (posteriordb) are checked the other way round: our NUTS on our translation must
+    reproduce every reference mean and sd within 5 MCSE. Exit 1 if any fails."""
     names = _select(suite, problems) if (suite or problems) else None
+    if names is not None:
+        import suites
+        from bench.translation_check import has_external_draws
+
+        external = [n for n in names if has_external_draws(suites.get_problem(n))]
+        if external:
+            overrides = _overrides(set_)
+            _verify_translations(external, samplers, overrides)
+            names = [n for n in names if n not in external]
+            if not names:
+                return
     table = Table("problem", "seed", "verdict", "max R-hat", "min bulk ESS", "min tail ESS", "vs exact (MCSE)",
                   "exact check", "why", title=f"references in {directory}")  # fmt: skip
     bad = 0

@@ -37,11 +37,13 @@ def scale_command(
 ) -> None:
     """Time per step against data size N and width, per device and method; the crossover N where the
     GPU line crosses the CPU line. Results go to the store like any run; a table and a figure follow."""
+    import suites
     from bench import driver, plan, report, scale
-    from suites import scale as problems
+
     from bench.executors import LocalExecutor
     from bench.store import check_readable
 
+    problems = suites.scale_study()
     names = [d.strip() for d in devices.split(",") if d.strip()]
     for name in names:
         if name not in scale.DEVICES:
@@ -73,9 +75,9 @@ def scale_command(
     hashes = [c.hash for cells in planned.values() for c in cells]
     command = shlex.join(["bench", *sys.argv[1:]])
     interrupted = False
-    from bench.cli import _interrupt_on_signals
+    from bench.lifecycle import interrupt_on_signals
 
-    _interrupt_on_signals()
+    interrupt_on_signals()
     try:  # size by size, every device at each size: a study cut short still compares the devices
         for n in study.sizes:
             for device, cells in planned.items():

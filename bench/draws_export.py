@@ -17,7 +17,7 @@ from bench.spec.errors import BenchInputError
 
 def inference_data(problem, arrays: Mapping[str, object]):
     """InferenceData from a record's arrays (`draws:<name>`, `draws_chains`, `stats:<name>`)."""
-    from bench.arviz_setup import arviz
+    from bench.spec.arviz_setup import arviz
 
     az = arviz()
     chains = int(np.asarray(arrays["draws_chains"]).reshape(-1)[0]) if "draws_chains" in arrays else 1

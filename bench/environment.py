@@ -14,6 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from bench import gpu
+from bench.gpu import gpus  # noqa: F401  (the nvidia-smi query lives with the GPU pre-flight)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = (
@@ -43,20 +44,6 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-@cache
-def gpus() -> list[dict[str, str]]:
-    """Visible NVIDIA GPUs (name, driver) from nvidia-smi; empty where there is none."""
-    if shutil.which("nvidia-smi") is None:
-        return []
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
-        ).stdout  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return []
-    rows = [line.split(", ") for line in out.strip().splitlines() if line.strip()]
-    return [{"name": r[0], "driver": r[1], "memory": r[2] if len(r) > 2 else ""} for r in rows]
 
 
 def _git(*args: str) -> str | None:

@@ -40,6 +40,7 @@ def figure_arrays(
     problem: Problem, data: Dataset, draws: dict[str, np.ndarray], chains: int | None = None,
     sample_stats: dict[str, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:  # fmt: skip
+    draws = problem.with_derived(draws)  # what the reference scores (eight schools: theta) is kept too
     rows = kept_rows(len(next(iter(draws.values()))), chains)
     arrays = {f"draws:{name}": np.asarray(values)[rows].reshape(len(rows), -1) for name, values in draws.items()}
     if chains and len(rows) % chains == 0:

@@ -148,12 +148,11 @@ def decide(probes: Mapping[str, Probe], method_frameworks: Mapping[str, str | No
 
 def preflight(method_requires: Mapping[str, Iterable[str]]) -> dict[str, str]:
     """The pre-flight for `--device gpu`: {method name: unsupported reason} (see `decide`)."""
-    from bench import environment
 
     frameworks = {name: framework_of(requires) for name, requires in method_requires.items()}
     needed = tuple(sorted({fw for fw in frameworks.values() if fw is not None}))
     probes = probe_all(needed) if needed else {}
-    return decide(probes, frameworks, bool(environment.gpus()))
+    return decide(probes, frameworks, bool(gpus()))
 
 
 def probed() -> dict[str, dict[str, Any]]:
@@ -212,3 +211,19 @@ def _nvidia_smi_cuda() -> str | None:
         return None
     match = re.search(r"CUDA Version:\s*([\d.]+)", out)
     return match.group(1) if match else None
+
+
+@cache
+def gpus() -> list[dict[str, str]]:
+    """Visible NVIDIA GPUs (name, driver) from nvidia-smi; empty where there is none."""
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+            capture_output=True, text=True, timeout=20, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = [line.split(", ") for line in out.strip().splitlines() if line.strip()]
+    return [{"name": r[0], "driver": r[1], "memory": r[2] if len(r) > 2 else ""} for r in rows]

@@ -108,3 +108,14 @@ def incomplete_warning(store: Path, runs: list[str]) -> str | None:
     shown = ", ".join(runs[:5]) + (f" and {len(runs) - 5} more" if len(runs) > 5 else "")
     return (f"warning: {len(runs)} run(s) in {store} never finished (killed, interrupted or still running): "
             f"{shown}; cells they did not reach are missing")  # fmt: skip
+
+
+def interrupt_on_signals() -> None:
+    """SIGINT and SIGTERM stop a run cleanly (workers killed, finished cells kept). Installed
+    explicitly: a shell starts background jobs with SIGINT ignored, and CI cancels with SIGTERM."""
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)

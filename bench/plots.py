@@ -215,6 +215,9 @@ def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
         problem = suites.get_problem(problem_name)
         if problem.task != "density" or problem.reference is None:
             continue
+        if sum(max(1, int(np.prod(s))) for s in problem.scored_shapes().values()) > 2:
+            figures.update(worst_marginals(store, ok, problem))
+            continue
         rows = ok[ok["problem"] == problem_name].drop_duplicates("method")
         data = problem.make_data(int(rows["seed"].iloc[0]))
         reference = problem.reference(data)
@@ -285,6 +288,55 @@ def _mass_levels(density: np.ndarray) -> list[float]:
     cumulative = np.cumsum(ordered) / ordered.sum()
     levels = sorted({float(ordered[min(np.searchsorted(cumulative, q), len(ordered) - 1)]) for q in (0.99, 0.9, 0.5)})
     return [level for level in levels if level > 0] or [float(ordered[0]) / 2]
+
+
+def _component_errors(store: Path, record_ids: list[int]) -> pd.DataFrame:
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        marks = ",".join("?" * len(record_ids))
+        return pd.read_sql_query(f"SELECT record_id, component, value FROM metrics WHERE metric = 'std_mean_err' "
+                                 f"AND component != '' AND record_id IN ({marks})", con, params=record_ids)  # fmt: skip
+    finally:
+        con.close()
+
+
+def _column(component: str, shapes: dict[str, tuple[int, ...]]) -> tuple[str, int]:
+    """'beta[2]' -> ('beta', 2): the array and the column its figure draws hold it in."""
+    name, _, index = component.partition("[")
+    if not index:
+        return name, 0
+    return name, int(np.ravel_multi_index(tuple(int(i) for i in index.rstrip("]").split(",")), shapes[name]))
+
+
+def worst_marginals(store: Path, ok: pd.DataFrame, problem) -> dict[str, plt.Figure]:
+    """Many-parameter references (posteriordb): per method, the marginal of the component any method
+    gets worst (largest standardised mean error) over the reference's draws of it."""
+    rows = ok[ok["problem"] == problem.name].drop_duplicates("method")
+    errors = _component_errors(store, [int(r) for r in rows["record_id"]])
+    if errors.empty:
+        return {}
+    worst = errors.groupby("component")["value"].max().idxmax()
+    shapes = problem.scored_shapes()
+    name, col = _column(worst, shapes)
+    reference = problem.reference(problem.make_data(int(rows["seed"].iloc[0])))
+    exact = np.asarray(reference.draws(np.random.default_rng(0), 20_000)[name]).reshape(-1, max(1, int(np.prod(shapes[name]))))
+    fig, axes = _grid(len(rows), 3.6, 3.2)
+    for ax, (_, row) in zip(axes, rows.iterrows()):
+        values = load_arrays(store, int(row["record_id"])).get(f"draws:{name}")
+        ax.hist(exact[:, col], bins=80, density=True, color="0.75", label=f"reference ({reference.kind})")
+        if values is not None:
+            ax.hist(values[:, col], bins=60, density=True, histtype="step", lw=1.5, label=row["method"])
+        err = errors[errors["record_id"] == row["record_id"]].set_index("component")["value"].get(worst, np.nan)
+        ax.set(xlabel=worst, ylabel="density")
+        ax.set_title(f"{row['method']} (mean err {err:.2g} sd)", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{problem.name}: worst component {worst}")
+    fig.tight_layout()
+    return {f"densities_{problem.name}": fig}
+
+
+def _box(x: np.ndarray, y: np.ndarray) -> list[list[float]]:
+    return [list(np.percentile(x, [0.5, 99.5])), list(np.percentile(y, [0.5, 99.5]))]
 
 
 def _reference_surface(references: Path, problem_name: str, seed: int):

@@ -57,7 +57,7 @@ def _scalar(value) -> float:
 
 def diagnostics(names: list[str], matrix: np.ndarray, chains: int) -> dict[str, Any]:
     """Per component: mean, sd, their Monte Carlo standard errors, R-hat, bulk and tail ESS."""
-    from bench.arviz_setup import arviz
+    from bench.spec.arviz_setup import arviz
 
     az = arviz()
 
@@ -135,7 +135,7 @@ def check_draws(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], c
 
 def predictive_groups(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], chains: int):
     """(predictions dataset, constant_data dataset, diagnostics) for a network reference."""
-    from bench.arviz_setup import arviz
+    from bench.spec.arviz_setup import arviz
 
     az = arviz()
     import xarray as xr
@@ -168,7 +168,7 @@ def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, di
     """Run NUTS, check the gates, and store the reference with its verdict and provenance."""
     if sampler not in SAMPLERS:
         raise unknown("reference sampler", sampler, SAMPLERS)
-    from bench.arviz_setup import arviz
+    from bench.spec.arviz_setup import arviz
 
     az = arviz()
     import jax

@@ -110,7 +110,7 @@ def _plain(value: Any) -> Any:
 
 
 def load_idata(stored: StoredReference):
-    from bench.arviz_setup import arviz
+    from bench.spec.arviz_setup import arviz
 
     az = arviz()
 

@@ -17,7 +17,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from suites import scale as problems
+import suites
+
+problems = suites.scale_study()  # the parametric moons family: names, sizes, widths
+
 
 VI_METHODS = ("numpyro.svi:auto_normal", "blackjax.meanfield_vi", "torch.vi")
 NUTS = "numpyro.nuts"

@@ -54,8 +54,8 @@ def elbo_metrics(problem: Problem, data: Dataset, fit: FitResult) -> dict[str, f
 
 
 def reference_moments(problem: Problem, reference: Reference) -> tuple[np.ndarray, np.ndarray]:
-    """The reference's mean and sd as flat vectors, one entry per scalar component in latent order."""
-    shapes = {lat.name: lat.shape for lat in problem.latents}
+    """The reference's mean and sd as flat vectors, one entry per scored scalar component."""
+    shapes = problem.scored_shapes()
     _, mean = flatten({k: np.asarray(v)[None] for k, v in reference.mean.items()}, shapes)
     _, sd = flatten({k: np.asarray(v)[None] for k, v in reference.sd.items()}, shapes)
     return mean[0], sd[0]
@@ -67,9 +67,9 @@ def standardised_mean_errors(q: np.ndarray, ref_mean: np.ndarray, ref_sd: np.nda
 
 
 def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, seed: int) -> tuple[dict, dict]:
-    """(aggregates, per-component values) comparing q's draws with the reference."""
-    shapes = {lat.name: lat.shape for lat in problem.latents}
-    names, q = flatten(fit.draws, shapes)
+    """(aggregates, per-component values) comparing q's draws (and derived quantities) with the reference."""
+    shapes = problem.scored_shapes()
+    names, q = flatten(problem.with_derived(fit.draws), shapes)
     _, ref_draws = flatten(reference.draws(np.random.default_rng(seed), REFERENCE_DRAWS), shapes)
     ref_mean, ref_sd = reference_moments(problem, reference)
     per_component = {
@@ -77,6 +77,7 @@ def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, se
         "sd_ratio": q.std(axis=0, ddof=1) / ref_sd,
         "w1": np.array([stats.wasserstein_distance(q[:, j], ref_draws[:, j]) for j in range(q.shape[1])]),
     }
+    per_component["w1_sd"] = per_component["w1"] / ref_sd  # in reference sds: comparable across components
     aggregates: dict[str, float] = {}
     for metric, values in per_component.items():
         aggregates[f"{metric}_max"] = float(np.max(values))
@@ -92,7 +93,7 @@ def _mean_mcse(values: np.ndarray, chains: int) -> float:
     """Monte Carlo standard error of a mean: ArviZ's (ESS-based) for chains, sd / sqrt(n) for
     independent draws from q. The regression gate weighs moment changes against it."""
     if chains and chains > 1:
-        from bench.arviz_setup import arviz
+        from bench.spec.arviz_setup import arviz
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

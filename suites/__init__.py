@@ -7,7 +7,6 @@ from functools import cache
 
 from bench.spec.errors import unknown
 from bench.spec.problem import Problem
-from suites import scale
 
 # Where each problem is declared (its home suite's package).
 PROBLEM_MODULES: dict[str, str] = {
@@ -19,21 +18,34 @@ PROBLEM_MODULES: dict[str, str] = {
     "moons": "suites.bnn.moons",
     "breast_cancer": "suites.bnn.breast_cancer",
     "sine": "suites.bnn.sine",
+    "eight_schools_noncentered": "suites.posteriordb.eight_schools_noncentered",
+    "arK": "suites.posteriordb.arK",
+    "diamonds": "suites.posteriordb.diamonds",
+    "kidiq_interaction": "suites.posteriordb.kidiq_interaction",
+    "earnings_interaction_z": "suites.posteriordb.earnings_interaction_z",
+    "mesquite_logvas": "suites.posteriordb.mesquite_logvas",
+    "sblrc_blr": "suites.posteriordb.sblrc_blr",
+    "nes2000": "suites.posteriordb.nes2000",
 }
 
 SUITES: dict[str, tuple[str, ...]] = {
     "toy": ("gamma", "coinflip", "banana", "gaussian2d", "bimodal"),
     "bnn": ("moons", "breast_cancer", "sine"),
+    "posteriordb": ("eight_schools_noncentered", "arK", "diamonds", "kidiq_interaction", "earnings_interaction_z",
+                    "mesquite_logvas", "sblrc_blr", "nes2000"),
     # A fixed, small grid for nightly performance tracking (under 10 minutes on 2 cores).
     "nightly": ("coinflip", "gaussian2d", "moons", "sine"),
     # The CPU x GPU study (`bench scale`): parametric names, any size and width (suites.scale).
-    "scale": tuple(scale.grid()),
+    "scale": tuple(importlib.import_module("suites.scale").grid()),
 }
 
 # Methods a suite runs when --methods is not given.
 DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "toy": ("numpyro.svi",),
     "bnn": ("numpyro.svi",),
+    # every VI method of every backend, each against Stan's reference draws
+    "posteriordb": ("numpyro.svi:auto_normal", "numpyro.svi:auto_mvn", "pymc.advi", "pymc.fullrank_advi", "torch.vi",
+                    "blackjax.meanfield_vi", "blackjax.fullrank_vi", "blackjax.pathfinder"),
     "nightly": ("numpyro.svi:auto_normal",),
     "scale": ("numpyro.svi:auto_normal", "blackjax.meanfield_vi", "torch.vi"),
 }
@@ -58,13 +70,19 @@ def problem_names(suite: str | None = None) -> list[str]:
 
 def in_suite(suite: str, name: str) -> bool:
     """Whether a problem belongs to a suite; the scale suite holds every parametric scale name."""
-    return name in problem_names(suite) or (suite == "scale" and scale.parse(name) is not None)
+    return name in problem_names(suite) or (suite == "scale" and scale_study().parse(name) is not None)
 
 
 @cache
 def get_problem(name: str) -> Problem:
     if name in PROBLEM_MODULES:
         return importlib.import_module(PROBLEM_MODULES[name]).PROBLEM
-    if scale.parse(name) is not None:
-        return scale.make_problem(name)
+    if scale_study().parse(name) is not None:
+        return scale_study().make_problem(name)
     raise unknown("problem", name, [*PROBLEM_MODULES, "moons_n<N>_h<width> (scale)"])
+
+
+def scale_study():
+    """The CPU x GPU study's parametric moons family (suites.scale: names, sizes, widths), reached
+    through the registry like every problem."""
+    return importlib.import_module("suites.scale")

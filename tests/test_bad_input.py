@@ -24,7 +24,7 @@ from tests.conftest import HAS_NUMPYRO
 S = "{store}"  # placeholders, filled from the sandbox
 CASES = [
     # --- bench run: names
-    ("run --suite nope", "unknown suite 'nope'", "valid choices: bnn, nightly, toy"),
+    ("run --suite nope", "unknown suite 'nope'", "valid choices: bnn, nightly, posteriordb, scale, toy"),
     ("run --suite toy --problems moons", "unknown problem in suite toy 'moons'", "valid choices:", "coinflip"),
     ("run --suite toy --methods stan.nuts", "unknown method 'stan.nuts'", "testing.exact"),
     ("run --suite toy --methods testing.exact:nosuch", "unknown variant of testing.exact 'nosuch'", "valid choices"),

@@ -79,7 +79,7 @@ def test_failed_cells_are_rows_and_strict_exits_one(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--suite", "nope"], "unknown suite 'nope'; valid choices: bnn, nightly, scale, toy"),
+        (["--suite", "nope"], "unknown suite 'nope'; valid choices: bnn, nightly, posteriordb, scale, toy"),
         (["--suite", "toy", "--problems", "gamma,moons"], "unknown problem in suite toy 'moons'"),
         (["--suite", "toy", "--methods", "stan.nuts"], "unknown method 'stan.nuts'; valid choices:"),
         (["--suite", "toy", "--seeds", "0"], "--seeds must be a positive number"),

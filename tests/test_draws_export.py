@@ -19,7 +19,7 @@ def test_kept_rows_stay_in_equal_chain_blocks():
 
 @requires_numpyro
 def test_saved_nuts_draws_open_in_arviz_with_rhat_and_sample_stats(tmp_path):
-    from bench.arviz_setup import arviz
+    from bench.spec.arviz_setup import arviz
 
     az = arviz()
     store = tmp_path / "out" / "bench.sqlite"
@@ -44,7 +44,7 @@ def test_saved_nuts_draws_open_in_arviz_with_rhat_and_sample_stats(tmp_path):
 
 
 def test_draws_of_a_vi_like_cell_and_bad_keys(tmp_path):
-    from bench.arviz_setup import arviz
+    from bench.spec.arviz_setup import arviz
 
     store = tmp_path / "bench.sqlite"
     result = bench("run", "--suite", "toy", "--problems", "gaussian2d", "--methods", "testing.exact,testing.raise",

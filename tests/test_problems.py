@@ -64,7 +64,7 @@ def test_unknown_names_list_the_valid_choices():
 
     with pytest.raises(BenchInputError, match="valid choices: .*coinflip"):
         suites.get_problem("coin")
-    with pytest.raises(BenchInputError, match="valid choices: bnn, nightly, scale, toy"):
+    with pytest.raises(BenchInputError, match="valid choices: bnn, nightly, posteriordb, scale, toy"):
         suites.problem_names("nope")
 
 

@@ -59,7 +59,7 @@ def test_variant_that_does_not_apply_becomes_an_unsupported_cell():
 @pytest.mark.parametrize(
     "request_, message",
     [
-        (Request("toyz"), "unknown suite 'toyz'; valid choices: bnn, nightly, scale, toy"),
+        (Request("toyz"), "unknown suite 'toyz'; valid choices: bnn, nightly, posteriordb, scale, toy"),
         (Request("toy", problems=["moons"]), "unknown problem in suite toy 'moons'; valid choices: .*gamma"),
         (Request("toy", methods=["numpyro.sv"]), "unknown method 'numpyro.sv'; valid choices: .*numpyro.svi"),
         (Request("toy", methods=["numpyro.svi:foo"]), "valid choices: auto_mvn, auto_normal"),

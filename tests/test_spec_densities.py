@@ -17,9 +17,18 @@ RNG = np.random.default_rng(0)
         (priors.Uniform(-20, 20), stats.uniform(-20, 40), RNG.uniform(-19, 19, size=7)),
         (priors.Gamma(2.0, 3.0), stats.gamma(2.0, scale=1 / 3.0), RNG.gamma(2.0, size=7)),
         (priors.Beta(13, 9), stats.beta(13, 9), RNG.uniform(0.01, 0.99, size=7)),
+        (priors.Cauchy(0.5, 2.0), stats.cauchy(0.5, 2.0), RNG.normal(size=7)),
+        (priors.HalfCauchy(2.5), stats.halfcauchy(scale=2.5), np.abs(RNG.normal(size=7))),
+        (priors.StudentT(3.0, 8.0, 10.0), stats.t(3.0, 8.0, 10.0), RNG.normal(8, 10, size=7)),
+        (priors.HalfStudentT(3.0, 10.0), None, np.abs(RNG.normal(size=7))),
     ],
 )
 def test_prior_log_density_matches_scipy(prior, frozen, points):
+    if frozen is None:  # half-t: twice the t density on x > 0 (scipy has no half-t)
+        expected = np.log(2.0) + stats.t(prior.df, 0.0, prior.scale).logpdf(points)
+        np.testing.assert_allclose(prior.log_density(points), expected, rtol=1e-12)
+        assert prior.log_density(np.array([-0.1]))[0] == -np.inf
+        return
     np.testing.assert_allclose(prior.log_density(points), frozen.logpdf(points), rtol=1e-12)
 
 
@@ -59,10 +68,16 @@ def test_likelihood_families_match_scipy():
         (priors.Uniform(-20, 20), stats.uniform(-20, 40)),
         (priors.Gamma(2.0, 3.0), stats.gamma(2.0, scale=1 / 3.0)),
         (priors.Beta(13, 9), stats.beta(13, 9)),
+        (priors.HalfCauchy(2.5), stats.halfcauchy(scale=2.5)),
+        (priors.StudentT(3.0, 8.0, 10.0), stats.t(3.0, 8.0, 10.0)),
+        (priors.HalfStudentT(3.0, 10.0), None),
     ],
 )
 def test_prior_samplers_follow_their_densities(prior, frozen):
     draws = prior.sample(np.random.default_rng(1), (20_000,))
+    if frozen is None:  # half-t: |t| has CDF 2 F_t(x) - 1
+        assert stats.kstest(draws, lambda x: 2 * stats.t(prior.df, 0, prior.scale).cdf(x) - 1).pvalue > 1e-3
+        return
     assert stats.kstest(draws, frozen.cdf).pvalue > 1e-3
 
 
@@ -73,3 +88,9 @@ def test_soft_laplace_sampler_matches_its_density():
     cdf = np.cumsum(np.exp(prior.log_density(grid))) * (grid[1] - grid[0])
     assert stats.kstest(draws, lambda x: np.interp(x, grid, cdf)).pvalue > 1e-3
     assert priors.Flat().sample is None  # improper: samplers fall back to an unconstrained box
+
+
+def test_flat_positive_is_zero_inside_and_minus_infinity_outside():
+    values = priors.FlatPositive().log_density(np.array([0.5, 3.0, -1.0]))
+    np.testing.assert_array_equal(values, [0.0, 0.0, -np.inf])
+    assert priors.FlatPositive().sample is None and priors.FlatPositive().support.kind == "positive"

@@ -27,6 +27,8 @@ def _ops():
 def prior_distribution(prior: priors.Prior, shape: tuple[int, ...]) -> dist.Distribution:
     if isinstance(prior, priors.Flat):
         return dist.ImproperUniform(constraints.real, (), event_shape=shape)
+    if isinstance(prior, priors.FlatPositive):
+        return dist.ImproperUniform(constraints.positive, (), event_shape=shape)
     base = {
         priors.Normal: lambda p: dist.Normal(p.loc, p.scale),
         priors.HalfNormal: lambda p: dist.HalfNormal(p.scale),
@@ -34,6 +36,11 @@ def prior_distribution(prior: priors.Prior, shape: tuple[int, ...]) -> dist.Dist
         priors.Uniform: lambda p: dist.Uniform(p.low, p.high),
         priors.Gamma: lambda p: dist.Gamma(p.concentration, p.rate),
         priors.Beta: lambda p: dist.Beta(p.a, p.b),
+        priors.Cauchy: lambda p: dist.Cauchy(p.loc, p.scale),
+        priors.HalfCauchy: lambda p: dist.HalfCauchy(p.scale),
+        priors.StudentT: lambda p: dist.StudentT(p.df, p.loc, p.scale),
+        # NumPyro has no HalfStudentT: the fold of a centred t is it (log 2 + the t density on x > 0)
+        priors.HalfStudentT: lambda p: dist.FoldedDistribution(dist.StudentT(p.df, 0.0, p.scale)),
     }[type(prior)](prior)
     return base.expand(shape).to_event(len(shape)) if shape else base
 

@@ -52,6 +52,16 @@ def prior_variable(name: str, prior: priors.Prior, shape: tuple[int, ...], trans
         return pm.Gamma(name, alpha=prior.concentration, beta=prior.rate, **kwargs)
     if isinstance(prior, priors.Beta):
         return pm.Beta(name, prior.a, prior.b, **kwargs)
+    if isinstance(prior, priors.FlatPositive):
+        return pm.HalfFlat(name, **kwargs)
+    if isinstance(prior, priors.Cauchy):
+        return pm.Cauchy(name, alpha=prior.loc, beta=prior.scale, **kwargs)
+    if isinstance(prior, priors.HalfCauchy):
+        return pm.HalfCauchy(name, beta=prior.scale, **kwargs)
+    if isinstance(prior, priors.StudentT):
+        return pm.StudentT(name, nu=prior.df, mu=prior.loc, sigma=prior.scale, **kwargs)
+    if isinstance(prior, priors.HalfStudentT):
+        return pm.HalfStudentT(name, nu=prior.df, sigma=prior.scale, **kwargs)
     raise TypeError(f"no PyMC translation for prior {prior!r}")
 
 

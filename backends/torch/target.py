@@ -26,8 +26,19 @@ HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 def prior_log_density(prior: priors.Prior, x: torch.Tensor) -> torch.Tensor:
     """Elementwise log density at constrained x (inside the support by construction)."""
-    if isinstance(prior, priors.Flat):
+    if isinstance(prior, (priors.Flat, priors.FlatPositive)):
         return torch.zeros_like(x)
+    if isinstance(prior, (priors.Cauchy, priors.HalfCauchy)):
+        loc = getattr(prior, "loc", 0.0)
+        fold = math.log(2.0) if isinstance(prior, priors.HalfCauchy) else 0.0
+        z = (x - loc) / prior.scale
+        return fold - math.log(math.pi * prior.scale) - torch.log1p(z * z)
+    if isinstance(prior, (priors.StudentT, priors.HalfStudentT)):
+        loc = getattr(prior, "loc", 0.0)
+        fold = math.log(2.0) if isinstance(prior, priors.HalfStudentT) else 0.0
+        df, z = prior.df, (x - loc) / prior.scale
+        norm = math.lgamma(0.5 * (df + 1)) - math.lgamma(0.5 * df) - 0.5 * math.log(df * math.pi) - math.log(prior.scale)
+        return fold + norm - 0.5 * (df + 1) * torch.log1p(z * z / df)
     if isinstance(prior, priors.Normal):
         z = (x - prior.loc) / prior.scale
         return -0.5 * z * z - math.log(prior.scale) - HALF_LOG_2PI

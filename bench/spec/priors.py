@@ -157,4 +157,84 @@ class Flat:
     sample = None  # improper: nothing to draw from
 
 
-Prior = Normal | HalfNormal | SoftLaplace | Uniform | Gamma | Beta | Flat
+@dataclass(frozen=True)
+class FlatPositive:
+    """Improper flat prior on the positive half-line: Stan's `real<lower=0>` with no prior statement."""
+
+    support = POSITIVE
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        return _outside(x, self.support, np.zeros(np.shape(x)))
+
+    sample = None  # improper: nothing to draw from
+
+
+def _cauchy_log_density(x: np.ndarray, loc: float, scale: float) -> np.ndarray:
+    z = (x - loc) / scale
+    return -math.log(math.pi * scale) - np.log1p(z * z)
+
+
+def _student_t_log_density(x: np.ndarray, df: float, loc: float, scale: float) -> np.ndarray:
+    z = (x - loc) / scale
+    norm = special.gammaln(0.5 * (df + 1.0)) - special.gammaln(0.5 * df) - 0.5 * math.log(df * math.pi) - math.log(scale)
+    return norm - 0.5 * (df + 1.0) * np.log1p(z * z / df)
+
+
+@dataclass(frozen=True)
+class Cauchy:
+    loc: float = 0.0
+    scale: float = 1.0
+    support = REAL
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        return _cauchy_log_density(x, self.loc, self.scale)
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return self.loc + self.scale * rng.standard_cauchy(size=shape)
+
+
+@dataclass(frozen=True)
+class HalfCauchy:
+    """Cauchy(0, scale) folded onto x > 0 (normalised: includes log 2, which Stan's `~` drops)."""
+
+    scale: float = 1.0
+    support = POSITIVE
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        return _outside(x, self.support, math.log(2.0) + _cauchy_log_density(x, 0.0, self.scale))
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return np.abs(self.scale * rng.standard_cauchy(size=shape))
+
+
+@dataclass(frozen=True)
+class StudentT:
+    df: float = 3.0
+    loc: float = 0.0
+    scale: float = 1.0
+    support = REAL
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        return _student_t_log_density(x, self.df, self.loc, self.scale)
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return self.loc + self.scale * rng.standard_t(self.df, size=shape)
+
+
+@dataclass(frozen=True)
+class HalfStudentT:
+    """StudentT(df, 0, scale) folded onto x > 0, normalised (log 2 included)."""
+
+    df: float = 3.0
+    scale: float = 1.0
+    support = POSITIVE
+
+    def log_density(self, x: np.ndarray) -> np.ndarray:
+        return _outside(x, self.support, math.log(2.0) + _student_t_log_density(x, self.df, 0.0, self.scale))
+
+    def sample(self, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        return np.abs(self.scale * rng.standard_t(self.df, size=shape))
+
+
+Prior = (Normal | HalfNormal | SoftLaplace | Uniform | Gamma | Beta | Flat
+         | FlatPositive | Cauchy | HalfCauchy | StudentT | HalfStudentT)

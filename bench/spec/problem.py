@@ -101,6 +101,11 @@ class Problem:
     recipe: Recipe = field(default_factory=Recipe)
     config: Mapping[str, Any] = field(default_factory=dict)
     grid: Callable[[], np.ndarray] | None = None  # networks: inputs where plots show the predictive surface
+    # Derived quantities (Stan's transformed parameters): numpy, from latent draws with a leading draw
+    # axis to {name: array}; their shapes; and which quantities scoring compares (default: the latents).
+    derived: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]] | None = None
+    derived_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    scored: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -145,6 +150,21 @@ class Problem:
         """log_joint for each of S draws (leading axis of every array)."""
         n = len(next(iter(draws.values())))
         return np.array([self.log_joint({k: v[i] for k, v in draws.items()}, data) for i in range(n)])
+
+    # -- derived quantities and what is scored --------------------------------------------
+    def with_derived(self, draws: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The latent draws plus every derived quantity, computed here from the latents, so every
+        backend and method reports them the same way."""
+        out = dict(draws)
+        if self.derived is not None:
+            latents = {lat.name: np.asarray(draws[lat.name], dtype=np.float64) for lat in self.latents}
+            out.update({k: np.asarray(v, dtype=np.float64) for k, v in self.derived(latents).items()})
+        return out
+
+    def scored_shapes(self) -> dict[str, tuple[int, ...]]:
+        """{name: shape} of the quantities compared with the reference, in scoring order."""
+        shapes = {lat.name: lat.shape for lat in self.latents} | dict(self.derived_shapes)
+        return {name: shapes[name] for name in self.scored} if self.scored else {lat.name: lat.shape for lat in self.latents}
 
     # -- helpers used by the harness -------------------------------------------------------
     def random_point(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
