@@ -165,6 +165,11 @@ RUN_OPTION_DEFAULTS = {
 }  # fmt: skip
 
 
+def _first(*values):
+    """The first value given (None is not given; 0 is, and the plan refuses it)."""
+    return next(value for value in values if value is not None)
+
+
 def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_repeats) -> list:
     """Every block of the grid planned with the run options; a cell named twice is planned once."""
     import suites
@@ -182,8 +187,8 @@ def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_re
     cells, seen = [], {}
     for block in blocks:
         defaults = suites.RUN_DEFAULTS.get(block.suite, {})
-        seeds = explicit_seeds or block.seeds or options["seeds"] or defaults.get("seeds", 1)
-        repeats = explicit_repeats or options["repeats"] or defaults.get("repeats", 3)
+        seeds = _first(explicit_seeds, block.seeds, options["seeds"], defaults.get("seeds", 1))
+        repeats = _first(explicit_repeats, options["repeats"], defaults.get("repeats", 3))
         request = Request(
             suite=block.suite, problems=block.problems, methods=block.methods, seeds=seeds, device=options["device"],
             dtype="float64" if options["x64"] else "float32", repeats=repeats, draws=options["draws"],

@@ -27,7 +27,8 @@ from bench import environment
 from bench.cells import Cell
 from bench.spec.errors import BenchInputError
 from bench.executors import _Processes, run_in_subprocess
-from bench.worker import empty_record, one_line
+from bench.reasons import one_line
+from bench.worker import empty_record
 
 CONNECT_TIMEOUT_S = 5.0
 # A LocalCluster's scheduler: one cell per worker at a time (a lost worker then takes only the cell

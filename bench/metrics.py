@@ -58,6 +58,9 @@ _METRICS = (
     Metric("load_1m", "load", "1-minute load average at the cell's start", None, kind="context", summary=False),
     Metric("cores", "cores", "CPU cores", None, kind="context", summary=False),
     Metric("run_s_spread", "spread", "slowest / fastest timed repeat", None, kind="context", summary=False),
+    Metric("peak_device_bytes", "peak dev mem", "peak device memory (bytes)", None, "B", kind="context", summary=False),
+    Metric("peak_rss_bytes", "peak RSS", "peak resident memory of the cell's process (bytes)", None, "B",
+           kind="context", summary=False),
     Metric("auc_se", "AUC se", "bootstrap standard error of the AUC", None, tasks=("classification",),
            kind="diagnostic", summary=False),
     Metric("std_mean_err_max_se", "std err se", "MCSE of the worst standardised mean error", None,
@@ -76,3 +79,13 @@ def quality_metric(task: str) -> Metric:
 def quality_label(problem) -> str:
     """The quality metric's axis label for one problem: its recipe's, where it names the target."""
     return problem.recipe.quality_label or quality_metric(problem.task).label
+
+
+def result_metrics(metrics: dict) -> dict:
+    """The metrics that describe the result, not the machine or the clock: what must be identical
+    for the same cell, seed and code wherever and whenever it ran (timings and context dropped)."""
+    return {name: value for name, value in metrics.items()
+            if not name.endswith("_s") and METRICS.get(name, _UNLISTED).kind not in ("time", "context")}
+
+
+_UNLISTED = Metric("", "", "", None)

@@ -63,7 +63,8 @@ def check(problem: Problem, sampler: str, settings: BuildSettings, seed: int = 0
     context = FitContext(seed=seed, device="cpu", dtype="float64", repeats=1, draws=0)
     start = perf_counter()
     with jax.enable_x64(True):
-        fit = get_method(sampler).load_fit()(problem, data, asdict(settings), context)
+        method = get_method(sampler)
+        fit = method.load_fit()(problem, data, method.make_settings(asdict(settings)), context)
     wall_s = perf_counter() - start
     names, matrix = flatten(problem.with_derived(fit.draws), problem.scored_shapes())
     ours = diagnostics(names, matrix, settings.chains)

@@ -120,7 +120,8 @@ def _become_cell(request: dict[str, Any]) -> None:
     code = 1
     try:
         os.setsid()
-        die_with_parent()
+        # no parent-death signal here: bench.worker's watch (bench.lifecycle) notices a dead driver
+        # or zygote, removes the cell's folder and kills the cell's whole group, its children too
         log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
@@ -192,11 +193,14 @@ class Zygote:
         self.key = key
         self.log_path = log_path
         self._buffer = b""
-        with open(log_path, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.zygote"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=log, start_new_session=True,
-            )  # fmt: skip
+        # The zygote's log is read through this open file only: its name is removed at once, so a
+        # driver killed outright leaves no file behind (the kernel frees it with the last descriptor).
+        self._log = open(log_path, "w+b")
+        log_path.unlink(missing_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.zygote"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self._log, start_new_session=True,
+        )  # fmt: skip
         self.ready = False
 
     def _line(self, deadline: float | None) -> dict[str, Any] | None:
@@ -218,8 +222,9 @@ class Zygote:
 
     def _log_tail(self) -> str:
         try:
-            lines = self.log_path.read_text(errors="replace").strip().splitlines()
-        except OSError:
+            self._log.seek(0)
+            lines = self._log.read().decode(errors="replace").strip().splitlines()
+        except (OSError, ValueError):
             return "no log"
         return lines[-1] if lines else "no message"
 
@@ -260,7 +265,7 @@ class Zygote:
                 stream.close()
             except OSError:
                 pass
-        self.log_path.unlink(missing_ok=True)
+        self._log.close()
 
 
 class Zygotes:

@@ -88,7 +88,7 @@ def adapter_loop(method_name: str, problem, settings: dict, module_name: str):
     module = importlib.import_module(module_name)
     method = backends.get_method(method_name)
     with captured(module) as held:
-        fit = method.load_fit()(problem, problem.make_data(0), settings, FitContext(0, "cpu", DTYPE, 1, 200))
+        fit = method.load_fit()(problem, problem.make_data(0), method.make_settings(settings), FitContext(0, "cpu", DTYPE, 1, 200))
     return held["run"], fit
 
 

@@ -29,8 +29,8 @@ CASES = [
     ("run --suite toy --methods stan.nuts", "unknown method 'stan.nuts'", "testing.exact"),
     ("run --suite toy --methods testing.exact:nosuch", "unknown variant of testing.exact 'nosuch'", "valid choices"),
     ("run --suite toy --device tpu", "unknown device 'tpu'", "valid choices: cpu, gpu"),
-    ("run --suite toy --executor slurm", "unknown executor 'slurm'", "valid choices: local"),
-    ("run --suite toy --set stepz=3 --methods testing.exact", "unknown setting 'stepz'", "valid settings: sleep_s, steps"),
+    ("run --suite toy --executor slurm", "unknown executor 'slurm'", "valid choices: dask, local"),
+    ("run --suite toy --set stepz=3 --methods testing.exact", "unknown setting 'stepz'", "valid settings: sleep_per_step, sleep_s, steps"),
     ("run --suite toy --set noequals --methods testing.exact", "--set takes name=value", "'noequals'"),
     # --- bench run: empty and repeated selections
     ("run --suite toy --methods ,", "--methods ',' names nothing", "valid choices:", "testing.exact"),
@@ -54,7 +54,7 @@ CASES = [
     ("run --suite toy --methods testing.exact --set steps=abc", "steps='abc'"),
     # --- bench run: options and paths
     ("run --suite toy --bogus", "unknown option '--bogus'", "valid options:", "--suite"),
-    ("run", "Missing option '--suite'"),
+    ("run", "bench run needs --suite (see `bench list suites`) or --config grid.toml"),
     ("run --suite toy --methods testing.exact --store {folder}", "is a directory"),
     ("run --suite toy --methods testing.exact --store {file}/s.sqlite", "is not a directory"),
     ("run --suite toy --methods testing.exact --store {garbage}", "not a readable bench store"),
@@ -84,7 +84,7 @@ CASES = [
     ("plot --store {store} --problems nosuch --out {new}", "unknown problem 'nosuch'", "valid choices:"),
     # --- bench export
     ("export --store {store} --out {file}", "is an existing file"),
-    ("export --store {store} --out {new} --format xml", "unknown format 'xml'", "valid choices: csv, parquet"),
+    ("export --store {store} --out {new} --format xml", "unknown format 'xml'", "valid choices: bencher, csv, github-action-benchmark, parquet"),
     ("export --store {corrupt} --out {new}", "is corrupt"),
     ("export --store {missing} --out {new}", "does not exist"),
     ("export --store {store}", "Missing option '--out'"),
@@ -114,8 +114,8 @@ CASES = [
     ("reference build --problems sine --set target_accept=nan", "target_accept=nan is out of range"),
     ("reference build --problems sine --set bogus=1", "unknown reference setting 'bogus'", "valid settings"),
     ("reference verify --problems nosuch", "unknown problem 'nosuch'"),
-    ("reference verify --dir {new}", "no references in"),
-    ("reference list --bogus", "unknown option '--bogus'", "--dir"),
+    ("reference verify --references {new}", "no references in"),
+    ("reference list --bogus", "unknown option '--bogus'", "--references"),
     # --- bench list, env, and the command itself
     ("list backends", "unknown listing 'backends'", "valid choices: all, methods, problems, suites"),
     ("list problems extra", "unexpected extra argument"),

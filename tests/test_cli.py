@@ -50,7 +50,7 @@ def test_run_resume_force_and_report(tmp_path):
     wide = bench(*args, "--x64", cwd=tmp_path)
     assert wide.returncode == 0 and "ran 1 (1 ok)" in wide.stdout
     info = sqlite3.connect(store).execute("SELECT dtype, info FROM records ORDER BY record_id DESC").fetchone()
-    assert info[0] == "float64" and '"computed_dtype": "float64"' in info[1]
+    assert info[0] == "float64" and __import__("json").loads(info[1])["computed_dtype"] == "float64"
 
     markdown = bench("report", "--store", str(store), "--format", "summary", cwd=tmp_path)
     assert markdown.returncode == 0 and "| coinflip | numpyro.svi:auto_normal | 0 | float32 | ok |" in markdown.stdout
@@ -87,7 +87,7 @@ def test_failed_cells_are_rows_and_strict_exits_one(tmp_path):
         (["--suite", "toy", "--jobs", "-2"], "--jobs must be a positive number"),
         (["--suite", "toy", "--timeout", "0"], "--timeout must be a positive number"),
         (["--suite", "toy", "--set", "stepz=3"], "unknown setting 'stepz'"),
-        (["--suite", "toy", "--executor", "slurm"], "unknown executor 'slurm'; valid choices: local"),
+        (["--suite", "toy", "--executor", "slurm"], "unknown executor 'slurm'; valid choices: dask, local"),
     ],
 )
 def test_bad_input_is_one_line_exit_two_and_nothing_written(tmp_path, args, message):

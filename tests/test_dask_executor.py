@@ -33,7 +33,9 @@ def _cell_processes(folder) -> list[int]:
 
 def comparable(record):
     """What must not depend on the executor: everything but timings and where it ran."""
-    untimed = {k: v for k, v in record["metrics"].items() if not k.endswith("_s")}
+    from bench.metrics import result_metrics
+
+    untimed = result_metrics(record["metrics"])
     return record["status"], record["reason"], untimed, record["components"], record["trace"]
 
 

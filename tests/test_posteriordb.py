@@ -103,7 +103,9 @@ SMALL = {"chains": 4, "warmup": 300, "draws": 300}
 @requires_blackjax
 @requires_numpyro
 @pytest.mark.parametrize("sampler", ["numpyro.nuts", "blackjax.nuts"])
-@pytest.mark.parametrize("name", POSTERIORS)
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.heavy) if n == "diamonds" else n for n in POSTERIORS]
+)  # diamonds' 26 coefficients take NUTS minutes (long trees): `python -m pytest -m heavy` runs it
 def test_nuts_on_our_translation_reproduces_posteriordb(name, sampler):
     from bench.reference_build import BuildSettings
     from bench.translation_check import check

@@ -205,6 +205,9 @@ def fit_nuts(problem: Problem, data: Dataset, settings: PyMCNUTSSettings, contex
         chains=chains,
         # chains run one after another: the first n draws of every chain exist once the last chain has them
         checkpoints=mcmc_prefixes(draws, chains, warmup, 1, stat("tree_size", burn=0), sequential=True),
-        sample_stats={"diverging": stat("diverging"), "tree_depth": stat("tree_depth"), "n_steps": stat("tree_size"),
-                      "acceptance_rate": stat("mean_tree_accept"), "energy": stat("energy"), "lp": stat("model_logp")},
+        # ArviZ's names for the NUTS statistics PyMC's trace keeps (its tree depth is "depth")
+        sample_stats={ours: stat(theirs) for ours, theirs in (
+            ("diverging", "diverging"), ("tree_depth", "depth"), ("n_steps", "tree_size"),
+            ("acceptance_rate", "mean_tree_accept"), ("energy", "energy"), ("lp", "model_logp"))
+            if theirs in trace.stat_names},  # fmt: skip
     )
