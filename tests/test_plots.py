@@ -44,7 +44,7 @@ def test_axes_and_legends_name_what_they_show(figures):
     cost = figures["cost"]
     assert {"Pareto front", "testing.exact", "numpyro.svi:auto_normal"} <= legend_texts(cost)
     assert {ax.get_xlabel() for ax in cost.axes} == {"run time (s)", "gradient evaluations"}
-    assert {"exact (analytic)", "testing.exact"} <= legend_texts(figures["densities_banana"])
+    assert {"exact (analytic): 50/90/99% regions", "testing.exact"} <= legend_texts(figures["densities_banana"])
     moons = figures["surfaces_moons"]
     assert any("94% interval width" in ax.get_title() for ax in moons.axes)
     sine_titles = {ax.get_title() for ax in figures["surfaces_sine"].axes}
