@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.spec.fitting import FitContext, FitResult, time_repeats
+from bench.spec.fitting import FitContext, FitResult
 from bench.spec.methods import Method
 
 

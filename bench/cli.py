@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shlex
-import signal
 import sys
 from pathlib import Path
 from time import perf_counter
@@ -209,7 +208,6 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
     from bench import threads as thread_policy
     from bench.executors import LocalExecutor
     from bench.phases import measured_work, summary_line
-    from bench.plan import Request, build_plan, check_positive, parse_overrides
     from bench.selection import check_writable_store
     from bench.store import check_readable
 

@@ -11,7 +11,6 @@ can subtract each other's readings.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from time import monotonic
 from typing import Any
 
 from bench.spec.fitting import repeats_end, reset  # noqa: F401  (reset: the worker clears the marker per cell)

@@ -20,7 +20,7 @@ import pandas as pd  # noqa: E402
 
 import suites  # noqa: E402
 from bench.metrics import quality_label, quality_metric  # noqa: E402
-from bench.store import load_arrays, traces  # noqa: E402
+from bench.store import component_metrics, load_arrays, traces  # noqa: E402
 
 KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc", "scale")
 TIME_COLUMNS = 4  # problems side by side in the time-to-accuracy figure before it wraps
@@ -291,13 +291,7 @@ def _mass_levels(density: np.ndarray) -> list[float]:
 
 
 def _component_errors(store: Path, record_ids: list[int]) -> pd.DataFrame:
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        marks = ",".join("?" * len(record_ids))
-        return pd.read_sql_query(f"SELECT record_id, component, value FROM metrics WHERE metric = 'std_mean_err' "
-                                 f"AND component != '' AND record_id IN ({marks})", con, params=record_ids)  # fmt: skip
-    finally:
-        con.close()
+    return component_metrics(store, "std_mean_err", record_ids)
 
 
 def _column(component: str, shapes: dict[str, tuple[int, ...]]) -> tuple[str, int]:

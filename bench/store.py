@@ -317,3 +317,16 @@ def timing_rows(path: Path | str):
         )
     finally:
         con.close()
+
+
+def component_metrics(path: Path | str, metric: str, record_ids: list[int]):
+    """Per-component values of one metric for these records: record_id, component, value."""
+    import pandas as pd
+
+    con = open_readonly(path)
+    try:
+        marks = ",".join("?" * len(record_ids))
+        return pd.read_sql_query(f"SELECT record_id, component, value FROM metrics WHERE metric = ? "
+                                 f"AND component != '' AND record_id IN ({marks})", con, params=[metric, *record_ids])  # fmt: skip
+    finally:
+        con.close()
