@@ -20,9 +20,6 @@ from bench.lifecycle import _alive
 from bench.store import Store
 
 STALE_S = 6 * 3600.0
-SCHEMA = """CREATE TABLE IF NOT EXISTS claims (
-    cell_hash TEXT PRIMARY KEY, run_id TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
-    claimed_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL)"""
 
 
 @dataclass
@@ -44,34 +41,21 @@ def _live(pid: int, host: str, heartbeat_at: str) -> bool:
 
 def claim(store: Store, run_id: str, hashes: Sequence[str], force: bool = False) -> Claimed:
     """Claim every cell not finished (unless `force`) and not held by another live run."""
-    con, out, stamp = store.con, Claimed(), _now()
-    con.execute(SCHEMA)
-    con.commit()
-    con.execute("BEGIN IMMEDIATE")
-    try:
+    out, stamp = Claimed(), _now()
+    with store.claiming():
         out.finished = set() if force else store.finished_hashes(hashes)
         for cell_hash in hashes:
             if cell_hash in out.finished or cell_hash in out.mine:
                 continue
-            row = con.execute("SELECT run_id, pid, host, heartbeat_at FROM claims WHERE cell_hash = ?", (cell_hash,)).fetchone()
+            row = store.claim_of(cell_hash)
             if row is not None and row[0] != run_id and _live(*row[1:]):
                 out.elsewhere[cell_hash] = row[0]
                 continue
-            con.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?)",
-                        (cell_hash, run_id, os.getpid(), socket.gethostname(), stamp, stamp))  # fmt: skip
+            store.put_claim(cell_hash, run_id, os.getpid(), socket.gethostname(), stamp)
             out.mine.add(cell_hash)
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
     return out
 
 
 def release(store: Store, run_id: str, cell_hash: str | None = None) -> None:
     """Drop this run's claim on one cell (its record is stored), or on all; refresh the heartbeat."""
-    with store.con:
-        if cell_hash is None:
-            store.con.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
-        else:
-            store.con.execute("DELETE FROM claims WHERE run_id = ? AND cell_hash = ?", (run_id, cell_hash))
-            store.con.execute("UPDATE claims SET heartbeat_at = ? WHERE run_id = ?", (_now(), run_id))
+    store.drop_claims(run_id, cell_hash, heartbeat_at=_now())

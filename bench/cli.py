@@ -248,11 +248,11 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
 
         work, started = [0.0], perf_counter()
 
-        def on_record(record: dict) -> None:
-            running.pop(record["key"], None)
+        def on_record(record) -> None:
+            running.pop(record.key, None)
             work[0] += measured_work(record)
-            style = STATUS_STYLE.get(record["status"], "red")
-            progress.console.print(f"  [{style}]{record['status']:<11}[/] {record['key']}  {record['wall_s']:.1f}s")
+            style = STATUS_STYLE.get(record.status, "red")
+            progress.console.print(f"  [{style}]{record.status:<11}[/] {record.key}  {record.wall_s:.1f}s")
             if options["save_draws"]:
                 from bench import draws_export
 

@@ -8,7 +8,6 @@ harness's `BenchInputError` and a store SQLite refuses, as one line naming the v
 from __future__ import annotations
 
 import re
-import sqlite3
 import sys
 from typing import Any, NoReturn
 
@@ -21,6 +20,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     import click.exceptions as clickx
 
 from bench.spec.errors import BenchInputError
+from bench.store import StoreError
 
 STORAGE_FULL = ("database or disk is full", "disk i/o error", "file too large")
 
@@ -53,7 +53,7 @@ def usage_line(exc: clickx.UsageError) -> str:
     return message
 
 
-def storage_error(exc: sqlite3.Error) -> tuple[str, int]:
+def storage_error(exc: StoreError) -> tuple[str, int]:
     """A store SQLite could not read or write, as (one line, exit code): a full disk mid-run is a
     fault (exit 1, finished cells kept); anything else is a store that cannot be used (exit 2)."""
     text = " ".join(str(exc).split())
@@ -80,7 +80,7 @@ class BenchGroup(TyperGroup):
             fail("aborted", 130)
         except BenchInputError as exc:
             fail(str(exc), 2)
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             fail(*storage_error(exc))
         except OSError as exc:
             if exc.filename is None:

@@ -105,9 +105,9 @@ def scale_command(
         raise typer.Exit(130)
 
 
-def _print_record(record: dict) -> None:
-    style = {"ok": "green", "unsupported": "cyan"}.get(record["status"], "red")
-    console.print(f"  [{style}]{record['status']:<11}[/] {record['key']}  {record['wall_s']:.1f}s", highlight=False)
+def _print_record(record) -> None:
+    style = {"ok": "green", "unsupported": "cyan"}.get(record.status, "red")
+    console.print(f"  [{style}]{record.status:<11}[/] {record.key}  {record.wall_s:.1f}s", highlight=False)
 
 
 def print_study(rows) -> None:

@@ -10,7 +10,6 @@ standard errors; compile time against its own history. Cells measured on differe
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from scipy import stats
 
 from bench.metrics import METRICS as CATALOGUE
 from bench.spec.errors import BenchInputError
-from bench.store import LATEST_PER_CELL, check_readable, open_readonly
+from bench import store as stored
 
 # The gated metrics: metric -> (kind, True when higher is better), from the catalogue.
 GATED = ("run_s", "steps_per_s", "compile_s", "elbo", "std_mean_err_max", "auc", "accuracy", "lpd", "rmse")
@@ -50,23 +49,11 @@ class Side:
     store: Path | None = None  # the store file the records were read from
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    check_readable(path)
-    if not path.exists():
-        raise BenchInputError(f"store {path} does not exist")
-    return open_readonly(path)
-
-
-def _record_ids(con: sqlite3.Connection, spec: str, is_file: bool) -> tuple[list[int], str]:
+def _record_ids(path: Path, spec: str, is_file: bool) -> tuple[list[int], str]:
     """The records a side names: a whole store, a run id, a tag, or latest / previous."""
-    latest_per_key = LATEST_PER_CELL
     if is_file:
-        return [r[0] for r in con.execute(latest_per_key.format(where=""))], "latest record per cell"
-    runs = pd.read_sql_query(
-        "SELECT run_id, tag, started_at FROM runs WHERE run_id IN (SELECT DISTINCT run_id FROM records)"
-        " ORDER BY started_at, run_id",
-        con,
-    )
+        return stored.latest_record_ids(path), "latest record per cell"
+    runs = stored.runs(path)
     if spec in ("latest", "previous"):
         index = -1 if spec == "latest" else -2
         if len(runs) < -index:
@@ -82,41 +69,22 @@ def _record_ids(con: sqlite3.Connection, spec: str, is_file: bool) -> tuple[list
             f"{spec!r} is not a store file, run id or tag; valid choices: latest, previous, "
             f"tags {', '.join(tags) or '(none)'}, or one of {len(runs)} run ids (see `bench history`)"
         )
-    marks = ",".join("?" * len(run_ids))
-    where = f"WHERE run_id IN ({marks})"
-    ids = [r[0] for r in con.execute(latest_per_key.format(where=where), run_ids)]
-    return ids, f"run(s) {', '.join(run_ids)}"
+    return stored.latest_record_ids(path, run_ids), f"run(s) {', '.join(run_ids)}"
 
 
 def load_side(spec: str, store: Path) -> Side:
     path = Path(spec)
     is_file = path.suffix in (".sqlite", ".db") or path.is_file()
-    con = _connect(path if is_file else store)
-    try:
-        ids, what = _record_ids(con, spec, is_file)
-        if not ids:
-            raise BenchInputError(f"{spec!r} holds no records")
-        marks = ",".join("?" * len(ids))
-        records = pd.read_sql_query(
-            "SELECT r.record_id, r.run_id, r.cell_key, r.seed, r.suite, r.problem, r.method, r.variant, r.device,"
-            " r.dtype, r.status, runs.command, e.environment FROM records r JOIN runs USING (run_id) LEFT JOIN environments e"
-            " ON e.env_id = COALESCE(json_extract(r.info, '$.env_id'), runs.env_id)"
-            f" WHERE r.record_id IN ({marks})",
-            con,
-            params=ids,
-        )
-        metrics = pd.read_sql_query(
-            f"SELECT record_id, metric, value FROM metrics WHERE component = '' AND record_id IN ({marks})",
-            con,
-            params=ids,
-        )
-        timings = pd.read_sql_query(
-            f"SELECT record_id, seconds AS value FROM timing_samples WHERE phase = 'run_s' AND record_id IN ({marks})",
-            con,
-            params=ids,
-        )
-    finally:
-        con.close()
+    source = path if is_file else store
+    stored.check_readable(source)
+    if not source.exists():
+        raise BenchInputError(f"store {source} does not exist")
+    ids, what = _record_ids(source, spec, is_file)
+    if not ids:
+        raise BenchInputError(f"{spec!r} holds no records")
+    records = stored.records_with_environment(source, ids)
+    metrics = stored.scalar_metrics(source, ids)
+    timings = stored.timing_samples(source, ids, "run_s")
     records = records[records["status"] == "ok"].copy()
     records["method"] = [m + (f":{v}" if v else "") for m, v in zip(records["method"], records["variant"])]
     records["machine"] = [machine_of(e) for e in records["environment"]]
@@ -128,7 +96,7 @@ def load_side(spec: str, store: Path) -> Side:
     samples = samples.merge(records[["record_id", "seed", *GROUP, "machine"]], on="record_id")
     scalars = metrics.pivot_table(index="record_id", columns="metric", values="value", aggfunc="first")
     records = records.join(scalars, on="record_id")
-    return Side(f"{spec} ({what})", samples.dropna(subset=["value"]), records, path if is_file else store)
+    return Side(f"{spec} ({what})", samples.dropna(subset=["value"]), records, source)
 
 
 def machine_of(environment: str | None) -> str:

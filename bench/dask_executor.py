@@ -2,7 +2,7 @@
 
 Each task calls `run_in_subprocess` on its worker, so a cell gets the same fresh process,
 environment, timeout and failure classification as under the local executor. The task returns
-the record (plain JSON data) with the environment of the worker that ran it; the driver stays
+the record as JSON text (`Record.to_json`) with the environment of the worker that ran it; the driver stays
 the store's only writer. Without a scheduler address the executor starts a `LocalCluster`.
 dask is imported only here, and only when this executor is chosen.
 """
@@ -28,7 +28,7 @@ from bench.cells import Cell
 from bench.spec.errors import BenchInputError
 from bench.executors import _Processes, run_in_subprocess
 from bench.reasons import one_line
-from bench.worker import empty_record
+from bench.record import Record
 
 CONNECT_TIMEOUT_S = 5.0
 # A LocalCluster's scheduler: one cell per worker at a time (a lost worker then takes only the cell
@@ -107,7 +107,7 @@ def _worker_environment(dtype: str, device: str, extra_json: str) -> dict:
 
 
 def run_task(cell_json: str, timeout: float, threads_by_host: dict[str, int], jax_cache: str | None,
-             env_extra_json: str, run_token: str) -> dict[str, Any]:  # fmt: skip
+             env_extra_json: str, run_token: str) -> str:  # fmt: skip
     """One cell on this worker, in its own process; the record carries the worker's environment."""
     from distributed import get_worker
     from distributed.comm import get_address_host
@@ -122,9 +122,9 @@ def run_task(cell_json: str, timeout: float, threads_by_host: dict[str, int], ja
     cache_dir = Path(jax_cache) if jax_cache else None
     with host_slot(cache_dir) as slot:
         record = run_in_subprocess(cell, timeout, cell.threads, cache_dir, live=_live(run_token), slot=slot)
-    record["info"].update(executor="dask", host=socket.gethostname(), worker=worker.address, cores_share=share)
-    record["environment"] = _worker_environment(cell.dtype, cell.device, env_extra_json)
-    return record
+    record.info.update(executor="dask", host=socket.gethostname(), worker=worker.address, cores_share=share)
+    record.environment = _worker_environment(cell.dtype, cell.device, env_extra_json)
+    return record.to_json()
 
 
 # -- on the driver ---------------------------------------------------------------------------
@@ -189,7 +189,7 @@ class DaskExecutor:
                 " start GPU workers with `dask worker ... --resources GPU=1`"
             )
 
-    def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
+    def run(self, cells: Sequence[Cell]) -> Iterator[Record]:
         from distributed import as_completed
 
         token = uuid.uuid4().hex[:12]
@@ -214,20 +214,19 @@ class DaskExecutor:
                 except Exception:  # noqa: BLE001  a worker gone meanwhile has no cells left to kill
                     pass
 
-    def _record(self, future, cell: Cell) -> dict[str, Any]:
+    def _record(self, future, cell: Cell) -> Record:
         from distributed import KilledWorker
         from distributed.comm import get_address_host
 
         try:
-            return future.result()
+            return Record.from_json(future.result())
         except KilledWorker as exc:
-            record = empty_record(cell, "error", lost_reason(exc.allowed_failures))
             address = exc.last_worker.address
-            record["info"].update(executor="dask", host=get_address_host(address), worker=address)
+            info = {"executor": "dask", "host": get_address_host(address), "worker": address}
+            return Record(cell, "error", lost_reason(exc.allowed_failures), info=info)
         except Exception as exc:  # noqa: BLE001  the task itself failed (e.g. another bench version there)
-            record = empty_record(cell, "error", f"dask task failed: {one_line(exc)}")
-            record["info"].update(executor="dask", host=None)  # where it ran is not known here
-        return record
+            info = {"executor": "dask", "host": None}  # where it ran is not known here
+            return Record(cell, "error", f"dask task failed: {one_line(exc)}", info=info)
 
     def close(self) -> None:
         self.client.close()

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bench.spec.errors import BenchInputError
+
+if TYPE_CHECKING:
+    from bench.record import Record
 
 
 def inference_data(problem, arrays: Mapping[str, object]):
@@ -70,12 +74,11 @@ def export_cell(store: Path, cell_key: str, out: Path) -> Path:
     return write(inference_data(suites.get_problem(problem), arrays), out)
 
 
-def save_record(record: Mapping, folder: Path) -> Path | None:
+def save_record(record: Record, folder: Path) -> Path | None:
     """`--save-draws`: an ok record's draws written beside the store as it arrives."""
     import suites
 
-    arrays = record.get("arrays") or {}
-    if record.get("status") != "ok" or not any(name.startswith("draws:") for name in arrays):
+    if record.status != "ok" or not any(name.startswith("draws:") for name in record.arrays):
         return None
-    problem = suites.get_problem(record["cell"]["problem"])
-    return write(inference_data(problem, arrays), folder / f"{safe_name(record['key'])}.nc")
+    problem = suites.get_problem(record.cell.problem)
+    return write(inference_data(problem, record.arrays), folder / f"{safe_name(record.key)}.nc")

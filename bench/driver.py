@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 import socket
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -13,11 +12,11 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from bench import claims, environment, lifecycle, reasons
+from bench import claims, environment, lifecycle
 from bench.cells import Cell
 from bench.executors import Executor
-from bench.store import Store
-from bench.worker import now
+from bench.record import Record, now
+from bench.store import Store, StoreError
 
 
 @dataclass(frozen=True)
@@ -41,7 +40,7 @@ def execute(
     tag: str | None = None,
     command: str = "",
     env_extra: dict[str, Any] | None = None,
-    on_record: Callable[[dict[str, Any]], None] | None = None,
+    on_record: Callable[[Record], None] | None = None,
 ) -> RunOutcome:
     """Run every cell not already finished with the same hash and not claimed by another live run;
     each record is committed on arrival."""
@@ -62,17 +61,17 @@ def execute(
             for record in records:
                 start = perf_counter()
                 _note_provenance(store, record)
-                record_id = store.add_record(run_id, reasons.clip_reason(record))
+                record_id = store.add_record(run_id, record.clip_reason())
                 store.add_phase(record_id, "store_write", perf_counter() - start)
-                claims.release(store, run_id, record["hash"])
-                statuses[record["status"]] = statuses.get(record["status"], 0) + 1
+                claims.release(store, run_id, record.hash)
+                statuses[record.status] = statuses.get(record.status, 0) + 1
                 if on_record is not None:
                     on_record(record)
         finally:
             # An interrupt outside the generator (while storing a record, say) would otherwise leave
             # it alive, its workers running and its pool joined at exit: close it here, always.
             records.close()
-            with contextlib.suppress(sqlite3.Error):  # a full disk: the claims are stale once we exit
+            with contextlib.suppress(StoreError):  # a full disk: the claims are stale once we exit
                 claims.release(store, run_id)
         store.finish_run(run_id, now())
         elsewhere: dict[str, int] = {}
@@ -84,13 +83,13 @@ def execute(
         store.close()
 
 
-def _note_provenance(store: Store, record: dict[str, Any]) -> None:
+def _note_provenance(store: Store, record: Record) -> None:
     """Where a record ran: its executor and host (this machine unless the executor says otherwise),
     and the environment of the worker that ran it where the record brings one (a cluster's do), so a
     comparison sees the worker's hardware rather than the driver's."""
-    record["info"].setdefault("executor", "local")
-    record["info"].setdefault("host", socket.gethostname())
-    worker_env = record.pop("environment", None)
+    record.info.setdefault("executor", "local")
+    record.info.setdefault("host", socket.gethostname())
+    worker_env, record.environment = record.environment, None
     if worker_env is not None:
-        record["info"]["env_id"] = environment.environment_id(worker_env)
-        store.add_environment(record["info"]["env_id"], worker_env)
+        record.info["env_id"] = environment.environment_id(worker_env)
+        store.add_environment(record.info["env_id"], worker_env)

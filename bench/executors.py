@@ -8,7 +8,6 @@ Dask executor implements the same `run` over a cluster's workers.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from time import monotonic, perf_counter
-from typing import Any, Protocol
+from typing import Protocol
 
 from backends import get_method
 from bench import zygote
@@ -29,11 +28,12 @@ from bench.cells import Cell
 from bench.environment import PROJECT_ROOT
 from bench.lifecycle import cell_prefix
 from bench.gpu import GPU_WORKER_ENV
-from bench.worker import empty_record, run_cell
+from bench.record import Record
+from bench.worker import run_cell
 
 
 class Executor(Protocol):
-    def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
+    def run(self, cells: Sequence[Cell]) -> Iterator[Record]:
         """Yield one record per cell, in completion order."""
         ...
 
@@ -123,14 +123,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
 def run_in_subprocess(
     cell: Cell, timeout: float, threads: int = 1, jax_cache: Path | None = None, live: _Processes | None = None,
     slot: int = 0, zygotes: zygote.Zygotes | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> Record:  # fmt: skip
     """One cell, one process; always returns a record. The process is forked from this slot's
     zygote (bench.zygote: the framework imported once per slot) or, where that is off or not
     safe, spawned as a fresh interpreter."""
     if cell.unsupported:
         return run_cell(cell)  # nothing to isolate: the record is known without running anything
     if live is not None and live.closed:
-        return empty_record(cell, "skipped", "the run was interrupted before this cell started")
+        return Record(cell, "skipped", "the run was interrupted before this cell started")
     start = perf_counter()
     deadline = monotonic() + timeout
     env = worker_environment(cell, threads, jax_cache, slot)
@@ -142,22 +142,17 @@ def run_in_subprocess(
         if returncode is _SPAWN:
             returncode = _run_spawned(env, (cell_path, out_path, log_path), deadline, live)
         if returncode is None:
-            record = empty_record(cell, "timeout", f"exceeded the {timeout:g} s timeout")
-            record["wall_s"] = perf_counter() - start
-            return record
+            return Record(cell, "timeout", f"exceeded the {timeout:g} s timeout", wall_s=perf_counter() - start)
         if returncode == 0 and out_path.exists():
-            record = json.loads(out_path.read_text())
+            record = Record.from_json(out_path.read_text())
             # process start, imports and the record's hand-back: the cell's wall as seen from here, less its own
-            record["info"].setdefault("phases", {})["start"] = max(0.0, perf_counter() - start - record["wall_s"])
+            record.info.setdefault("phases", {})["start"] = max(0.0, perf_counter() - start - record.wall_s)
             return record
         tail = log_path.read_text(errors="replace")[-4000:] if log_path.exists() else ""
         kills_after = oom_kills()
         oom_killed = kills_before is not None and kills_after is not None and kills_after > kills_before
         status, reason = _describe_exit(returncode, tail, oom_killed)
-        record = empty_record(cell, status, reason)
-        record["info"]["log_tail"] = tail
-        record["wall_s"] = perf_counter() - start
-        return record
+        return Record(cell, status, reason, info={"log_tail": tail}, wall_s=perf_counter() - start)
 
 
 _SPAWN = object()  # _run_forked's answer when the cell must run in a spawned interpreter instead
@@ -249,7 +244,7 @@ class LocalExecutor:
         self.jax_cache = jax_cache
         self.on_start: Callable[[Cell], None] | None = None  # told when a cell's process starts (progress)
 
-    def run(self, cells: Sequence[Cell]) -> Iterator[dict[str, Any]]:
+    def run(self, cells: Sequence[Cell]) -> Iterator[Record]:
         live = _Processes()
         zygotes = zygote.Zygotes()  # one per slot and environment, for this run only
         pool = ThreadPoolExecutor(max_workers=self.jobs)
@@ -257,7 +252,7 @@ class LocalExecutor:
         for slot in range(self.jobs):
             free_slots.put(slot)
 
-        def run_one(cell: Cell) -> dict[str, Any]:
+        def run_one(cell: Cell) -> Record:
             slot = free_slots.get()  # at most `jobs` cells run at once, so a slot is always free here
             try:
                 if self.on_start is not None and not cell.unsupported:

@@ -87,17 +87,9 @@ def die_with_parent(folder: Path | None = None) -> None:
 def incomplete_runs(store: Path, run_ids: list[str] | None = None, spec: str | None = None) -> list[str]:
     """Runs with records but no `finished_at`: killed, interrupted or still running. Limited to
     `run_ids`, or to the runs `spec` names (a run id or tag; latest and previous: all)."""
-    import sqlite3
+    from bench import store as stored
 
-    query = "SELECT run_id FROM runs WHERE finished_at IS NULL AND run_id IN (SELECT DISTINCT run_id FROM records)"
-    params: list[str] = []
-    if spec is not None and spec not in ("latest", "previous"):
-        query, params = query + " AND (run_id = ? OR tag = ?)", [spec, spec]
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        found = [row[0] for row in con.execute(query + " ORDER BY started_at", params)]
-    finally:
-        con.close()
+    found = stored.incomplete_runs(store, None if spec in ("latest", "previous") else spec)
     return [r for r in found if run_ids is None or r in set(run_ids)]
 
 

@@ -10,10 +10,13 @@ can subtract each other's readings.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from bench.spec.fitting import repeats_end, reset  # noqa: F401  (reset: the worker clears the marker per cell)
+
+if TYPE_CHECKING:
+    from bench.record import Record
 
 
 def fit_phases(fit_start: float, fit_end: float, compile_s: float, run_s: Iterable[float]) -> dict[str, float]:
@@ -24,9 +27,9 @@ def fit_phases(fit_start: float, fit_end: float, compile_s: float, run_s: Iterab
     return {"setup": setup, "compile": float(compile_s), "repeats": repeats, "final_draws": draws}
 
 
-def measured_work(record: Mapping[str, Any]) -> float:
+def measured_work(record: Record) -> float:
     """compile plus every timed repeat: the inference a record measured."""
-    timing = record.get("timing", {})
+    timing = record.timing
     return float(sum(timing.get("compile_s", []) or []) + sum(timing.get("run_s", []) or []))
 
 

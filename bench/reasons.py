@@ -10,7 +10,6 @@ parameter went NaN) or returned NaN parameters.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 REASON_LIMIT = 200
 OOM_MARKERS = ("RESOURCE_EXHAUSTED", "CUDA out of memory", "Out of memory")
@@ -43,13 +42,3 @@ def classify(exc: BaseException) -> str:
     if NON_FINITE.search(message[: REASON_LIMIT * 2]):
         return "diverged"
     return "error"
-
-
-def clip_reason(record: dict[str, Any]) -> dict[str, Any]:
-    """The record with its reason cut to one line; a longer original is kept in info."""
-    reason = str(record.get("reason") or "")
-    short = one_line(reason)
-    if short != reason:
-        record["info"] = {**record.get("info", {}), "reason_full": reason}
-        record["reason"] = short
-    return record

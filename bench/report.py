@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from bench import store
 from bench.metrics import METRICS
-from bench.store import LATEST_PER_CELL, check_readable, open_readonly
 
 # (metric, column header) shown in summaries, in catalogue order; a column no row has is left out.
 SUMMARY_METRICS = tuple((m.name, m.header) for m in METRICS.values() if m.summary)
 ID_COLUMNS = ("problem", "method", "seed", "status")  # device, dtype and threads join when they vary
 VARYING_COLUMNS = ("device", "dtype", "threads")
 LONG_COLUMNS = ("problem", "method", "seed", "device", "status", "metric", "value")
-
-
-def _connect(path: Path | str) -> sqlite3.Connection:
-    check_readable(Path(path))
-    return open_readonly(path)
 
 
 def latest_records(
@@ -34,18 +28,8 @@ def latest_records(
 ) -> pd.DataFrame:
     """One row per cell (its latest record, or its latest in runs tagged `tag`) with every
     aggregate metric as a column."""
-    con = _connect(path)
-    try:
-        runs = "SELECT run_id FROM runs" + (" WHERE tag = ?" if tag else "")
-        records = pd.read_sql_query(
-            "SELECT r.record_id, r.run_id, r.cell_key, r.cell_hash, r.suite, r.problem, r.method, r.variant, r.seed,"
-            " r.device, r.dtype, r.status, r.reason, json_extract(r.info, '$.threads.setting') AS threads FROM records r"
-            f" WHERE r.record_id IN ({LATEST_PER_CELL.format(where=f'WHERE run_id IN ({runs})')})",
-            con, params=(tag,) if tag else None,
-        )  # fmt: skip
-        metrics = pd.read_sql_query("SELECT record_id, metric, value FROM metrics WHERE component = ''", con)
-    finally:
-        con.close()
+    store.check_readable(Path(path))
+    records, metrics = store.latest_records(path, tag=tag), store.scalar_metrics(path)
     if hashes is not None:
         records = records[records["cell_hash"].isin(set(hashes))]
     if suite:

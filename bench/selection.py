@@ -8,11 +8,11 @@ filter that names nothing the registry or the store knows is an unknown name, no
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from bench.spec.errors import BenchInputError, unknown
+from bench.store import distinct_values
 
 
 def _choices(valid: Callable[[], Iterable[str]] | None) -> str:
@@ -34,15 +34,6 @@ def parse_names(text: str, option: str, valid: Callable[[], Iterable[str]] | Non
     return names
 
 
-def store_values(store: Path, column: str) -> set[str]:
-    """The distinct values of a records column (problem, method, suite) in a readable store."""
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        return {row[0] for row in con.execute(f"SELECT DISTINCT {column} FROM records") if row[0]}
-    finally:
-        con.close()
-
-
 def check_known(kind: str, names: Sequence[str], registered: Iterable[str], stored: Iterable[str]) -> None:
     """Each filter name must be a registered one or one the store holds (a method may carry a
     `:variant`); otherwise it is an unknown name, listed with the valid ones."""
@@ -58,11 +49,11 @@ def check_filters(store: Path, suite: str | None = None, problems: Sequence[str]
     import suites
 
     if suite:
-        check_known("suite", [suite], suites.suite_names(), store_values(store, "suite"))
+        check_known("suite", [suite], suites.suite_names(), distinct_values(store, "suite"))
     if problems:
-        check_known("problem", problems, suites.problem_names(), store_values(store, "problem"))
+        check_known("problem", problems, suites.problem_names(), distinct_values(store, "problem"))
     if methods:
-        check_known("method", methods, backends.registry(), store_values(store, "method"))
+        check_known("method", methods, backends.registry(), distinct_values(store, "method"))
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -7,51 +7,26 @@ Any failure becomes a record with a status from the closed set and a one-line re
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import traceback
-from datetime import datetime, timezone
 from pathlib import Path
 from time import monotonic, perf_counter
-from typing import Any
 
 import numpy as np
 
 from bench import reasons
 from bench.cells import Cell
+from bench.record import Record
 from bench.spec.errors import Unsupported
 from bench.gpu import framework_of, peak_memory
 
-STATUSES = ("ok", "diverged", "error", "timeout", "oom", "unsupported", "skipped")
 
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def empty_record(cell: Cell, status: str, reason: str = "") -> dict[str, Any]:
-    return {
-        "key": cell.key,
-        "hash": cell.hash,
-        "cell": json.loads(cell.to_json()),
-        "status": status,
-        "reason": reason,
-        "metrics": {},
-        "components": {},
-        "timing": {"compile_s": [], "run_s": []},
-        "trace": {"step": [], "loss": []},
-        "info": {},
-        "started_at": now(),
-        "wall_s": 0.0,
-    }
-
-
-def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
+def _fit_and_score(cell: Cell, record: Record) -> None:
     from bench import compile_cache
     from bench import phases as clock
 
-    phases = record["info"].setdefault("phases", {})
+    phases = record.info.setdefault("phases", {})
     tick = monotonic()
 
     def lap(name: str) -> None:
@@ -82,43 +57,43 @@ def _fit_and_score(cell: Cell, record: dict[str, Any]) -> None:
     cache.start()
     fit = fit_function(problem, data, method.make_settings(cell.settings), context)
     phases.update(clock.fit_phases(tick, monotonic(), fit.compile_s, fit.run_s))
-    record["info"].update(cache.verdict())
-    record["info"]["threads"] = threads.report()
+    record.info.update(cache.verdict())
+    record.info["threads"] = threads.report()
     memory = peak_memory(cell.device, framework_of(method.requires))  # before scoring allocates anything
     tick = monotonic()
 
-    record["timing"] = {"compile_s": [fit.compile_s], "run_s": list(fit.run_s)}
-    record["trace"] = scoring.thin_trace(fit.losses)
-    record["info"].update(fit.info)
+    record.timing = {"compile_s": [fit.compile_s], "run_s": list(fit.run_s)}
+    record.trace = scoring.thin_trace(fit.losses)
+    record.info.update(fit.info)
     bad_step = scoring.first_nonfinite_step(fit.losses)
     if bad_step is not None:
-        record["metrics"] = {**scoring.cost_metrics(fit), **memory}
+        record.metrics = {**scoring.cost_metrics(fit), **memory}
         record.update(status="diverged", reason=f"loss became non-finite at step {bad_step}")
         return
     if any(not np.all(np.isfinite(v)) for v in fit.draws.values()):
-        record["metrics"] = {**scoring.cost_metrics(fit), **memory}
+        record.metrics = {**scoring.cost_metrics(fit), **memory}
         record.update(status="diverged", reason="posterior draws contain non-finite values")
         return
     if problem.config.get("cost_only"):  # a timing study's problem (suites.scale): no full-data ELBO
         from bench.scale import cost_only_metrics
 
-        record["metrics"] = {**cost_only_metrics(problem, data, fit, cell.seed), **memory}
-        record["status"] = "ok"
+        record.metrics = {**cost_only_metrics(problem, data, fit, cell.seed), **memory}
+        record.status = "ok"
         return
     reference = _reference(problem, data, cell)
     lap("data")
     if reference is not None:
-        record["info"]["reference"] = {"kind": reference.kind, "verdict": reference.verdict, **reference.provenance}
+        record.info["reference"] = {"kind": reference.kind, "verdict": reference.verdict, **reference.provenance}
         if reference.verdict != "ok":
-            record["reason"] = f"scored against a reference that {reference.verdict} its gates"
+            record.reason = f"scored against a reference that {reference.verdict} its gates"
     scored = scoring.score(problem, data, fit, reference, cell.seed)
-    record["metrics"], record["components"] = {**scored["metrics"], **memory}, scored["components"]
-    record["arrays"] = figure_arrays(problem, data, fit.draws, fit.chains, fit.sample_stats)
+    record.metrics, record.components = {**scored["metrics"], **memory}, scored["components"]
+    record.arrays = figure_arrays(problem, data, fit.draws, fit.chains, fit.sample_stats)
     lap("scoring")
     run_s = float(np.median(fit.run_s))
-    record["arrays"].update(checkpoint_arrays(problem, data, fit.checkpoints, run_s, reference, cell.seed))
+    record.arrays.update(checkpoint_arrays(problem, data, fit.checkpoints, run_s, reference, cell.seed))
     lap("checkpoints")
-    record["status"] = "ok"
+    record.status = "ok"
 
 
 def _reference(problem, data, cell: Cell):
@@ -146,8 +121,8 @@ def machine_load() -> dict[str, float]:
     return {"load_1m": float(load), "cores": float(os.cpu_count() or 1)}
 
 
-def run_cell(cell: Cell) -> dict[str, Any]:
-    record = empty_record(cell, "error")
+def run_cell(cell: Cell) -> Record:
+    record = Record(cell, "error")
     load = machine_load()
     start = perf_counter()
     try:
@@ -159,27 +134,17 @@ def run_cell(cell: Cell) -> dict[str, Any]:
     except Exception as exc:  # any failure is a row with its reason, never a lost cell
         # MemoryError is an Exception too; non-finite numbers raised by a library are `diverged`
         record.update(status=reasons.classify(exc), reason=reasons.exception_text(exc))
-        record["info"]["traceback"] = traceback.format_exc()[-4000:]
+        record.info["traceback"] = traceback.format_exc()[-4000:]
         traceback.print_exc()
-    record["metrics"].update(load)
-    record["wall_s"] = perf_counter() - start
-    return reasons.clip_reason(record)
+    record.metrics.update(load)
+    record.wall_s = perf_counter() - start
+    return record.clip_reason()
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+def write_json_atomic(path: Path, record: Record) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, default=_json_default))
+    tmp.write_text(record.to_json())
     os.replace(tmp, path)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.tolist()  # a numpy scalar as the matching Python number
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def main(argv: list[str]) -> int:

@@ -11,7 +11,7 @@ import pytest
 from bench import compare
 from bench.cells import Cell
 from bench.store import Store
-from bench.worker import empty_record
+from bench.record import Record
 
 RNG = np.random.default_rng(0)
 
@@ -24,9 +24,9 @@ def write_store(path, run_s_by_cell, cpu="Test CPU A", elbo=-14.79, tag=None, ru
         for problem, samples in run_s_by_cell.items():
             for seed, half in enumerate(np.array_split(np.asarray(samples), 2)):
                 cell = Cell("toy", problem, "numpyro.svi", "auto_normal", seed, "cpu", "float32", len(half), 100, {})
-                record = empty_record(cell, "ok")
-                record["timing"] = {"compile_s": [1.0], "run_s": list(map(float, half))}
-                record["metrics"] = {"steps": 1000.0, "elbo": elbo + 0.001 * seed, "compile_s": 1.0}
+                record = Record(cell, "ok")
+                record.timing = {"compile_s": [1.0], "run_s": list(map(float, half))}
+                record.metrics = {"steps": 1000.0, "elbo": elbo + 0.001 * seed, "compile_s": 1.0}
                 store.add_record(run_id, record)
     return path
 
@@ -128,11 +128,11 @@ def test_a_record_run_on_a_cluster_worker_is_compared_by_the_workers_machine(tmp
             store.begin_run("r1", "r1", "test", None, {"cpu": driver_cpu, "gpus": []}, f"env-{driver_cpu}")
             for seed in (0, 1):
                 cell = Cell("toy", "coinflip", "numpyro.svi", "auto_normal", seed, "cpu", "float32", 5, 100, {})
-                record = empty_record(cell, "ok")
-                record["timing"] = {"compile_s": [1.0], "run_s": list(RNG.normal(run_s, 0.01, 5))}
-                record["metrics"] = {"steps": 1000.0, "elbo": -14.79}
-                record["info"].update(executor="dask", host="worker-host")
-                record["environment"] = {"cpu": worker_cpu, "gpus": [{"name": "Test GPU"}]}
+                record = Record(cell, "ok")
+                record.timing = {"compile_s": [1.0], "run_s": list(RNG.normal(run_s, 0.01, 5))}
+                record.metrics = {"steps": 1000.0, "elbo": -14.79}
+                record.info.update(executor="dask", host="worker-host")
+                record.environment = {"cpu": worker_cpu, "gpus": [{"name": "Test GPU"}]}
                 _note_provenance(store, record)
                 store.add_record("r1", record)
         return path
@@ -143,7 +143,7 @@ def test_a_record_run_on_a_cluster_worker_is_compared_by_the_workers_machine(tmp
     assert verdicts(run_compare(base, same_workers), "coinflip", "run_s") == ["regression"]
     assert verdicts(run_compare(base, other_workers), "coinflip", "*") == ["not comparable"]
     assert set(compare.load_side(str(base), base).samples["machine"]) == {"Worker CPU / Test GPU"}
-    local = empty_record(Cell("toy", "gamma", "numpyro.svi", "", 0, "cpu", "float32", 1, 100, {}), "ok")
+    local = Record(Cell("toy", "gamma", "numpyro.svi", "", 0, "cpu", "float32", 1, 100, {}), "ok")
     with Store(base) as store:
         _note_provenance(store, local)  # a local executor's record: run here, in the run's environment
-    assert local["info"] == {"executor": "local", "host": socket.gethostname()}
+    assert local.info == {"executor": "local", "host": socket.gethostname()}

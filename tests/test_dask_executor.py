@@ -36,8 +36,8 @@ def comparable(record):
     """What must not depend on the executor: everything but timings and where it ran."""
     from bench.metrics import result_metrics
 
-    untimed = result_metrics(record["metrics"])
-    return record["status"], record["reason"], untimed, record["components"], record["trace"]
+    untimed = result_metrics(record.metrics)
+    return record.status, record.reason, untimed, record.components, record.trace
 
 
 def test_cluster_records_equal_local_records_and_carry_the_workers_environment():
@@ -45,7 +45,7 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
     from bench.executors import LocalExecutor
 
     cells = [cell("testing.exact", "coinflip", 1), cell("testing.exact", "banana"), cell("testing.raise")]
-    local = {r["hash"]: r for r in LocalExecutor(jobs=2, timeout=60).run(cells)}
+    local = {r.hash: r for r in LocalExecutor(jobs=2, timeout=60).run(cells)}
     # A cluster started apart from the executor, its workers with their own thread setting, so the
     # environment a record carries is seen to be the worker's, not this process's.
     assert os.environ.get("OMP_NUM_THREADS") != "3"
@@ -53,23 +53,23 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
                                   env={"OMP_NUM_THREADS": "3"}) as cluster:  # fmt: skip
         executor = DaskExecutor(scheduler=cluster.scheduler_address, timeout=60)
         try:
-            remote = {r["hash"]: r for r in executor.run(cells)}
+            remote = {r.hash: r for r in executor.run(cells)}
             workers = set(executor.client.scheduler_info()["workers"])
         finally:
             executor.close()
     assert set(remote) == set(local) == {c.hash for c in cells}
     for key in local:
         assert comparable(remote[key]) == comparable(local[key])
-    assert remote["testing.exact-banana-0"]["status"] == "ok"
-    assert "deliberate failure" in remote["testing.raise-coinflip-0"]["reason"]
-    infos = [r["info"] for r in remote.values()]
+    assert remote["testing.exact-banana-0"].status == "ok"
+    assert "deliberate failure" in remote["testing.raise-coinflip-0"].reason
+    infos = [r.info for r in remote.values()]
     assert {i["executor"] for i in infos} == {"dask"} and {i["worker"] for i in infos} <= workers
     assert {i["cores_share"] for i in infos} == {max(1, (os.cpu_count() or 1) // 2)}  # the host's cores per running cell
     assert {i["threads"]["setting"] for i in infos if "threads" in i} == {1}  # the run's --threads, as locally
-    assert {r["environment"]["threads"]["OMP_NUM_THREADS"] for r in remote.values()} == {"3"}
+    assert {r.environment["threads"]["OMP_NUM_THREADS"] for r in remote.values()} == {"3"}
     # and without the nanny's own thread limit of 1, which cells would otherwise inherit
     inherited = os.environ.get("MKL_NUM_THREADS")
-    assert {r["environment"]["threads"]["MKL_NUM_THREADS"] for r in remote.values()} == {None if inherited in (None, "1") else inherited}
+    assert {r.environment["threads"]["MKL_NUM_THREADS"] for r in remote.values()} == {None if inherited in (None, "1") else inherited}
     assert "environment" not in next(iter(local.values()))
 
 
@@ -185,12 +185,12 @@ def test_gpu_cells_run_on_workers_offering_the_gpu_resource(tmp_path):
                 gpu_workers = {a for a, w in client.scheduler_info()["workers"].items() if w["resources"].get("GPU")}
             executor = DaskExecutor(scheduler=address, timeout=60, gpu=True)
             try:
-                records = {r["hash"]: r for r in executor.run([gpu_cell, cell("testing.exact")])}
+                records = {r.hash: r for r in executor.run([gpu_cell, cell("testing.exact")])}
             finally:
                 executor.close()
         finally:
             worker.terminate()
             worker.wait(timeout=60)
-    assert {r["status"] for r in records.values()} == {"ok"}
-    assert {records["gpu"]["info"]["worker"]} == gpu_workers
-    assert records["gpu"]["environment"]["device"] == "gpu"
+    assert {r.status for r in records.values()} == {"ok"}
+    assert {records["gpu"].info["worker"]} == gpu_workers
+    assert records["gpu"].environment["device"] == "gpu"

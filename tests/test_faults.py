@@ -254,7 +254,9 @@ def test_two_runs_on_one_store_record_each_cell_once(tmp_path):
 
 
 def test_non_finite_failures_of_any_library_are_diverged():
-    from bench.reasons import classify, clip_reason
+    from bench.cells import Cell
+    from bench.reasons import classify
+    from bench.record import Record
 
     parameter_value_error = type("ParameterValueError", (ValueError,), {})  # PyMC's, when p went NaN
     assert classify(parameter_value_error("0 <= p <= 1")) == "diverged"
@@ -262,5 +264,6 @@ def test_non_finite_failures_of_any_library_are_diverged():
     assert classify(RuntimeError("loss is nan at step 3")) == "diverged"
     assert classify(ValueError("deliberate failure")) == "error"
     assert classify(MemoryError()) == "oom" and classify(RuntimeError("CUDA out of memory")) == "oom"
-    record = clip_reason({"reason": "line one\n" + "x" * 5000, "info": {}})
-    assert len(record["reason"]) <= 200 and "\n" not in record["reason"] and len(record["info"]["reason_full"]) > 5000
+    cell = Cell("toy", "coinflip", "testing.raise", "", 0, "cpu", "float32", 1, 100)
+    record = Record(cell, "error", "line one\n" + "x" * 5000).clip_reason()
+    assert len(record.reason) <= 200 and "\n" not in record.reason and len(record.info["reason_full"]) > 5000

@@ -19,7 +19,7 @@ from bench import compare, confirm, dashboards
 from bench.cells import Cell
 from bench.spec.errors import BenchInputError
 from bench.store import Store
-from bench.worker import empty_record
+from bench.record import Record
 
 RNG = np.random.default_rng(1)
 # Bencher's published BMF schema (https://bencher.dev/bmf.json)
@@ -48,11 +48,11 @@ def write_run(path, run_id, seeds, problem="coinflip", cpu="CPU A", command="ben
         store.begin_run(run_id, run_id, command, None, {"cpu": cpu, "gpus": [], "commit": "abc"}, f"env-{cpu}")
         for seed in seeds:
             cell = Cell("toy", problem, "numpyro.svi", "auto_normal", seed, "cpu", "float32", 5, 100, {})
-            record = empty_record(cell, "ok")
+            record = Record(cell, "ok")
             samples = run_s[seed] if run_s else RNG.normal(1.0, 0.005, 5)
-            record["timing"] = {"compile_s": [1.0], "run_s": list(map(float, samples))}
-            record["metrics"] = {"steps": 1000.0, **(metrics or {}).get(seed, {})}
-            record["arrays"] = arrays or {}
+            record.timing = {"compile_s": [1.0], "run_s": list(map(float, samples))}
+            record.metrics = {"steps": 1000.0, **(metrics or {}).get(seed, {})}
+            record.arrays = arrays or {}
             store.add_record(run_id, record)
     return path
 

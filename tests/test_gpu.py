@@ -187,10 +187,10 @@ def test_each_backend_fits_on_the_gpu_with_its_data_there(method, tmp_path):
     if cell.unsupported:
         pytest.skip(f"{method}: {cell.unsupported}")
     record = run_in_subprocess(cell, timeout=600)
-    assert record["status"] == "ok", record["reason"]
-    assert record["info"]["data_device"].startswith(("gpu", "cuda"))
-    assert record["metrics"]["peak_device_bytes"] > 0
-    assert record["metrics"]["time_per_step_s"] > 0
+    assert record.status == "ok", record.reason
+    assert record.info["data_device"].startswith(("gpu", "cuda"))
+    assert record.metrics["peak_device_bytes"] > 0
+    assert record.metrics["time_per_step_s"] > 0
 
 
 @pytest.mark.gpu

@@ -24,21 +24,21 @@ def test_failures_become_rows_while_the_other_cells_finish(forked, monkeypatch):
     finished = list(LocalExecutor(jobs=3, timeout=1800).run(cells))
     timeout = 8 if forked else 20
     finished += LocalExecutor(jobs=1, timeout=timeout).run([cell("testing.sleep")])
-    records = {r["cell"]["method"] + r["hash"]: r for r in finished}
+    records = {r.cell.method + r.hash: r for r in finished}
     assert len(records) == len(cells) + 1
-    by_method = {r["cell"]["method"]: r for r in records.values() if r["hash"] != "u"}
-    assert by_method["testing.raise"]["status"] == "error"
-    assert "ValueError: deliberate failure" in by_method["testing.raise"]["reason"]
-    assert by_method["testing.nan"]["status"] == "diverged"
-    assert "non-finite at step 6" in by_method["testing.nan"]["reason"]
-    assert by_method["testing.sleep"]["status"] == "timeout"
-    assert f"{timeout} s timeout" in by_method["testing.sleep"]["reason"]
-    assert by_method["testing.crash"]["status"] == "error"
-    assert "SIGKILL" in by_method["testing.crash"]["reason"]
-    assert by_method["testing.exact"]["status"] == "ok"
-    assert by_method["testing.exact"]["metrics"]["std_mean_err_max"] < 0.5
-    assert records["testing.exactu"]["status"] == "unsupported"
-    assert records["testing.exactu"]["reason"] == "not for this device"
+    by_method = {r.cell.method: r for r in records.values() if r.hash != "u"}
+    assert by_method["testing.raise"].status == "error"
+    assert "ValueError: deliberate failure" in by_method["testing.raise"].reason
+    assert by_method["testing.nan"].status == "diverged"
+    assert "non-finite at step 6" in by_method["testing.nan"].reason
+    assert by_method["testing.sleep"].status == "timeout"
+    assert f"{timeout} s timeout" in by_method["testing.sleep"].reason
+    assert by_method["testing.crash"].status == "error"
+    assert "SIGKILL" in by_method["testing.crash"].reason
+    assert by_method["testing.exact"].status == "ok"
+    assert by_method["testing.exact"].metrics["std_mean_err_max"] < 0.5
+    assert records["testing.exactu"].status == "unsupported"
+    assert records["testing.exactu"].reason == "not for this device"
 
 
 @pytest.mark.parametrize("jobs", [1])

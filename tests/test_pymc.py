@@ -100,7 +100,7 @@ def test_gpu_cells_are_unsupported_rows_with_the_reason():
         cell = Cell(suite="bnn", problem="moons", method=name, variant="", seed=0, device="gpu", dtype="float32",
                     repeats=1, draws=10, settings={}, unsupported=reason)  # fmt: skip
         record = run_cell(cell)
-        assert record["status"] == "unsupported" and "JAX mode fails for ADVI" in record["reason"]
+        assert record.status == "unsupported" and "JAX mode fails for ADVI" in record.reason
     context = FitContext(0, "gpu", "float32", 1, 10)  # and the fit itself refuses, should it ever be reached
     problem = suites.get_problem("coinflip")
     settings = resolve_settings(backends.get_method("pymc.advi"), problem, "", {"steps": "10"})

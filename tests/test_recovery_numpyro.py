@@ -48,7 +48,7 @@ def test_same_seed_gives_the_same_metrics():
                                 {"steps": "300"})  # fmt: skip
     cell = Cell("toy", "banana", "numpyro.svi", "auto_normal", 3, "cpu", "float32", 1, 2000, settings)
     first, second = run_cell(cell), run_cell(cell)
-    assert first["status"] == second["status"] == "ok"
+    assert first.status == second.status == "ok"
     from bench.metrics import result_metrics  # timings and the machine's context (load, memory) dropped
 
-    assert result_metrics(first["metrics"]) == result_metrics(second["metrics"])
+    assert result_metrics(first.metrics) == result_metrics(second.metrics)

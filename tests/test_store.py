@@ -7,16 +7,16 @@ import pytest
 from bench.cells import Cell
 from bench.spec.errors import BenchInputError
 from bench.store import SCHEMA_VERSION, Store, check_readable, load
-from bench.worker import empty_record
+from bench.record import Record
 
 
 def record(status="ok", seed=0, hash_="h0"):
     cell = Cell("toy", "coinflip", "testing.exact", "", seed, "cpu", "float32", 2, 100, {"steps": 3}, hash=hash_)
-    rec = empty_record(cell, status, "" if status == "ok" else "boom")
-    rec["metrics"] = {"elbo": -14.8, "run_s": 0.5, "khat": float("nan")}
-    rec["components"] = {"sd_ratio": {"f": 1.01}}
-    rec["timing"] = {"compile_s": [1.0], "run_s": [0.4, 0.5]}
-    rec["trace"] = {"step": [1, 2, 3], "loss": [3.0, 2.0, 1.0]}
+    rec = Record(cell, status, "" if status == "ok" else "boom")
+    rec.metrics = {"elbo": -14.8, "run_s": 0.5, "khat": float("nan")}
+    rec.components = {"sd_ratio": {"f": 1.01}}
+    rec.timing = {"compile_s": [1.0], "run_s": [0.4, 0.5]}
+    rec.trace = {"step": [1, 2, 3], "loss": [3.0, 2.0, 1.0]}
     return rec
 
 

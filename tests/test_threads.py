@@ -54,8 +54,8 @@ def _cell(method, variant, n, settings):
 def _run(cells):
     records = list(LocalExecutor(jobs=1, timeout=300).run(cells))
     for record in records:
-        assert record["status"] == "ok", record["reason"]
-    return {(r["cell"]["method"], r["cell"]["threads"]): r["info"]["threads"] for r in records}
+        assert record.status == "ok", record.reason
+    return {(r.cell.method, r.cell.threads): r.info["threads"] for r in records}
 
 
 @requires_torch

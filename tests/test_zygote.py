@@ -24,7 +24,7 @@ def svi_cell(problem="coinflip", guide="auto_normal", steps=200):
 def quality(record):
     from bench.metrics import result_metrics
 
-    return result_metrics(record["metrics"])
+    return result_metrics(record.metrics)
 
 
 @pytest.mark.slow
@@ -37,7 +37,7 @@ def test_compile_time_and_metrics_do_not_depend_on_what_ran_before_in_the_slot(m
 
     def run(pool, c):
         record = run_in_subprocess(c, 600, threads=1, jax_cache=None, zygotes=pool)
-        assert record["status"] == "ok", record["reason"]
+        assert record.status == "ok", record.reason
         return record
 
     def fresh():
@@ -58,9 +58,9 @@ def test_compile_time_and_metrics_do_not_depend_on_what_ran_before_in_the_slot(m
         shared.close()
     for record in first[1:] + after:
         assert quality(record) == quality(first[0])  # exactly: same seed, same machine
-        assert record["info"]["compile_cache"] == "uncached"
-    compile_first = np.median([r["timing"]["compile_s"][0] for r in first])
-    compile_after = np.median([r["timing"]["compile_s"][0] for r in after])
+        assert record.info["compile_cache"] == "uncached"
+    compile_first = np.median([r.timing["compile_s"][0] for r in first])
+    compile_after = np.median([r.timing["compile_s"][0] for r in after])
     assert 0.75 < compile_after / compile_first < 1 / 0.75
 
 
@@ -74,9 +74,9 @@ def test_a_second_run_loads_its_compiles_from_the_persistent_cache(tmp_path):
         finally:
             pool.close()
     cold, warm = records
-    assert cold["status"] == warm["status"] == "ok"
-    assert cold["info"]["compile_cache"] == "miss" and cold["info"]["compile_cache_events"]["writes"] > 0
-    assert warm["info"]["compile_cache"] == "hit" and warm["info"]["compile_cache_events"]["hits"] > 0
+    assert cold.status == warm.status == "ok"
+    assert cold.info["compile_cache"] == "miss" and cold.info["compile_cache_events"]["writes"] > 0
+    assert warm.info["compile_cache"] == "hit" and warm.info["compile_cache_events"]["hits"] > 0
     assert quality(warm) == quality(cold)
 
 
@@ -85,12 +85,12 @@ def test_a_crash_retires_the_zygote_and_the_next_cell_gets_a_new_one():
 
     pool = zygote.Zygotes()
     try:
-        assert run_in_subprocess(cell("testing.exact"), 120, zygotes=pool)["status"] == "ok"
+        assert run_in_subprocess(cell("testing.exact"), 120, zygotes=pool).status == "ok"
         (first,) = pool._all
         crashed = run_in_subprocess(cell("testing.crash"), 120, zygotes=pool)
-        assert crashed["status"] == "error" and "SIGKILL" in crashed["reason"]
+        assert crashed.status == "error" and "SIGKILL" in crashed.reason
         assert first not in pool._all and first.proc.poll() is not None
-        assert run_in_subprocess(cell("testing.exact"), 120, zygotes=pool)["status"] == "ok"
+        assert run_in_subprocess(cell("testing.exact"), 120, zygotes=pool).status == "ok"
         assert len(pool._all) == 1 and first not in pool._all
     finally:
         pool.close()

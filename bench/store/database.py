@@ -1,4 +1,5 @@
-"""The SQLite store: the database of record, schema-versioned, written by the driver only.
+"""The database: its schema, the check that a file is a readable store, and `Store`, the driver's
+writer (records, runs, environments, cell claims).
 
 Tidy long tables (runs, environments, records, metrics, timing samples, traces); one
 transaction per record, so killing a run mid-grid leaves every finished cell readable.
@@ -9,7 +10,8 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +20,12 @@ import numpy as np
 from bench.spec.errors import BenchInputError
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from bench.record import Record
 
 SCHEMA_VERSION = 1
 TABLES = ("runs", "environments", "records", "metrics", "timing_samples", "traces", "arrays")
 RESUMABLE = ("ok", "diverged", "unsupported")  # outcomes a re-run with the same hash need not repeat
+StoreError = sqlite3.Error  # a store SQLite could not read or write (a full disk, say)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +55,9 @@ CREATE TABLE IF NOT EXISTS arrays (
 """
 # `arrays` holds what figures need and scalars cannot carry (a thinned sample of draws, predictive
 # surfaces on a grid, per-draw AUCs): float32, little-endian raw bytes with their shape as JSON.
+CLAIMS_SCHEMA = """CREATE TABLE IF NOT EXISTS claims (
+    cell_hash TEXT PRIMARY KEY, run_id TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+    claimed_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL)"""  # bench.claims: cells a live run holds
 
 
 def _finite_or_none(value: Any) -> float | None:
@@ -70,7 +76,7 @@ def check_readable(path: Path) -> None:
     if path.is_dir():
         raise BenchInputError(f"store {path} is a directory; give a file path such as results/bench.sqlite")
     try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        con = open_readonly(path)
         try:
             row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             damage = [r[0] for r in con.execute("PRAGMA quick_check(1)")]  # every page's structure, O(size)
@@ -129,38 +135,37 @@ class Store:
         with self.con:
             self.con.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (finished_at, run_id))
 
-    def add_record(self, run_id: str, record: dict[str, Any]) -> int:
+    def add_record(self, run_id: str, record: Record) -> int:
         """Append one cell's record, its metrics, timings and trace, in one transaction."""
-        cell = record["cell"]
+        cell = record.cell
         with self.con:
             cursor = self.con.execute(
                 "INSERT INTO records (run_id, cell_key, cell_hash, suite, problem, method, variant, seed, device,"
                 " dtype, settings, status, reason, started_at, wall_s, info)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    run_id, record["key"], record["hash"], cell["suite"], cell["problem"], cell["method"],
-                    cell["variant"], cell["seed"], cell["device"], cell["dtype"],
-                    json.dumps(cell["settings"], sort_keys=True), record["status"], record["reason"],
-                    record["started_at"], record["wall_s"], json.dumps(record["info"], default=str),
+                    run_id, record.key, record.hash, cell.suite, cell.problem, cell.method, cell.variant, cell.seed,
+                    cell.device, cell.dtype, json.dumps(cell.settings, sort_keys=True), record.status, record.reason,
+                    record.started_at, record.wall_s, json.dumps(record.info, default=str),
                 ),  # fmt: skip
             )
             record_id = int(cursor.lastrowid)
-            rows = [(record_id, name, "", _finite_or_none(v)) for name, v in record["metrics"].items()]
-            for metric, values in record["components"].items():
+            rows = [(record_id, name, "", _finite_or_none(v)) for name, v in record.metrics.items()]
+            for metric, values in record.components.items():
                 rows += [(record_id, metric, comp, _finite_or_none(v)) for comp, v in values.items()]
             self.con.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?)", rows)
             self.con.executemany(
                 "INSERT INTO timing_samples VALUES (?, ?, ?, ?)",
-                [(record_id, phase, i, s) for phase, samples in record["timing"].items() for i, s in enumerate(samples)],
+                [(record_id, phase, i, s) for phase, samples in record.timing.items() for i, s in enumerate(samples)],
             )
-            trace = record["trace"]
+            trace = record.trace
             self.con.executemany(
                 "INSERT INTO traces VALUES (?, ?, ?)",
                 [(record_id, step, _finite_or_none(loss)) for step, loss in zip(trace["step"], trace["loss"])],
             )
             self.con.executemany("INSERT INTO arrays VALUES (?, ?, ?, ?)", [
                 (record_id, name, json.dumps(list(np.shape(values))), np.asarray(values, dtype="<f4").tobytes())
-                for name, values in record.get("arrays", {}).items()
+                for name, values in record.arrays.items()
             ])  # fmt: skip
         return record_id
 
@@ -193,140 +198,36 @@ class Store:
         metrics = dict(self.con.execute("SELECT metric, value FROM metrics WHERE record_id = ? AND component = ''", (row[0],)))
         return {"record_id": row[0], "status": row[1], "reason": row[2], "metrics": metrics}
 
+    # -- claims (bench.claims decides who holds a cell; the SQL is here) -------------------------
+    @contextmanager
+    def claiming(self) -> Iterator[None]:
+        """One write transaction for claiming (BEGIN IMMEDIATE: two drivers claim one after the other)."""
+        self.con.execute(CLAIMS_SCHEMA)
+        self.con.commit()
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
 
-def load(path: Path | str, table: str = "tidy"):
-    """One table of the store as a pandas DataFrame; "tidy" joins metrics to their cells."""
-    import pandas as pd
+    def claim_of(self, cell_hash: str) -> tuple[str, int, str, str] | None:
+        """(run id, pid, host, heartbeat) of the claim on a cell, or None."""
+        return self.con.execute("SELECT run_id, pid, host, heartbeat_at FROM claims WHERE cell_hash = ?", (cell_hash,)).fetchone()
 
-    if table != "tidy" and table not in TABLES:
-        raise BenchInputError(f"unknown table {table!r}; valid choices: tidy, {', '.join(TABLES)}")
-    check_readable(Path(path))
-    if not Path(path).exists():
-        raise BenchInputError(f"store {path} does not exist")
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        if table == "tidy":
-            query = (
-                "SELECT r.record_id, r.run_id, ru.tag, r.suite, r.problem, r.method, r.variant, r.seed, r.device,"
-                " r.dtype, r.status, r.reason, r.cell_key, m.metric, m.component, m.value"
-                " FROM records r JOIN runs ru USING (run_id) LEFT JOIN metrics m USING (record_id)"
-                " ORDER BY r.record_id"
-            )
-            return pd.read_sql_query(query, con)
-        return pd.read_sql_query(f"SELECT * FROM {table}", con)
-    finally:
-        con.close()
+    def put_claim(self, cell_hash: str, run_id: str, pid: int, host: str, stamp: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?)", (cell_hash, run_id, pid, host, stamp, stamp))
 
-
-def load_arrays(path: Path | str, record_id: int, prefix: str = "") -> dict[str, np.ndarray]:
-    """The arrays stored with one record whose names start with `prefix` (empty for stores written
-    before the table existed)."""
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        rows = con.execute("SELECT name, shape, data FROM arrays WHERE record_id = ? AND substr(name, 1, ?) = ?",
-                           (record_id, len(prefix), prefix)).fetchall()  # fmt: skip
-    except sqlite3.OperationalError:
-        return {}
-    finally:
-        con.close()
-    return {name: np.frombuffer(data, dtype="<f4").reshape(json.loads(shape)) for name, shape, data in rows}
-
-
-# Readers: every module that reads the store asks here (report, compare, history, plots).
-LATEST_PER_CELL = "SELECT MAX(record_id) FROM records {where} GROUP BY cell_key"  # the latest record of each cell
+    def drop_claims(self, run_id: str, cell_hash: str | None = None, heartbeat_at: str = "") -> None:
+        """Drop this run's claim on one cell (refreshing its other claims' heartbeat), or on all."""
+        with self.con:
+            if cell_hash is None:
+                self.con.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
+            else:
+                self.con.execute("DELETE FROM claims WHERE run_id = ? AND cell_hash = ?", (run_id, cell_hash))
+                self.con.execute("UPDATE claims SET heartbeat_at = ? WHERE run_id = ?", (heartbeat_at, run_id))
 
 
 def open_readonly(path: Path | str) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-
-
-def run_ids(path: Path | str) -> list[str]:
-    """The runs that wrote records, oldest first."""
-    con = open_readonly(path)
-    try:
-        return [r[0] for r in con.execute(
-            "SELECT run_id FROM runs WHERE run_id IN (SELECT DISTINCT run_id FROM records) ORDER BY started_at, run_id")]  # fmt: skip
-    finally:
-        con.close()
-
-
-def traces(path: Path | str, record_ids: list[int]) -> pd.DataFrame:
-    """The stored (thinned) loss traces of these records: record_id, step, loss."""
-    import pandas as pd
-
-    con = open_readonly(path)
-    try:
-        marks = ",".join("?" * len(record_ids))
-        return pd.read_sql_query(f"SELECT record_id, step, loss FROM traces WHERE record_id IN ({marks})", con,
-                                 params=record_ids)  # fmt: skip
-    finally:
-        con.close()
-
-
-def metric_history(path: Path | str, cell_key: str, metric: str, up_to_record_id: int, limit: int):
-    """The `limit` latest ok values of one cell's metric at or before a record, with each record's
-    environment (so a caller can keep one machine's): what compile time is gated against."""
-    import pandas as pd
-
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return pd.read_sql_query(
-            "SELECT r.record_id, m.value, e.environment FROM records r JOIN metrics m USING (record_id)"
-            " JOIN runs USING (run_id) LEFT JOIN environments e USING (env_id)"
-            " WHERE r.cell_key = ? AND r.status = 'ok' AND m.metric = ? AND m.component = '' AND r.record_id <= ?"
-            " ORDER BY r.record_id DESC LIMIT ?",
-            con,
-            params=(cell_key, metric, int(up_to_record_id), int(limit)),
-        )
-    finally:
-        con.close()
-
-
-def latest_record_for_key(path: Path | str, cell_key: str) -> tuple[int, str, str] | None:
-    """(record id, problem, status) of the latest record of a cell, or None if it has none."""
-    con = open_readonly(path)
-    try:
-        row = con.execute("SELECT record_id, problem, status FROM records WHERE cell_key = ? ORDER BY record_id DESC LIMIT 1",
-                          (cell_key,)).fetchone()  # fmt: skip
-    finally:
-        con.close()
-    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
-
-
-def cell_keys(path: Path | str) -> list[str]:
-    con = open_readonly(path)
-    try:
-        return [row[0] for row in con.execute("SELECT DISTINCT cell_key FROM records ORDER BY cell_key")]
-    finally:
-        con.close()
-
-
-def timing_rows(path: Path | str):
-    """Every ok record's timed repeats with its cell and run: the rounds of a re-measurement."""
-    import pandas as pd
-
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return pd.read_sql_query(
-            "SELECT r.run_id, ru.tag, r.suite, r.problem, r.method, r.variant, r.seed, r.device, r.dtype, t.repeat, t.seconds,"
-            " (SELECT value FROM metrics m WHERE m.record_id = r.record_id AND m.metric = 'steps'"
-            "  AND m.component = '') AS steps"
-            " FROM records r JOIN runs ru USING (run_id) JOIN timing_samples t USING (record_id)"
-            " WHERE r.status = 'ok' AND t.phase = 'run_s'",
-            con,
-        )
-    finally:
-        con.close()
-
-
-def component_metrics(path: Path | str, metric: str, record_ids: list[int]):
-    """Per-component values of one metric for these records: record_id, component, value."""
-    import pandas as pd
-
-    con = open_readonly(path)
-    try:
-        marks = ",".join("?" * len(record_ids))
-        return pd.read_sql_query(f"SELECT record_id, component, value FROM metrics WHERE metric = ? "
-                                 f"AND component != '' AND record_id IN ({marks})", con, params=[metric, *record_ids])  # fmt: skip
-    finally:
-        con.close()
