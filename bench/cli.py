@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 from time import perf_counter
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -49,14 +49,28 @@ def _known_methods() -> list[str]:
     return list(backends.registry())
 
 
-def _filters(store: Path, suite: str | None, problems: str, methods: str) -> dict[str, list[str]]:
-    """The report and plot selection, each name checked against the registries and the store."""
-    from bench.selection import check_filters
+# The selection report and plot share: one definition of each option, and of what it selects.
+StoreOption = Annotated[Path, typer.Option(help="SQLite store")]
+SuiteFilter = Annotated[Optional[str], typer.Option(help="only this suite")]
+ProblemsFilter = Annotated[str, typer.Option(help="only these problems")]
+MethodsFilter = Annotated[str, typer.Option(help="only these methods")]
 
+
+def _selected_records(store: Path, suite: str | None, problems: str, methods: str, tag: str | None):
+    """The latest record of each selected cell, each name checked against the registries and the
+    store; a selection that matches nothing is bad input."""
+    from bench import report as reports
+    from bench.selection import check_filters
+    from bench.store import Store
+
+    Store(store).close()  # checks that the store exists and is readable
     chosen = {"problems": parse_names(problems, "--problems", _known_problems),
               "methods": parse_names(methods, "--methods", _known_methods)}  # fmt: skip
     check_filters(store, suite, **chosen)
-    return chosen
+    table = reports.latest_records(store, suite=suite, **chosen, tag=tag)
+    if table.empty:
+        raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
+    return table
 
 
 def _print_version(value: bool) -> None:
@@ -335,13 +349,13 @@ def _print_summary(table, wide: bool = False) -> None:
 
 @app.command()
 def report(
-    store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
+    store: StoreOption = DEFAULT_STORE,
     format: str = typer.Option("md", "--format", metavar="[" + "|".join(REPORT_FORMATS) + "]",
                                help="md, latex, html (tables and figures), csv (long) or summary (per cell)"),
     out: Optional[Path] = typer.Option(None, help=f"write to this file instead of stdout (html: default {paths.REPORTS_DIR}/report.html)"),
-    suite: Optional[str] = typer.Option(None, help="only this suite"),
-    problems: str = typer.Option("", help="only these problems"),
-    methods: str = typer.Option("", help="only these methods"),
+    suite: SuiteFilter = None,
+    problems: ProblemsFilter = "",
+    methods: MethodsFilter = "",
     tag: Optional[str] = typer.Option(None, help="only runs with this tag (latest record per cell within them)"),
     references: Optional[Path] = typer.Option(None, help="stored MCMC references for figures (default: beside the store)"),
     columns: str = typer.Option("", help="latex: only these metric columns, comma-separated (e.g. elbo,std_mean_err_max,run_s)"),
@@ -352,7 +366,6 @@ def report(
     from bench import lifecycle, tables
     from bench import report as reports
     from bench.selection import check_out_file
-    from bench.store import Store
 
     if format not in REPORT_FORMATS:
         raise unknown("format", format, REPORT_FORMATS)
@@ -361,10 +374,7 @@ def report(
             raise unknown("column", name, tables.latex_columns_known())
     if out is not None or format == "html":
         check_out_file(out or paths.REPORTS_DIR / "report.html")
-    Store(store).close()  # checks that the store exists and is readable
-    table = reports.latest_records(store, suite=suite, **_filters(store, suite, problems, methods), tag=tag)
-    if table.empty:
-        raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
+    table = _selected_records(store, suite, problems, methods, tag)
     _warn(lifecycle.incomplete_warning(store, lifecycle.incomplete_runs(store, list(table["run_id"]))))
     if format == "csv":
         text = reports.to_csv(table)
@@ -400,21 +410,18 @@ def _problem_tasks(table) -> dict[str, str]:
 
 @app.command("plot")
 def plot_command(
-    store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
+    store: StoreOption = DEFAULT_STORE,
     kind: str = typer.Option("all", metavar="[all|KIND,KIND..]", help="all, or comma-separated: elbo, cost, time, densities, surfaces, auc, scale"),
     out: Path = typer.Option(paths.FIGURES_DIR, help="folder for the figures"),
     format: str = typer.Option("png", "--format", metavar="[png|pdf|both]", help="png, pdf or both"),
-    suite: Optional[str] = typer.Option(None, help="only this suite"),
-    problems: str = typer.Option("", help="only these problems"),
-    methods: str = typer.Option("", help="only these methods"),
+    suite: SuiteFilter = None,
+    problems: ProblemsFilter = "",
+    methods: MethodsFilter = "",
     tag: Optional[str] = typer.Option(None, help="only runs with this tag"),
     references: Optional[Path] = typer.Option(None, help="stored MCMC references (default: beside the store)"),
 ) -> None:
     """Figures for the selection: ELBO traces, accuracy against cost, time to accuracy, toy densities
     over the exact reference, network surfaces beside the reference, per-draw AUCs."""
-    from bench import report as reports
-    from bench.store import Store
-
     formats = {"png": ("png",), "pdf": ("pdf",), "both": ("png", "pdf")}
     if format not in formats:
         raise unknown("figure format", format, formats)
@@ -427,10 +434,7 @@ def plot_command(
     from bench.selection import check_out_dir
 
     check_out_dir(out)
-    Store(store).close()
-    table = reports.latest_records(store, suite=suite, **_filters(store, suite, problems, methods), tag=tag)
-    if table.empty:
-        raise BenchInputError(f"no records in {store} match the selection (suite, problems, methods, tag)")
+    table = _selected_records(store, suite, problems, methods, tag)
     import matplotlib.pyplot as plt
 
     figures = plots.make_figures(store, table, kinds, references or store.parent / "references")

@@ -263,7 +263,7 @@ def torch_leapfrog(problem, settings):
 
     target = TorchTarget(problem, problem.make_data(0).train, torch.device("cpu"), torch.float32)
     chains, step_size, leapfrogs = settings["chains"], settings["step_size"], settings["num_steps"]
-    iterations = settings["burn_in"] + settings["draws"] * settings["thin"]
+    iterations = settings["warmup"] + settings["draws"] * settings["thin"]
     log_joint = target.batched()
 
     def grad(z):
@@ -337,7 +337,7 @@ def vi_rows(problem, steps: int, compile_torch: bool, wanted) -> list[tuple[str,
 
 def sampler_rows(problem, iterations: int, wanted) -> list[tuple[str, dict]]:
     out = []
-    small = {"warmup": iterations, "burn_in": iterations, "draws": iterations, "chains": 2, "thin": 1}
+    small = {"warmup": iterations, "draws": iterations, "chains": 2, "thin": 1}
     for name, module, direct in (("numpyro.nuts", "backends.numpyro.nuts", numpyro_mcmc),
                                  ("blackjax.nuts", "backends.blackjax.mcmc", blackjax_loop),
                                  ("torch.hmc", "backends.torch.mcmc", torch_leapfrog)):  # fmt: skip
