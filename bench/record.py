@@ -78,7 +78,7 @@ class Record:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"key": self.key, "hash": self.hash, "cell": dataclasses.asdict(self.cell)}
+        out: dict[str, Any] = {"key": self.key, "hash": self.hash, "cell": json.loads(self.cell.to_json())}
         for name in ("status", "reason", "metrics", "components", "timing", "trace", "info", "started_at", "wall_s"):
             out[name] = getattr(self, name)
         if self.arrays:
