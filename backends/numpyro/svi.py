@@ -20,7 +20,7 @@ from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.util import log_density
 
 from backends.numpyro import SVISettings
-from backends.jax_common.compile import compile_and_time, require_jax_device
+from backends.jax_common.compile import compile_and_time, harness_jit, require_jax_device
 from backends.jax_common.segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
 from backends.numpyro.guides import make_guide
 from backends.jax_common.model import data_device, make_model, model_data
@@ -120,6 +120,17 @@ def make_early_stopping_loop(
     return run
 
 
+def with_init(svi: SVI, run):
+    """The loop with `svi.init` inside it, one compiled function: the model is traced and compiled
+    once, and that cost (which a user's first call pays) is in compile_s, not in harness setup.
+    Each timed repeat then includes the initialisation, a single pass of model and guide."""
+
+    def run_from_init(init_key, key, train, val):
+        return run(svi.init(init_key, **train), key, train, val)
+
+    return run_from_init
+
+
 def guide_sampler(guide, data: Mapping[str, Any], names: list[str], constrain=None):
     """sample(params, key, num) -> (constrained draws of the latents from q, log q of each draw),
     compiled once per draw count, so every checkpoint's parameters reuse the executable.
@@ -129,7 +140,7 @@ def guide_sampler(guide, data: Mapping[str, Any], names: list[str], constrain=No
         log_q, trace = log_density(seed(guide, k), (), dict(data), params)
         return {name: trace[name]["value"] for name in names}, log_q
 
-    @partial(jax.jit, static_argnums=2)
+    @partial(harness_jit, static_argnums=2)
     def draw(params, key, num):
         params = params if constrain is None else constrain(params)
         return jax.vmap(lambda k: one(params, k))(jax.random.split(key, num))
@@ -147,7 +158,6 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
     svi, guide = build_svi(problem, settings)
     train = model_data(problem, data.train, dtype)
     init_key, batch_key, draw_key = jax.random.split(jax.random.PRNGKey(context.seed), 3)
-    state0 = jax.jit(svi.init)(init_key, **train)  # eager init compiles op by op: 10 s on moons, 2 s jitted
 
     n_train = len(data.train) if data.train is not None else 0
     common = {"n_train": n_train, "batch_size": settings.batch_size}
@@ -160,7 +170,7 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
         val = {}
         run = make_run_loop(svi, settings.steps, **common)
     (state, losses, taken, (snapshots, taken_at)), compile_s, run_s = compile_and_time(
-        run, (state0, batch_key, train, val), context.repeats
+        with_init(svi, run), (init_key, batch_key, train, val), context.repeats
     )
     taken = int(taken)  # read back after the clock has stopped
     names = [lat.name for lat in problem.latents]
