@@ -197,6 +197,18 @@ def function_space_metrics(problem: Problem, data: Dataset, draws: dict[str, np.
     return metrics
 
 
+def function_space_quality(problem: Problem, data: Dataset, draws: dict[str, np.ndarray]) -> float:
+    """The task's quality metric alone (test AUC, or RMSE to the true function), as
+    function_space_metrics computes it: what each checkpoint needs, without the per-draw AUCs."""
+    test = data.test
+    preds = predictions(problem, draws, test.x)
+    if problem.task == "classification":
+        return predictive.auc_of_mean(test.y, preds)
+    if test.f is None:
+        return float("nan")
+    return predictive.rmse_to_truth(test.f, preds, inside_training_range(data.train.x, test.x))
+
+
 def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int) -> dict[str, Any]:
     """All metrics of a finished fit: {'metrics': {...}, 'components': {...}}."""
     metrics = {**cost_metrics(fit), **loss_metrics(fit), **elbo_metrics(problem, data, fit), **mcmc_metrics(problem, fit)}
