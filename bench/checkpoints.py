@@ -10,7 +10,6 @@ from collections.abc import Mapping
 import numpy as np
 
 from bench import scoring
-from bench.metrics import QUALITY_METRIC
 from bench.spec.checkpoints import Checkpoint, Draws
 from bench.spec.draws import flatten
 from bench.spec.problem import Dataset, Problem
@@ -30,8 +29,7 @@ def quality(problem: Problem, data: Dataset, draws: Draws, moments: tuple[np.nda
             return float("nan")
         _, q = flatten(problem.with_derived(draws), problem.scored_shapes())
         return float(np.max(scoring.standardised_mean_errors(q, *moments)))
-    metric = QUALITY_METRIC[problem.task]
-    return float(scoring.function_space_metrics(problem, data, draws, None, seed).get(metric, np.nan))
+    return scoring.function_space_quality(problem, data, draws)
 
 
 def checkpoint_arrays(problem: Problem, data: Dataset, checkpoints: list[Checkpoint], run_s: float,

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,12 @@ from bench.record import Record
 CONNECT_TIMEOUT_S = 5.0
 # A LocalCluster's scheduler: one cell per worker at a time (a lost worker then takes only the cell
 # it ran), and a cell whose worker died is tried once more on another worker before it is "worker lost".
+# Its workers start forked from the driver, which has imported no framework yet: a spawned worker
+# re-imports the CLI and dask for seconds, and shuts down slowly (10 s of a toy grid's minute here).
+# Only the start forks, while the driver runs no thread of its own; a worker the nanny restarts
+# later (after a crash) is spawned, Dask's default.
 LOCAL_SCHEDULER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0, "distributed.scheduler.allowed-failures": 1}
+LOCAL_START_CONFIG = {"distributed.worker.multiprocessing-method": "fork" if sys.platform.startswith("linux") else "spawn"}
 
 
 def _distributed():
@@ -158,7 +164,7 @@ class DaskExecutor:
         self.env_extra_json = json.dumps(env_extra or {}, sort_keys=True, default=str)
         self.cluster = None
         if scheduler is None:
-            with dask.config.set(LOCAL_SCHEDULER_CONFIG):
+            with dask.config.set(LOCAL_SCHEDULER_CONFIG), dask.config.set(LOCAL_START_CONFIG):
                 self.cluster = distributed.LocalCluster(
                     n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
                     resources={"GPU": 1} if gpu else None, silence_logs=logging.ERROR,

@@ -60,10 +60,26 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = ECE_BIN
     return float(error)
 
 
+def _clipped(p_draws: np.ndarray) -> np.ndarray:
+    return np.clip(np.asarray(p_draws, dtype=np.float64), PROB_FLOOR, 1 - PROB_FLOOR)
+
+
+def auc_of_mean(y: np.ndarray, p_draws: np.ndarray) -> float:
+    """The AUC of the posterior-mean probability: classification_metrics' `auc` alone (checkpoints)."""
+    return _auc(np.asarray(y, dtype=np.float64), _clipped(p_draws).mean(axis=0))
+
+
+def rmse_to_truth(f_true: np.ndarray, f_draws: np.ndarray, inside: np.ndarray | None) -> float:
+    """RMSE of the predictive mean to the true function, inside the data range: regression_metrics' `rmse`."""
+    f_mean = np.asarray(f_draws, dtype=np.float64).mean(axis=0)
+    mask = np.ones(len(f_mean), dtype=bool) if inside is None else inside
+    return float(np.sqrt(np.mean((f_mean[mask] - f_true[mask]) ** 2)))
+
+
 def classification_metrics(y: np.ndarray, p_draws: np.ndarray) -> dict[str, float]:
     """Metrics of the posterior-mean probability, plus the AUC's spread over draws."""
     y = np.asarray(y, dtype=np.float64)
-    p_draws = np.clip(np.asarray(p_draws, dtype=np.float64), PROB_FLOOR, 1 - PROB_FLOOR)
+    p_draws = _clipped(p_draws)
     p_mean = p_draws.mean(axis=0)
     per_draw_auc = auc_rows(y, p_draws)
     log_lik = y * np.log(p_draws) + (1 - y) * np.log1p(-p_draws)  # (draws, points)
@@ -94,8 +110,7 @@ def regression_metrics(
     low, high = np.quantile(y_draws, [0.05, 0.95], axis=0)
     metrics = {"lpd": float(np.mean(lpd)), "coverage_90": float(np.mean((y >= low) & (y <= high)))}
     if f_true is not None:
-        mask = np.ones(len(y), dtype=bool) if inside is None else inside
-        metrics["rmse"] = float(np.sqrt(np.mean((f_mean[mask] - f_true[mask]) ** 2)))
+        metrics["rmse"] = rmse_to_truth(f_true, f_draws, inside)
         metrics["rmse_all"] = float(np.sqrt(np.mean((f_mean - f_true) ** 2)))
     return metrics
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from bench.spec.draws import flatten, num_draws
+from bench.spec.draws import batched_where_it_agrees, flatten, num_draws, over_draws
 from bench.spec.fitting import FitResult
 from bench.spec.ops import NUMPY
 from bench.spec.problem import Dataset, Problem
@@ -161,29 +161,16 @@ def _predictions_loop(problem: Problem, draws: dict[str, np.ndarray], x: np.ndar
 
 
 def _predictions_batched(problem: Problem, draws: dict[str, np.ndarray], x: np.ndarray | None) -> np.ndarray:
-    """All draws in one evaluation of the spec: a latent of at most one axis (a bias, a scale)
-    gets an axis for the points, so it broadcasts as (draws, 1, k) against (draws, points, k),
-    and matrices stay (draws, in, out) for the batched matmul."""
-    shapes = {lat.name: lat.shape for lat in problem.latents}
-    batched = {k: v.reshape(len(v), 1, *shapes[k]) if len(shapes[k]) <= 1 else v for k, v in draws.items()}
+    """All draws in one evaluation of the spec (bench.spec.draws.over_draws)."""
+    batched = over_draws(draws, {lat.name: lat.shape for lat in problem.latents})
     return np.asarray(problem.predictive_mean(batched, x)).reshape(num_draws(draws), -1)
 
 
 def predictions(problem: Problem, draws: dict[str, np.ndarray], x: np.ndarray | None) -> np.ndarray:
-    """E[y | theta_s, x_i] for every draw s and point i: shape (draws, points). Evaluated for all
-    draws at once where the batched evaluation reproduces the per-draw one on the first three draws
-    (broadcasting semantics do not depend on the number of draws past one), else draw by draw."""
-    total = num_draws(draws)
-    if total > 3:
-        head = {k: np.asarray(v)[:3] for k, v in draws.items()}
-        try:
-            agrees = np.allclose(_predictions_batched(problem, head, x), _predictions_loop(problem, head, x),
-                                 rtol=1e-10, atol=0.0)  # fmt: skip
-        except ValueError:  # shapes that do not broadcast: this spec is not batchable so
-            agrees = False
-        if agrees:
-            return _predictions_batched(problem, {k: np.asarray(v) for k, v in draws.items()}, x)
-    return _predictions_loop(problem, draws, x)
+    """E[y | theta_s, x_i] for every draw s and point i: shape (draws, points), all draws at once
+    where the spec's shapes allow (checked against the draw-by-draw evaluation)."""
+    return batched_where_it_agrees(lambda part: _predictions_batched(problem, part, x),
+                                   lambda part: _predictions_loop(problem, part, x), draws)  # fmt: skip
 
 
 def inside_training_range(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
@@ -208,6 +195,18 @@ def function_space_metrics(problem: Problem, data: Dataset, draws: dict[str, np.
     if reference is not None and reference.predictive_test is not None:
         metrics["ref_agreement"] = predictive.agreement(preds.mean(axis=0), reference.predictive_test)
     return metrics
+
+
+def function_space_quality(problem: Problem, data: Dataset, draws: dict[str, np.ndarray]) -> float:
+    """The task's quality metric alone (test AUC, or RMSE to the true function), as
+    function_space_metrics computes it: what each checkpoint needs, without the per-draw AUCs."""
+    test = data.test
+    preds = predictions(problem, draws, test.x)
+    if problem.task == "classification":
+        return predictive.auc_of_mean(test.y, preds)
+    if test.f is None:
+        return float("nan")
+    return predictive.rmse_to_truth(test.f, preds, inside_training_range(data.train.x, test.x))
 
 
 def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from time import monotonic
 from typing import Any
 
 # What every cell imports whatever its framework: the worker, scoring, the registries.
-HARNESS_MODULES = ("numpy", "scipy.stats", "sklearn.metrics", "bench.worker", "bench.scoring", "bench.diagnostics",
+HARNESS_MODULES = ("numpy", "scipy.stats", "sklearn.metrics", "arviz_stats.base", "bench.worker", "bench.scoring", "bench.diagnostics",
                    "bench.checkpoints", "bench.figure_data", "bench.spec.fitting", "backends", "suites")  # fmt: skip
 # blackjax compiles a function while it is imported (adaptation.step_size), which initialises a JAX
 # backend: forking after that is not safe, so its cells preload what comes before and import it themselves.

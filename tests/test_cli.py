@@ -27,6 +27,14 @@ def rows(store, where="1=1"):
         con.close()
 
 
+def has_ok_row(store) -> bool:
+    """While a run writes it: whether the store holds an ok record yet (its schema may still be in the making)."""
+    try:
+        return store.exists() and bool(rows(store, "status='ok'"))
+    except sqlite3.OperationalError:  # the file exists, its tables not yet
+        return False
+
+
 @requires_numpyro
 def test_run_resume_force_and_report(tmp_path):
     store = tmp_path / "out" / "bench.sqlite"
@@ -140,7 +148,7 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path, signum):
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        if store.exists() and rows(store, "status='ok'"):
+        if has_ok_row(store):
             break
         time.sleep(0.2)
     proc.send_signal(signum)

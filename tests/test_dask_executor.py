@@ -16,7 +16,7 @@ import time
 import pytest
 
 from bench.cells import Cell
-from tests.test_cli import bench, rows
+from tests.test_cli import bench, has_ok_row, rows
 
 distributed = pytest.importorskip("distributed", reason="dask extra not installed: pip install 'bench[dask]'")
 
@@ -122,7 +122,7 @@ def test_interrupted_cluster_run_keeps_finished_cells_kills_its_cells_and_resume
     env = dict(os.environ, BENCH_TEST_METHODS="1", TMPDIR=str(tmp_path))
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
-    while time.monotonic() < deadline and not (store.exists() and rows(store, "status='ok'")):
+    while time.monotonic() < deadline and not has_ok_row(store):
         time.sleep(0.2)
     time.sleep(1.0)  # the sleeping cell has started by now (two workers, two cells)
     proc.send_signal(signal.SIGTERM)

@@ -20,6 +20,17 @@ def require_jax_device(device: str) -> None:
             raise Unsupported(f"JAX sees no GPU ({type(exc).__name__}: {exc}); pip install 'bench[gpu]' (or 'bench[cuda13]')") from None
 
 
+# After the clock stops, the harness draws from the fit and maps draws to the constrained space:
+# one call each, so XLA's backend optimisation costs more than it saves (on XLA:CPU it about halves
+# those compiles). Never used for anything timed.
+HARNESS_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
+
+
+def harness_jit(function, **jit_kwargs):
+    """jax.jit for the harness's own untimed work (final and checkpoint draws, constraining)."""
+    return jax.jit(function, compiler_options=HARNESS_COMPILER_OPTIONS, **jit_kwargs)
+
+
 def compile_and_time(run, args: tuple, repeats: int):
     """jit(run) compiled ahead of time for args (compile_s apart), then `repeats` synchronised warm calls."""
     start = perf_counter()

@@ -101,5 +101,5 @@ def scan_with_snapshots(
 
 
 def snapshot_at(snapshots: Any, index: int) -> Any:
-    """One snapshot out of the stacked ones."""
-    return jax.tree_util.tree_map(lambda leaf: leaf[index], snapshots)
+    """One snapshot out of the stacked ones (indexed on the host: an eager device slice compiles)."""
+    return jax.tree_util.tree_map(lambda leaf: np.asarray(leaf)[index], snapshots)

@@ -16,6 +16,7 @@ import numpy as np
 from numpyro.infer.initialization import init_to_median
 from numpyro.infer.util import initialize_model, log_density
 
+from backends.jax_common.compile import harness_jit
 from backends.jax_common.model import make_model, model_data
 from bench.spec.draws import flat_layout
 from bench.spec.problem import Problem, Split
@@ -69,7 +70,7 @@ class JaxTarget:
 
     @cached_property
     def _constrain_batch(self):
-        return jax.jit(jax.vmap(self.constrain))  # one compiled map per target, not one per call
+        return harness_jit(jax.vmap(self.constrain))  # one compiled map per target, not one per call
 
     def draws_to_numpy(self, z: jax.Array) -> dict[str, np.ndarray]:
         """Constrained float64 draws from flat unconstrained points (S, D)."""
@@ -78,5 +79,5 @@ class JaxTarget:
 
     def log_q_constrained(self, z: jax.Array, log_q_unconstrained: jax.Array) -> np.ndarray:
         """log q of the constrained draws: log q(z) - log|J_T(z)|, so the common ELBO applies."""
-        jacobian = jax.jit(jax.vmap(self.log_abs_det_jacobian))(z)
+        jacobian = harness_jit(jax.vmap(self.log_abs_det_jacobian))(z)
         return np.asarray(log_q_unconstrained, dtype=np.float64) - np.asarray(jacobian, dtype=np.float64)

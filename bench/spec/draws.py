@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +32,36 @@ def flatten_point(values: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[i
 
 def num_draws(draws: Mapping[str, np.ndarray]) -> int:
     return len(next(iter(draws.values())))
+
+
+def over_draws(draws: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Draws shaped for one batched evaluation of a spec written for a single draw: a latent of at
+    most one axis (a scalar, a bias) gets an axis for the data points, so it broadcasts as
+    (draws, 1, k) against (draws, points, k); matrices stay (draws, in, out) for a batched matmul."""
+    return {k: np.asarray(v).reshape(len(v), 1, *shapes[k]) if len(shapes[k]) <= 1 else np.asarray(v)
+            for k, v in draws.items()}  # fmt: skip
+
+
+BATCH_DRAWS = 256  # draws per batched evaluation
+
+
+def batched_where_it_agrees(batched: Callable, one_by_one: Callable, draws: Mapping[str, np.ndarray]) -> np.ndarray:
+    """batched(draws) where it reproduces one_by_one on the first three draws (numpy's broadcasting
+    does not depend on the number of draws past one), else one_by_one(draws): a spec written for one
+    draw is evaluated for thousands at once where its shapes allow, and draw by draw where not."""
+    if num_draws(draws) > 3:
+        head = {k: np.asarray(v)[:3] for k, v in draws.items()}
+        try:
+            with np.errstate(all="ignore"):
+                agrees = np.allclose(batched(head), one_by_one(head), rtol=1e-10, atol=0.0, equal_nan=True)
+        except (ValueError, IndexError):  # shapes that do not broadcast: this spec is not batchable so
+            agrees = False
+        if agrees:
+            total = num_draws(draws)
+            with np.errstate(all="ignore"):  # in chunks: a network's (draws, points, hidden) stays small
+                return np.concatenate([batched({k: np.asarray(v)[start:start + BATCH_DRAWS] for k, v in draws.items()})
+                                       for start in range(0, total, BATCH_DRAWS)])  # fmt: skip
+    return one_by_one(draws)
 
 
 def thin(draws: Mapping[str, np.ndarray], keep: int) -> dict[str, np.ndarray]:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.spec import likelihoods
+from bench.spec.draws import batched_where_it_agrees, over_draws
 from bench.spec.likelihoods import Likelihood
 from bench.spec.ops import NUMPY, Ops
 from bench.spec.priors import Prior
@@ -147,9 +148,35 @@ class Problem:
         return likelihoods.mean(self.likelihood.family, params)
 
     def log_joint_draws(self, draws: Mapping[str, np.ndarray], data: Dataset) -> np.ndarray:
-        """log_joint for each of S draws (leading axis of every array)."""
+        """log_joint for each of S draws (leading axis of every array), all at once where the spec's
+        shapes allow (checked against the draw-by-draw evaluation), else draw by draw."""
+
+        def one_by_one(part: Mapping[str, np.ndarray]) -> np.ndarray:
+            n = len(next(iter(part.values())))
+            return np.array([self.log_joint({k: v[i] for k, v in part.items()}, data) for i in range(n)])
+
+        return batched_where_it_agrees(lambda part: self._log_joint_batched(part, data), one_by_one, draws)
+
+    def _log_joint_batched(self, draws: Mapping[str, np.ndarray], data: Dataset) -> np.ndarray:
+        shapes = {lat.name: lat.shape for lat in self.latents}
         n = len(next(iter(draws.values())))
-        return np.array([self.log_joint({k: v[i] for k, v in draws.items()}, data) for i in range(n)])
+
+        def per_draw(values) -> np.ndarray:
+            values = np.asarray(values, dtype=np.float64)
+            return np.broadcast_to(values, (n, *values.shape[1:])).reshape(n, -1).sum(axis=1)
+
+        lp = sum(per_draw(lat.prior.log_density(np.asarray(draws[lat.name], dtype=np.float64).reshape(n, *lat.shape)))
+                 for lat in self.latents)  # fmt: skip
+        arrays = over_draws({k: np.asarray(v, dtype=np.float64) for k, v in draws.items()}, shapes)
+        ll = np.zeros(n)
+        split = data.train
+        if self.likelihood is not None and split is not None:
+            x = None if split.x is None else np.asarray(split.x, dtype=np.float64)
+            params = self.likelihood.params(NUMPY, arrays, x)
+            ll = ll + per_draw(likelihoods.log_density(self.likelihood.family, params, np.asarray(split.y, dtype=np.float64)))
+        if self.potential is not None:
+            ll = ll + per_draw(self.potential(NUMPY, arrays))
+        return np.where(np.isfinite(lp), lp + ll, lp)  # as log_joint: a prior outside its support is the answer
 
     # -- derived quantities and what is scored --------------------------------------------
     def with_derived(self, draws: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
