@@ -10,16 +10,20 @@ straight against the library, with the same particles and dtype:
   functional step (torch.func.grad_and_value + Adam), against the adapter eager and compiled;
 - blackjax.meanfield_vi: a hand-written `lax.scan` of its `step`.
 
-The samplers the same way per gradient evaluation: numpyro.nuts against `MCMC(NUTS)`,
-blackjax.nuts against `window_adaptation` + `blackjax.util.run_inference_algorithm`, torch.hmc
-against a plain eager leapfrog loop. Repeats are interleaved in one process; each ratio is
-adapter / best direct formulation (target <= 1.2).
+The samplers the same way per gradient evaluation: numpyro.nuts against `MCMC(NUTS)` (warm-up
+then run, the whole under one ahead-of-time `jax.jit`: called plainly, numpyro 0.22's MCMC
+recompiles its loop on every call, so only a jitted call is steady state), blackjax.nuts against
+`window_adaptation` + `blackjax.util.run_inference_algorithm`, torch.hmc against a plain eager
+leapfrog loop. Repeats are interleaved in one process; the median is reported with the spread
+(max/min) of the repeats. An adapter's ratio is adapter / its paired direct formulation (torch.vi:
+eager with the eager loop, compile=true with the compiled step), else / the best direct one;
+target <= 1.2.
 
     python benchmarks/adapter_parity.py [--steps 1000] [--iterations 100] [--repeats 5] [--threads 1]
+        [--problems coinflip,moons] [--methods ...] [--no-compile] [--clock wall|cpu]
 
-Known gap: the `MCMC(NUTS)` row recompiles on each warmup/run call, so it is not yet steady
-state (its ratio reads ~0); the torch.vi ratios are against the best direct row, the compiled one.
-
+--clock cpu times with this process's CPU time instead of the wall clock: for development runs on
+a loaded (or niced) machine, where waiting for a core would otherwise be timed.
 --threads applies the harness's thread policy (bench/threads.py) before any framework loads;
 --threads 0 leaves every library at its own default (what cells ran with before the policy).
 """
