@@ -400,12 +400,14 @@ def measure(rows, repeats: int, per: str, steps: int | None) -> None:
         for run in formulations.values():
             run()
     samples = {(label, f): [] for label, formulations, _ in rows for f in formulations}
+    work: dict = {}  # units per run (gradient evaluations for a sampler: its trees' sizes vary)
     for _ in range(repeats):
         for label, formulations, _ in rows:
             for f, run in formulations.items():
                 out = run()
                 seconds, units = out if isinstance(out, tuple) else (out, steps)
                 samples[label, f].append(seconds / units)
+                work[label, f] = units
     for label, formulations, pairs in rows:
         medians = {f: float(np.median(samples[label, f])) * 1e6 for f in formulations}
         spread = {f: max(samples[label, f]) / min(samples[label, f]) for f in formulations}
@@ -419,7 +421,8 @@ def measure(rows, repeats: int, per: str, steps: int | None) -> None:
                 shown = f"{ratio:6.2f} vs {'best' if reference == best_name else 'its pair'}{flag}"
             else:
                 shown = "  best" if f == best_name else f"{t / best:6.2f} vs best"
-            print(f"  {label:<22} {f:<44} {t:>10.2f} us/{per}  (max/min {spread[f]:4.2f})  {shown}")
+            units = f"  [{work[label, f]} {per}s a run]" if per == "grad" else ""
+            print(f"  {label:<22} {f:<44} {t:>10.2f} us/{per}  (max/min {spread[f]:4.2f})  {shown}{units}")
 
 
 def main() -> None:
