@@ -107,15 +107,16 @@ def batched_grad_and_value(target: TorchTarget):
     return grad_and_value
 
 
-def _leapfrog(grad_and_value, z, p, step, inverse_mass, num_steps):
-    grad, _ = grad_and_value(z)
+def _leapfrog(grad_and_value, z, p, grad, step, inverse_mass, num_steps):
+    """num_steps leapfrog steps from (z, p), grad the gradient at z (carried from the last
+    iteration, not recomputed: num_steps gradients a proposal, as counted). Returns (z, p, lp, grad)."""
     p = p + 0.5 * step * grad
     for i in range(num_steps):
         z = z + step * inverse_mass * p
         grad, lp = grad_and_value(z)
         if i < num_steps - 1:
             p = p + step * grad
-    return z, p + 0.5 * step * grad, lp
+    return z, p + 0.5 * step * grad, lp, grad
 
 
 def _hmc(target: TorchTarget, settings: HMCSettings, seed: int) -> dict[str, torch.Tensor]:
@@ -124,7 +125,7 @@ def _hmc(target: TorchTarget, settings: HMCSettings, seed: int) -> dict[str, tor
     grad_and_value = batched_grad_and_value(target)
     dtype, device = target.dtype, target.device
     z = map_start(target, chains, 0, 0.0, seed)
-    lp = target.batched()(z)
+    grad, lp = grad_and_value(z)
     inverse_mass = torch.ones(target.dim, dtype=dtype, device=device)
     log_step = torch.tensor(math.log(settings.step_size), dtype=dtype, device=device)
     # dual averaging (Hoffman & Gelman 2014, section 3.2.1)
@@ -138,12 +139,12 @@ def _hmc(target: TorchTarget, settings: HMCSettings, seed: int) -> dict[str, tor
     for i in range(total):
         step = torch.exp(log_step)
         momentum = torch.randn_like(z) / torch.sqrt(inverse_mass)
-        z_new, p_new, lp_new = _leapfrog(grad_and_value, z, momentum, step, inverse_mass, settings.num_steps)
+        z_new, p_new, lp_new, grad_new = _leapfrog(grad_and_value, z, momentum, grad, step, inverse_mass, settings.num_steps)
         energy_change = (-lp_new + 0.5 * (p_new**2 * inverse_mass).sum(-1)) - (-lp + 0.5 * (momentum**2 * inverse_mass).sum(-1))
         energy_change = torch.nan_to_num(energy_change, nan=float("inf"))
         accept_prob = torch.exp(torch.clamp(-energy_change, max=0.0))
         accept = torch.rand_like(lp) < accept_prob
-        z = torch.where(accept[:, None], z_new, z)
+        z, grad = torch.where(accept[:, None], z_new, z), torch.where(accept[:, None], grad_new, grad)
         lp = torch.where(accept, lp_new, lp)
         if i < warmup and settings.adapt:
             t += 1
