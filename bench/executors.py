@@ -52,7 +52,9 @@ def worker_environment(cell: Cell, threads: int, jax_cache: Path | None, slot: i
     env.update(thread_policy.environment(threads, env.get("XLA_FLAGS")))  # the same for every backend
     if jax_cache is not None:
         env["JAX_COMPILATION_CACHE_DIR"] = str(jax_cache)
-        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
+        # every compile is kept, however short: a warm cell then loads all of them, and whether a
+        # compile was a cache load does not depend on how fast this machine compiled it the first time
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
     # PyTensor: the run's dtype, and a compile directory per concurrent slot. Its directory is
     # locked while compiling, so parallel cells sharing one would serialise; cells that follow
     # each other in a slot still reuse its compiled modules (warm compiles take seconds, cold ones tens).
