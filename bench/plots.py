@@ -302,6 +302,25 @@ def _column(component: str, shapes: dict[str, tuple[int, ...]]) -> tuple[str, in
     return name, int(np.ravel_multi_index(tuple(int(i) for i in index.rstrip("]").split(",")), shapes[name]))
 
 
+FAR_OFF = 20.0  # a method's range this many reference widths from the reference's: kept off the axis, noted
+
+
+def marginal_axis(reference: np.ndarray, values: np.ndarray | None) -> tuple[float, float, str]:
+    """(low, high, note) of one worst-component panel: the reference's range, widened to the method's
+    (the same `_limits`) unless that reaches FAR_OFF reference widths away (then both would be invisible: a
+    spike beside a flat line); the note says how many of the method's draws the axis leaves out."""
+    low, high = _limits(reference)
+    if values is None or not len(values):
+        return low, high, ""
+    v_low, v_high = _limits(values)
+    if max(high, v_high) - min(low, v_low) <= FAR_OFF * (high - low):
+        low, high = min(low, v_low), max(high, v_high)
+    outside = float(np.mean((values < low) | (values > high)))
+    if outside < 0.01:
+        return low, high, ""
+    return low, high, f"{outside:.0%} of draws off the axis (median {np.median(values):.3g})"
+
+
 def worst_marginals(store: Path, ok: pd.DataFrame, problem) -> dict[str, plt.Figure]:
     """Many-parameter references (posteriordb): per method, the marginal of the component any method
     gets worst (largest standardised mean error) over the reference's draws of it."""
@@ -317,14 +336,19 @@ def worst_marginals(store: Path, ok: pd.DataFrame, problem) -> dict[str, plt.Fig
     fig, axes = _grid(len(rows), 3.6, 3.2)
     for ax, (_, row) in zip(axes, rows.iterrows()):
         values = load_arrays(store, int(row["record_id"])).get(f"draws:{name}")
-        ax.hist(exact[:, col], bins=80, density=True, color="0.75", label=f"reference ({reference.kind})")
-        if values is not None:
-            ax.hist(values[:, col], bins=60, density=True, histtype="step", lw=1.5, label=row["method"])
+        values = None if values is None else np.asarray(values[:, col], dtype=np.float64)
+        low, high, note = marginal_axis(exact[:, col], values)
+        bins = np.linspace(low, high, 61)  # the same bins for both: widths comparable, neither a hairline
+        ax.hist(exact[:, col], bins=bins, density=True, color="0.75", label=f"reference ({reference.kind})")
+        if values is not None:  # the density of all the draws: those off the axis keep their share
+            inside = values[(values >= low) & (values <= high)]
+            ax.hist(inside, bins=bins, weights=np.full(len(inside), 1.0 / (len(values) * (bins[1] - bins[0]))),
+                    histtype="step", lw=1.5, color=_colour(row["method"], ok), label=row["method"])  # fmt: skip
         err = errors[errors["record_id"] == row["record_id"]].set_index("component")["value"].get(worst, np.nan)
-        ax.set(xlabel=worst, ylabel="density")
-        ax.set_title(f"{row['method']} (mean err {err:.2g} sd)", fontsize=9)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"{problem.name}: worst component {worst}")
+        ax.set(xlim=(low, high), xlabel=worst, ylabel="density")
+        ax.set_title(f"{row['method']} (mean err {err:.2g} sd)" + (f"\n{note}" if note else ""), fontsize=8)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle(f"{problem.name}\nworst component {worst}", fontsize=10)
     fig.tight_layout()
     return {f"densities_{problem.name}": fig}
 

@@ -110,3 +110,35 @@ def test_density_panels_share_axes_that_hold_the_reference(figures):
     low, high = first.get_xlim()
     assert low <= 0.25 and high >= 0.9  # Beta(13, 9) is inside the axes, not clipped
     assert first.collections, "the exact density is drawn as a filled curve, not a histogram of draws"
+
+
+def test_worst_marginal_axis_widens_for_a_near_method_and_notes_a_far_one():
+    import numpy as np
+
+    reference = np.random.default_rng(0).normal(0.0, 1.0, 10_000)
+    low, high = plots._limits(reference)
+    near = np.random.default_rng(1).normal(3.0, 1.0, 2000)
+    n_low, n_high, note = plots.marginal_axis(reference, near)
+    assert n_low == low and n_high > np.percentile(near, 99.9) > high and note == ""
+    far = np.random.default_rng(2).normal(1e4, 1.0, 2000)  # diamonds' sigma from a failed VI fit: 4e3 sd off
+    assert plots.marginal_axis(reference, far) == (low, high, "100% of draws off the axis (median 1e+04)")
+
+
+def test_plot_command_draws_posteriordb_worst_marginals(tmp_path):
+    """What a user types after a posteriordb run: one figure per posterior, the reference beside
+    each method's draws of the worst component (eight schools: the derived theta, from the
+    reference's own draws, which hold theta and not theta_trans). The cell runs in this process."""
+    from bench import driver
+    from bench.plan import Request, build_plan
+    from tests.test_bad_input import _Inline
+
+    store = tmp_path / "bench.sqlite"
+    cells = build_plan(Request(suite="posteriordb", problems=["eight_schools_noncentered"], methods=["testing.exact"],
+                               repeats=1, draws=500))  # fmt: skip
+    driver.execute(cells, store, _Inline())
+    assert list(report.latest_records(store)["status"]) == ["ok"]
+    plotted = bench("plot", "--suite", "posteriordb", "--kind", "densities", "--store", str(store),
+                    "--out", str(tmp_path / "figs"), cwd=tmp_path)  # fmt: skip
+    assert plotted.returncode == 0, plotted.stderr
+    assert [p.name for p in (tmp_path / "figs").iterdir()] == ["densities_eight_schools_noncentered.png"]
+    assert (tmp_path / "figs" / "densities_eight_schools_noncentered.png").stat().st_size > 5000

@@ -3,6 +3,11 @@
 Draws come back in constrained space with log q corrected by the transforms' log-Jacobians, so
 the harness's common ELBO and PSIS k-hat apply. BlackJAX's per-step `elbo` field is the value
 of the objective it minimises (the negative ELBO): it is the loss trace as it stands.
+
+Full-rank log q is taken from the standard normal draws behind z = mu + L eps, not re-derived by
+BlackJAX's triangular solve against L: once L is ill-conditioned (diamonds in float32 reached a
+condition number of 1e9) the solve keeps no correct digit, the objective the optimiser followed
+was not the ELBO, and the fit is `diverged` (FloatingPointError) rather than scored.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from blackjax.vi.fullrank_vi import generate_fullrank_logdensity
+from blackjax.vi.fullrank_vi import _unflatten_cholesky, generate_fullrank_logdensity
 from blackjax.vi.meanfield_vi import generate_meanfield_logdensity
 
 from backends.blackjax import GaussianVISettings, PathfinderSettings
@@ -43,8 +48,44 @@ def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int,
     )
 
 
-def _fit_gaussian(problem, data, settings, context, algorithm, log_q_of, family: tuple[str, str]) -> FitResult:
-    """family: the state's two parameter fields (mean and scale), the part a checkpoint keeps."""
+LOG_Q_GAP_MAX = 1.0  # nats: the median disagreement of BlackJAX's log q with the exact one beyond which
+# its objective is numerical noise (a sound float32 fit disagrees by about 1e-4)
+
+
+def _meanfield_draws(vi, state, key, num: int):
+    """(z, log q): BlackJAX's draws and density (elementwise, no solve: precise in float32)."""
+    z = vi.sample(key, state, num)
+    return z, jax.vmap(generate_meanfield_logdensity(state.mu, state.rho))(z)
+
+
+def _fullrank_draws(vi, state, key, num: int):
+    """(z, log q) with z = mu + L eps, BlackJAX's draws (same key, same layout), and log q exact from
+    eps; FloatingPointError when the library's log q, the one its objective used, disagrees."""
+    dim = state.mu.shape[0]
+    chol = _unflatten_cholesky(state.chol_params, dim)
+    eps = jax.random.normal(key, (num, dim), dtype=state.mu.dtype)
+    z = state.mu + eps @ chol.T
+    log_q = jnp.sum(jax.scipy.stats.norm.logpdf(eps), axis=1) - jnp.sum(jnp.log(jnp.diag(chol)))
+    fullrank_precision(state, z, log_q)
+    return z, log_q
+
+
+def fullrank_precision(state, z, log_q) -> None:
+    """Raise FloatingPointError when BlackJAX's log q (the objective's) has lost precision at the draws."""
+    library = jax.vmap(generate_fullrank_logdensity(state.mu, state.chol_params))(z)
+    gap = np.abs(np.asarray(library, dtype=np.float64) - np.asarray(log_q, dtype=np.float64))
+    if not np.median(gap) <= LOG_Q_GAP_MAX:
+        chol = np.asarray(_unflatten_cholesky(state.chol_params, state.mu.shape[0]), dtype=np.float64)
+        raise FloatingPointError(
+            f"full-rank q lost precision in {state.mu.dtype}: BlackJAX's log q is off by {np.median(gap):.3g} nats "
+            f"(median; max {np.max(gap):.3g}) at a scale factor of condition number {np.linalg.cond(chol):.3g}, "
+            "so the ELBO it optimised was not finite-precision sound"
+        )
+
+
+def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tuple[str, str]) -> FitResult:
+    """draw(vi, state, key, n): n draws of q and their log q; family: the state's two parameter fields
+    (mean and scale), the part a checkpoint keeps."""
     target, run_key, _ = _setup(problem, data, context)
     steps, particles = settings.steps, settings.particles
     vi = algorithm(target.logdensity, optax.adam(settings.learning_rate), num_samples=particles)
@@ -64,8 +105,7 @@ def _fit_gaussian(problem, data, settings, context, algorithm, log_q_of, family:
     (state, losses, snapshots), compile_s, run_s = compile_and_time(run, (state0, fit_key), context.repeats)
     # one compiled sampler for the final draws and every checkpoint (the first `num` of a full batch)
     sample = jax.jit(lambda s: vi.sample(draw_key, s, context.draws))
-    z = sample(state)
-    log_q = jax.vmap(log_q_of(state))(z)
+    z, log_q = draw(vi, state, draw_key, context.draws)
 
     def sampler_at(index: int):
         then = state._replace(**dict(zip(family, snapshot_at(snapshots, index))))
@@ -81,13 +121,12 @@ def _fit_gaussian(problem, data, settings, context, algorithm, log_q_of, family:
 
 
 def fit_meanfield(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:
-    return _fit_gaussian(problem, data, settings, context, blackjax.meanfield_vi,
-                         lambda s: generate_meanfield_logdensity(s.mu, s.rho), ("mu", "rho"))  # fmt: skip
+    return _fit_gaussian(problem, data, settings, context, blackjax.meanfield_vi, _meanfield_draws, ("mu", "rho"))
 
 
 def fit_fullrank(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:
-    return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi,
-                         lambda s: generate_fullrank_logdensity(s.mu, s.chol_params), ("mu", "chol_params"))  # fmt: skip
+    return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi, _fullrank_draws,
+                         ("mu", "chol_params"))  # fmt: skip
 
 
 def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings, context: FitContext) -> FitResult:

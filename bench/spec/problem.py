@@ -181,9 +181,11 @@ class Problem:
     # -- derived quantities and what is scored --------------------------------------------
     def with_derived(self, draws: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The latent draws plus every derived quantity, computed here from the latents, so every
-        backend and method reports them the same way."""
+        backend and method reports them the same way. Draws that hold the derived quantities but
+        not every latent (a reference's own: posteriordb stores theta, not theta_trans) pass as they are."""
         out = dict(draws)
-        if self.derived is not None:
+        if self.derived is not None and not (set(self.derived_shapes) <= set(draws)
+                                             and any(lat.name not in draws for lat in self.latents)):  # fmt: skip
             latents = {lat.name: np.asarray(draws[lat.name], dtype=np.float64) for lat in self.latents}
             out.update({k: np.asarray(v, dtype=np.float64) for k, v in self.derived(latents).items()})
         return out
