@@ -102,10 +102,19 @@ SMALL = {"chains": 4, "warmup": 300, "draws": 300}
 @pytest.mark.slow
 @requires_blackjax
 @requires_numpyro
-@pytest.mark.parametrize("sampler", ["numpyro.nuts", "blackjax.nuts"])
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.heavy) if n == "diamonds" else n for n in POSTERIORS]
-)  # diamonds' 26 coefficients take NUTS minutes (long trees): `python -m pytest -m heavy` runs it
+def _translation_cases():
+    """Every posterior with both samplers. The default run checks each posterior with one of them,
+    alternating, so both samplers and every translation are covered in CI's time; the other half,
+    and diamonds (26 coefficients, NUTS minutes), are `heavy`: `python -m pytest -m heavy` runs them,
+    and `bench reference verify --suite posteriordb` runs all 16 at full strength."""
+    samplers = ("numpyro.nuts", "blackjax.nuts")
+    for index, name in enumerate(POSTERIORS):
+        for sampler in samplers:
+            light = name != "diamonds" and sampler == samplers[index % 2]
+            yield pytest.param(name, sampler, marks=() if light else pytest.mark.heavy, id=f"{name}-{sampler}")
+
+
+@pytest.mark.parametrize("name,sampler", list(_translation_cases()))
 def test_nuts_on_our_translation_reproduces_posteriordb(name, sampler):
     from bench.reference_build import BuildSettings
     from bench.translation_check import check
