@@ -18,15 +18,19 @@ FORMATS = {"png": ("png",), "pdf": ("pdf",), "both": ("png", "pdf")}
 
 
 def scale_command(
-    quick: bool = typer.Option(False, "--quick", help="N 1e3..1e5, widths 4 and 32, the VI methods: minutes on a laptop"),
+    quick: bool = typer.Option(False, "--quick", help="N 1e3..1e6 (one size a decade), width 32, the three VI "
+                                                      "methods, 2 repeats: about 2 minutes of one core"),
     devices: str = typer.Option("cpu,gpu", help="devices to measure; a GPU no framework sees is reported and skipped"),
     sizes: str = typer.Option("", help="training set sizes, e.g. 1e3,1e4 (default: 1e3..1e6 in half-decades)"),
     widths: str = typer.Option("", help="hidden widths, e.g. 4,32,256 (default)"),
     methods: str = typer.Option("", help="methods (default: numpyro.svi:auto_normal, blackjax.meanfield_vi, torch.vi, "
                                          "numpyro.nuts on N <= 1e4)"),  # fmt: skip
     nuts_max_n: Optional[float] = typer.Option(None, help="numpyro.nuts on the sizes up to this (default 1e4; 0: none)"),
-    steps: int = typer.Option(0, help="VI steps per timed run (default 200)"),
-    repeats: int = typer.Option(0, help="warm timed repeats per cell (default 3)"),
+    steps: int = typer.Option(0, help="VI steps per timed run at every N (default: 200 up to N=1e4, then 2e6/N, "
+                                      "at least 10)"),
+    repeats: int = typer.Option(0, help="warm timed repeats per cell (default 3; --quick 2)"),
+    threads: int = typer.Option(1, help="threads per cell for every framework (OpenMP/BLAS, torch, XLA; "
+                                        "default 1), at most the cores"),
     store: Path = typer.Option(Path("results/bench.sqlite"), help="SQLite store"),
     out: Path = typer.Option(Path("results/figures"), help="folder for the figure"),
     format: str = typer.Option("png", "--format", help="png, pdf or both"),
@@ -40,7 +44,9 @@ def scale_command(
     import suites
     from bench import driver, plan, report, scale
 
+    from bench import threads as thread_policy
     from bench.executors import LocalExecutor
+    from bench.selection import check_writable_store
     from bench.store import check_readable
 
     problems = suites.scale_study()
@@ -53,15 +59,17 @@ def scale_command(
     if format not in FORMATS:
         raise unknown("figure format", format, FORMATS)
     plan.check_positive(timeout=timeout)
+    thread_policy.check(threads, 1)
     if steps < 0 or repeats < 0 or (nuts_max_n is not None and nuts_max_n < 0):
         raise BenchInputError("--steps, --repeats and --nuts-max-n must be positive numbers")
     study = scale.with_options(
         scale.QUICK if quick else scale.FULL, sizes=scale.parse_sizes(sizes) if sizes else None,
         widths=scale.parse_widths(widths) if widths else None,
         methods=tuple(m.strip() for m in methods.split(",") if m.strip()) or None, steps=steps, repeats=repeats,
-        nuts_max_n=None if nuts_max_n is None else int(nuts_max_n),
+        nuts_max_n=None if nuts_max_n is None else int(nuts_max_n), threads=threads,
     )  # fmt: skip
     check_readable(store)
+    check_writable_store(store)
     planned, missing = {}, ""
     for device in sorted(names, key=scale.DEVICES.index):  # the CPU first: names and numbers checked there
         try:
@@ -73,22 +81,21 @@ def scale_command(
     console.print(f"[bold]{sum(map(len, planned.values()))} cells[/] (scale: {', '.join(planned)}) -> {store}")
     cache = store.parent / "cache" / "jax" if compile_cache else None
     hashes = [c.hash for cells in planned.values() for c in cells]
+    env_extra = {"jax_compilation_cache": str(cache) if cache else None,
+                 "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}  # fmt: skip
     command = shlex.join(["bench", *sys.argv[1:]])
     interrupted = False
     from bench.lifecycle import interrupt_on_signals
 
     interrupt_on_signals()
-    try:  # size by size, every device at each size: a study cut short still compares the devices
-        for n in study.sizes:
-            for device, cells in planned.items():
-                batch = [c for c in cells if problems.parse(c.problem)[0] == n]
-                if not batch:
-                    continue
-                pool = LocalExecutor(jobs=1, timeout=timeout, jax_cache=cache)
-                outcome = driver.execute(batch, store, pool, force=force, tag=tag, command=command, on_record=_print_record,
-                                         env_extra={"jax_compilation_cache": str(cache) if cache else None})  # fmt: skip
-                console.print(f"run {outcome.run_id} (N={problems.size_token(n)}, {device}): ran {outcome.ran}, "
-                              f"reused {outcome.reused} finished cells")  # fmt: skip
+    try:
+        for device, n, batch in scale.batches(planned, study.sizes):
+            pool = LocalExecutor(jobs=1, timeout=timeout, jax_cache=cache)
+            outcome = driver.execute(batch, store, pool, force=force, tag=tag, command=command, on_record=_print_record,
+                                     env_extra=env_extra)  # fmt: skip
+            at = f"N={problems.size_token(n)}" if n else "every N"
+            console.print(f"run {outcome.run_id} ({at}, {device}): ran {outcome.ran}, "
+                          f"reused {outcome.reused} finished cells")  # fmt: skip
     except KeyboardInterrupt:
         interrupted = True
         console.print(f"[yellow]interrupted[/]: finished cells are in {store}; the table shows them; run again to resume")

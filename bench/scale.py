@@ -27,8 +27,17 @@ NUTS = "numpyro.nuts"
 # NUTS is measured per gradient evaluation: short chains, a capped tree (a deep tree at a large N
 # is minutes of CPU for one cell, and the cost of one leapfrog step does not depend on the depth).
 NUTS_SETTINGS = {"chains": "2", "warmup": "50", "draws": "50", "max_tree_depth": "5"}
-SCORE_DRAWS = 100  # draws scored on the (small) test set: a sanity check of each fit, not a result
+# Draws scored on the (small) test set: a sanity check of each fit, not a result. Few, because the
+# final draws are not free at a large N: blackjax's log q evaluates the full-data density once per
+# draw, vmapped (100 draws at N = 1e5, width 32: 3.5 GB and 20 s; at 1e6 an OOM on a 24 GB machine).
+SCORE_DRAWS = 10
 DEVICES = ("cpu", "gpu")
+# Steps per timed VI run by N (unless --steps fixes them): the timed run covers POINT_STEPS data
+# points (about 0.1-5 s of CPU), between MIN_STEPS and problems.STEPS steps. 200 steps of 1e6
+# points would be minutes of CPU per repeat for one number; the loop is one compiled scan, so ten
+# steps already give its steady-state cost per step (compile is timed apart, before the repeats).
+POINT_STEPS = 2_000_000
+MIN_STEPS = 10
 
 
 @dataclass(frozen=True)
@@ -37,13 +46,22 @@ class Study:
     widths: tuple[int, ...] = problems.WIDTHS
     methods: tuple[str, ...] = VI_METHODS
     nuts_max_n: int = 10_000  # numpyro.nuts runs on the sizes up to this (0: not at all)
-    steps: int = problems.STEPS
+    steps: int = 0  # VI steps per timed run at every N; 0: by N (steps_at)
     repeats: int = 3
     draws: int = SCORE_DRAWS
+    threads: int = 1  # per cell (bench.threads): a 16-core host's CPU cells may use its cores
 
 
 FULL = Study()
-QUICK = Study(sizes=(1_000, 10_000, 100_000), widths=(4, 32), nuts_max_n=0)
+# --quick: three decades of N (one size a decade), width 32, the three VI methods, two repeats: 12
+# cells, about 2 minutes of one core here (each JAX cell costs 5-10 s of imports and XLA compiles
+# whatever its N, so every width more is a minute more; the full study adds 4 and 256).
+QUICK = Study(sizes=(1_000, 10_000, 100_000, 1_000_000), widths=(32,), nuts_max_n=0, repeats=2)
+
+
+def steps_at(study: Study, n: int) -> int:
+    """VI steps per timed run at N: the study's fixed count, else POINT_STEPS / N within bounds."""
+    return study.steps or max(MIN_STEPS, min(problems.STEPS, POINT_STEPS // n))
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -81,14 +99,38 @@ def plan(study: Study, device: str):
     """The study's cells on one device: the VI methods on every (N, width), NUTS on the small N."""
     from bench.plan import Request, build_plan
 
-    names = problems.grid(study.sizes, study.widths)
-    common = {"suite": "scale", "seeds": 1, "device": device, "repeats": study.repeats, "draws": study.draws}
+    common = {"suite": "scale", "seeds": 1, "device": device, "repeats": study.repeats, "draws": study.draws,
+              "threads": study.threads}  # fmt: skip
     vi = [m for m in study.methods if m.split(":")[0] != NUTS]
-    cells = build_plan(Request(problems=names, methods=vi, overrides={"steps": str(study.steps)}, **common)) if vi else []
+    cells = []
+    for n in study.sizes if vi else ():
+        steps = {"steps": str(steps_at(study, n))}
+        cells += build_plan(Request(problems=problems.grid([n], study.widths), methods=vi, overrides=steps, **common))
     small = problems.grid([n for n in study.sizes if n <= study.nuts_max_n], study.widths)
     if small and study.nuts_max_n:
         cells += build_plan(Request(problems=small, methods=[NUTS], overrides=NUTS_SETTINGS, **common))
     return sorted(cells, key=lambda c: (problems.parse(c.problem), c.label))
+
+
+def batches(planned: dict[str, list], sizes: Sequence[int]) -> list[tuple[str, int | None, list]]:
+    """(device, N or None, cells) runs in order: with two devices, size by size, both devices at each
+    size (a study cut short still compares them); with one, a single run in the order of `sizes`
+    (one pool, so its zygotes import each framework once rather than once per size)."""
+    order = {n: i for i, n in enumerate(sizes)}
+
+    def by_size(cells):
+        return sorted(cells, key=lambda c: order[problems.parse(c.problem)[0]])  # stable: widths, labels kept
+
+    if len(planned) == 1:
+        ((device, cells),) = planned.items()
+        return [(device, None, by_size(cells))] if cells else []
+    out = []
+    for n in sizes:
+        for device, cells in planned.items():
+            batch = [c for c in cells if problems.parse(c.problem)[0] == n]
+            if batch:
+                out.append((device, n, batch))
+    return out
 
 
 def cost_only_metrics(problem, data, fit, seed: int) -> dict[str, float]:
@@ -218,10 +260,10 @@ def to_markdown(rows: pd.DataFrame) -> str:
 
 
 def with_options(study: Study, sizes=None, widths=None, methods=None, steps=None, repeats=None,
-                 nuts_max_n=None) -> Study:  # fmt: skip
+                 nuts_max_n=None, threads=None) -> Study:  # fmt: skip
     """The study with the axes the command line gave replaced; NUTS runs only if still chosen."""
     changes = {k: v for k, v in {"sizes": sizes, "widths": widths, "methods": methods, "steps": steps,
-                                 "repeats": repeats}.items() if v}  # fmt: skip
+                                 "repeats": repeats, "threads": threads}.items() if v}  # fmt: skip
     if methods:
         chosen = any(m.split(":")[0] == NUTS for m in methods)
         changes["nuts_max_n"] = (nuts_max_n or study.nuts_max_n or FULL.nuts_max_n) if chosen else 0

@@ -1,5 +1,5 @@
 """The scale study: parametric problem names, the crossover, the figure (synthetic records for two
-devices), and `bench scale` end to end on a one-cell grid."""
+devices), the pre-flight, and `bench scale --quick` end to end on a one-size grid."""
 
 import math
 import os
@@ -15,6 +15,7 @@ import suites
 from bench import scale
 from bench.spec.errors import BenchInputError
 from suites import scale as problems
+from bench.environment import gpus
 from tests.conftest import requires_numpyro
 
 
@@ -59,11 +60,33 @@ def test_study_plan_runs_nuts_only_on_small_sizes():
     assert keys == {("moons_n1e3_h4", "numpyro.svi"), ("moons_n1e5_h4", "numpyro.svi"), ("moons_n1e3_h4", "numpyro.nuts")}
     nuts = next(c for c in cells if c.method == "numpyro.nuts")
     assert nuts.settings["max_tree_depth"] == int(scale.NUTS_SETTINGS["max_tree_depth"])
-    svi = next(c for c in cells if c.method == "numpyro.svi")
-    assert svi.settings["steps"] == scale.FULL.steps and svi.draws == scale.SCORE_DRAWS
+    steps = {c.problem: c.settings["steps"] for c in cells if c.method == "numpyro.svi"}
+    assert steps == {"moons_n1e3_h4": problems.STEPS, "moons_n1e5_h4": scale.POINT_STEPS // 100_000}  # fewer at a large N
+    assert {c.draws for c in cells} == {scale.SCORE_DRAWS}
+    fixed = scale.plan(scale.with_options(study, steps=7), "cpu")
+    assert {c.settings["steps"] for c in fixed if c.method == "numpyro.svi"} == {7}
     assert scale.with_options(scale.QUICK, methods=("torch.vi",)).nuts_max_n == 0
     assert scale.with_options(scale.QUICK, methods=("numpyro.nuts",)).nuts_max_n == scale.FULL.nuts_max_n
     assert scale.with_options(scale.FULL, nuts_max_n=0).nuts_max_n == 0
+
+
+def test_steps_by_size_and_the_quick_study():
+    assert [scale.steps_at(scale.FULL, n) for n in (1000, 10_000, 30_000, 100_000, 1_000_000)] == [200, 200, 66, 20, 10]
+    quick = scale.QUICK
+    assert quick.sizes[0] == 1000 and quick.sizes[-1] == 1_000_000 and len(quick.sizes) >= 4  # three decades
+    assert quick.nuts_max_n == 0 and quick.repeats == 2 and len(scale.plan(quick, "cpu")) == 12
+    full = scale.plan(scale.FULL, "cpu")
+    assert len({c.problem for c in full}) == len(problems.SIZES) * len(problems.WIDTHS) >= 15
+    assert {c.method for c in full} == {"numpyro.svi", "blackjax.meanfield_vi", "torch.vi", "numpyro.nuts"}
+
+
+def test_runs_go_size_by_size_across_devices_and_in_one_pool_on_one_device():
+    study = scale.Study(sizes=(100_000, 1000), widths=(4,), methods=("torch.vi",), nuts_max_n=0)
+    cpu = scale.plan(study, "cpu")
+    (only,) = scale.batches({"cpu": cpu}, study.sizes)
+    assert only[:2] == ("cpu", None) and [c.problem for c in only[2]] == ["moons_n1e5_h4", "moons_n1e3_h4"]
+    both = scale.batches({"cpu": cpu, "gpu": cpu}, study.sizes)  # (the same cells stand in for the GPU's)
+    assert [(d, n) for d, n, _ in both] == [("cpu", 100_000), ("gpu", 100_000), ("cpu", 1000), ("gpu", 1000)]
 
 
 def test_crossover_interpolates_in_log_log():
@@ -126,42 +149,57 @@ def test_cpu_only_figure_has_no_crossover_and_the_table_shows_failures():
     assert "GPU faster from N ~ 5e+03" in text and "GPU faster from N ~ 2e+04" in text
 
 
+def _bench(cwd, *args):
+    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env=dict(os.environ, BENCH_TEST_METHODS="1"))  # fmt: skip
+
+
+@pytest.mark.skipif(bool(gpus()), reason="a GPU is visible: the pre-flight may pass")
+def test_scale_on_the_gpu_alone_without_one_exits_two_with_one_line_and_writes_nothing(tmp_path):
+    result = _bench(tmp_path, "scale", "--quick", "--devices", "gpu", "--store", str(tmp_path / "s.sqlite"),
+                    "--out", str(tmp_path / "figures"))  # fmt: skip
+    assert result.returncode == 2, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "no GPU is visible" in line and "valid choices: cpu" in line
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 @requires_numpyro
-def test_bench_scale_end_to_end_then_report_and_plot(tmp_path):
-    """One tiny cell (N=200, width 2, 20 steps) through `bench scale`; `--devices cpu,gpu` on a
-    machine without a GPU runs the CPU half and says, in one line, that the GPU half was not there."""
-    from bench.environment import gpus
-
+def test_bench_scale_quick_end_to_end_then_report_and_plot(tmp_path):
+    """`bench scale --quick` cut to one tiny size (N=200, width 2, 20 steps): a NumPyro cell and one
+    that fails (a row of its own, not the study's end); `--devices cpu,gpu` without a GPU runs the
+    CPU half and says, in one line, that the GPU half was not there."""
     store, out = tmp_path / "bench.sqlite", tmp_path / "figures"
-
-    def bench(*args):
-        return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=tmp_path, capture_output=True, text=True,
-                              timeout=600, env=dict(os.environ))  # fmt: skip
-
     devices = "cpu" if gpus() else "cpu,gpu"
-    args = ["scale", "--devices", devices, "--sizes", "200", "--widths", "2", "--methods", "numpyro.svi:auto_normal",
-            "--steps", "20", "--repeats", "2", "--store", str(store), "--out", str(out)]  # fmt: skip
-    result = bench(*args)
+    args = ["scale", "--quick", "--devices", devices, "--sizes", "200", "--widths", "2", "--methods",
+            "numpyro.svi:auto_normal,testing.raise", "--steps", "20", "--store", str(store), "--out", str(out)]  # fmt: skip
+    result = _bench(tmp_path, *args)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "milliseconds per step" in result.stdout and "N=200" in result.stdout
+    (crashed,) = [x for x in result.stdout.splitlines() if "testing.raise" in x and "cpu" in x and "│" in x]
+    assert "error" in crashed  # the failed cell is a row of the table, not a crash of the study
     if devices == "cpu,gpu":
         (line,) = [x for x in result.stdout.splitlines() if "GPU half was not available" in x]
         assert "no GPU is visible" in line and "'bench[gpu]'" in line  # the extra named, not eaten as markup
     assert (out / "scale.png").exists()
     con = sqlite3.connect(store)
-    record = con.execute("SELECT record_id, suite, problem, status FROM records").fetchall()
-    assert [r[1:] for r in record] == [("scale", "moons_n200_h2", "ok")]
-    metrics = dict(con.execute("SELECT metric, value FROM metrics WHERE record_id = ?", (record[0][0],)).fetchall())
+    records = con.execute("SELECT record_id, suite, problem, method, status FROM records ORDER BY method").fetchall()
+    assert [r[1:] for r in records] == [("scale", "moons_n200_h2", "numpyro.svi", "ok"),
+                                        ("scale", "moons_n200_h2", "testing.raise", "error")]  # fmt: skip
+    svi = records[0][0]
+    metrics = dict(con.execute("SELECT metric, value FROM metrics WHERE record_id = ?", (svi,)).fetchall())
     assert metrics["time_per_step_s"] == pytest.approx(metrics["run_s"] / 20)
     assert metrics["compile_s"] > 0 and metrics["peak_rss_bytes"] > 0 and "auc" in metrics
     assert metrics["peak_device_bytes"] is None  # JAX's CPU client reports none: stored as missing
     assert "elbo" not in metrics  # cost only: no full-data ELBO
+    repeats = con.execute("SELECT COUNT(*) FROM timing_samples WHERE record_id = ? AND phase = 'run_s'", (svi,))
+    assert repeats.fetchone()[0] == scale.QUICK.repeats  # the quick study's repeats; compile timed apart
     con.close()
 
-    again = bench(*[a if a != "cpu,gpu" else "cpu" for a in args])  # resumed (and no GPU probe again)
-    assert again.returncode == 0 and "reused 1 finished cells" in again.stdout
-    report = bench("report", "--store", str(store))
+    again = _bench(tmp_path, *[a if a != "cpu,gpu" else "cpu" for a in args])  # resumed (and no GPU probe again)
+    assert again.returncode == 0 and "reused 1 finished cells" in again.stdout, again.stdout  # the failure re-runs
+    report = _bench(tmp_path, "report", "--store", str(store))
     assert report.returncode == 0 and "## scale: milliseconds per step" in report.stdout, report.stderr
-    plot = bench("plot", "--kind", "scale", "--store", str(store), "--out", str(tmp_path / "plots"))
+    plot = _bench(tmp_path, "plot", "--kind", "scale", "--store", str(store), "--out", str(tmp_path / "plots"))
     assert plot.returncode == 0 and (tmp_path / "plots" / "scale.png").exists(), plot.stderr
