@@ -47,8 +47,8 @@ def scale_figure(rows: pd.DataFrame) -> plt.Figure:
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize=6.5)
     if set(rows["device"]) == {"cpu"}:
-        fig.suptitle("CPU only: the GPU half was not available (no GPU measurements in the store)", fontsize=9)
-        fig.tight_layout(rect=(0, 0, 1, 0.95))
+        fig.suptitle("CPU only: the GPU half was not available\n(no GPU measurements in the store)", fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 0.9))
     else:
         fig.tight_layout()
     return fig
