@@ -12,7 +12,7 @@ from tests.conftest import ROOT, requires_numpyro
 
 
 @requires_numpyro
-@pytest.mark.slow
+@pytest.mark.heavy  # runs the whole pytest-benchmark suite (minutes); `tox -e perf` is its real use
 @pytest.mark.skipif(importlib.util.find_spec("pytest_benchmark") is None, reason="perf extra not installed")
 def test_perf_suite_writes_benchmark_json(tmp_path):
     out = tmp_path / "bench.json"

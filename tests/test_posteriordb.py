@@ -99,21 +99,26 @@ def test_eight_schools_scores_the_derived_theta():
 SMALL = {"chains": 4, "warmup": 300, "draws": 300}
 
 
-@pytest.mark.slow
-@requires_blackjax
-@requires_numpyro
+# NUTS on these takes minutes on 2 cores (diamonds' 26 coefficients, arK's and sblrc's long trees,
+# kidiq's condition number): CI's time goes to the others; `-m heavy` and `bench reference verify` run them
+SLOW_TRANSLATIONS = ("diamonds", "arK", "kidiq_interaction", "sblrc_blr")
+
+
 def _translation_cases():
-    """Every posterior with both samplers. The default run checks each posterior with one of them,
-    alternating, so both samplers and every translation are covered in CI's time; the other half,
-    and diamonds (26 coefficients, NUTS minutes), are `heavy`: `python -m pytest -m heavy` runs them,
-    and `bench reference verify --suite posteriordb` runs all 16 at full strength."""
+    """Every posterior with both samplers. The default run checks the quicker posteriors with one
+    sampler each, alternating, so both samplers run in CI's time; the rest are `heavy`:
+    `python -m pytest -m heavy` runs them, and `bench reference verify --suite posteriordb` runs all
+    16 at full strength."""
     samplers = ("numpyro.nuts", "blackjax.nuts")
     for index, name in enumerate(POSTERIORS):
         for sampler in samplers:
-            light = name != "diamonds" and sampler == samplers[index % 2]
+            light = name not in SLOW_TRANSLATIONS and sampler == samplers[index % 2]
             yield pytest.param(name, sampler, marks=() if light else pytest.mark.heavy, id=f"{name}-{sampler}")
 
 
+@pytest.mark.slow
+@requires_blackjax
+@requires_numpyro
 @pytest.mark.parametrize("name,sampler", list(_translation_cases()))
 def test_nuts_on_our_translation_reproduces_posteriordb(name, sampler):
     from bench.reference_build import BuildSettings
