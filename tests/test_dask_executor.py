@@ -45,13 +45,13 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
     from bench.executors import LocalExecutor
 
     cells = [cell("testing.exact", "coinflip", 1), cell("testing.exact", "banana"), cell("testing.raise")]
-    local = {r.hash: r for r in LocalExecutor(jobs=2, timeout=60).run(cells)}
+    local = {r.hash: r for r in LocalExecutor(jobs=2, timeout=600).run(cells)}
     # A cluster started apart from the executor, its workers with their own thread setting, so the
     # environment a record carries is seen to be the worker's, not this process's.
     assert os.environ.get("OMP_NUM_THREADS") != "3"
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
                                   env={"OMP_NUM_THREADS": "3"}) as cluster:  # fmt: skip
-        executor = DaskExecutor(scheduler=cluster.scheduler_address, timeout=60)
+        executor = DaskExecutor(scheduler=cluster.scheduler_address, timeout=600)
         try:
             remote = {r.hash: r for r in executor.run(cells)}
             workers = set(executor.client.scheduler_info()["workers"])
