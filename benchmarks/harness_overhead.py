@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -48,28 +47,23 @@ def run_suite(store: Path, suite: str, seeds: int, repeats: int, force: bool, ex
 
 
 def latest_run(store: Path) -> dict:
-    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
-    try:
-        run_id = con.execute("SELECT run_id FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1").fetchone()[0]
-        records = con.execute("SELECT record_id, status, wall_s, info FROM records WHERE run_id = ?", (run_id,)).fetchall()
-        samples = con.execute(
-            "SELECT phase, SUM(seconds) FROM timing_samples WHERE record_id IN"
-            " (SELECT record_id FROM records WHERE run_id = ?) GROUP BY phase", (run_id,)
-        ).fetchall()  # fmt: skip
-    finally:
-        con.close()
+    from bench.store import run_ids, run_records, timing_samples
+
+    records = run_records(store, run_ids(store)[-1])
+    ids = [int(i) for i in records["record_id"]]
+    samples = {phase: float(timing_samples(store, ids, phase)["value"].sum()) for phase in ("compile_s", "run_s")}
     phases: Counter = Counter()
     caches: Counter = Counter()
-    for _, _, _, info in records:
+    for info in records["info"]:
         info = json.loads(info or "{}")
         phases.update({k: float(v) for k, v in info.get("phases", {}).items()})
         if "compile_cache" in info:
             caches[info["compile_cache"]] += 1
     return {
         "cells": len(records),
-        "statuses": Counter(status for _, status, _, _ in records),
-        "cell_wall": sum(w or 0.0 for _, _, w, _ in records),
-        "timing": dict(samples),
+        "statuses": Counter(records["status"]),
+        "cell_wall": float(records["wall_s"].fillna(0.0).sum()),
+        "timing": samples,
         "phases": phases,
         "caches": caches,
     }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from backends.numpyro import NUTSSettings
+from backends.jax_common.settings import NUTSSettings
 from bench.spec.methods import Method, recipe_defaults, require_positive
 
 REQUIRES = ("jax", "blackjax", "numpyro", "optax")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backends.jax_common.settings import NUTSSettings
 from bench.spec.methods import Method, recipe_defaults, require_positive
 from bench.spec.problem import Problem
 
@@ -31,21 +32,6 @@ class SVISettings:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.batch_size < 0:
             raise ValueError("batch_size must be >= 0 (0 means full batch)")
-
-
-@dataclass(frozen=True)
-class NUTSSettings:
-    chains: int = 4
-    warmup: int = 1000
-    draws: int = 1000  # kept per chain, after thinning
-    thin: int = 1
-    target_accept: float = 0.8
-    max_tree_depth: int = 10
-
-    def __post_init__(self) -> None:
-        require_positive(self, "chains", "warmup", "draws", "thin", "max_tree_depth")
-        if not 0 < self.target_accept < 1:
-            raise ValueError("target_accept must lie in (0, 1)")
 
 
 def guides_for(problem: Problem) -> list[str]:

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 from numpyro.infer import NUTS
 
-from backends.numpyro import NUTSSettings
+from backends.jax_common.settings import NUTSSettings
 from backends.jax_common.compile import compile_and_time, require_jax_device
 from backends.jax_common.mcmc import mcmc_result
 from backends.jax_common.target import JaxTarget

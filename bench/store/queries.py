@@ -108,6 +108,11 @@ def _latest(run_ids: Sequence[str] | None = None, tag: str | None = None, cell_k
     return LATEST_PER_CELL.format(where=("WHERE " + " AND ".join(where)) if where else ""), params
 
 
+def run_records(path: Path | str, run_id: str) -> pd.DataFrame:
+    """The records one run wrote: record_id, status, wall_s, info (its JSON text)."""
+    return _frame(path, "SELECT record_id, status, wall_s, info FROM records WHERE run_id = ? ORDER BY record_id", [run_id])
+
+
 def latest_record_ids(path: Path | str, run_ids: Sequence[str] | None = None) -> list[int]:
     """The latest record of each cell, in the whole store or within `run_ids`."""
     query, params = _latest(run_ids=run_ids)
