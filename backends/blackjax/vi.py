@@ -23,7 +23,7 @@ from blackjax.vi.meanfield_vi import generate_meanfield_logdensity
 
 from backends.blackjax import GaussianVISettings, PathfinderSettings
 from backends.blackjax.mcmc import _setup
-from backends.jax_common.compile import compile_and_time
+from backends.jax_common.compile import compile_and_time, harness_jit
 from backends.jax_common.segments import checkpoint_steps, scan_with_snapshots, snapshot_at
 from backends.jax_common.target import JaxTarget
 from bench.spec.checkpoints import vi_checkpoints
@@ -53,14 +53,19 @@ LOG_Q_GAP_MAX = 1.0  # nats: the median disagreement of BlackJAX's log q with th
 
 
 def _meanfield_draws(vi, state, key, num: int):
-    """(z, log q): BlackJAX's draws and density (elementwise, no solve: precise in float32)."""
-    z = vi.sample(key, state, num)
-    return z, jax.vmap(generate_meanfield_logdensity(state.mu, state.rho))(z)
+    """(z, log q): BlackJAX's draws and density (elementwise, no solve: precise in float32), one compile."""
+
+    def draw(s):
+        z = vi.sample(key, s, num)
+        return z, jax.vmap(generate_meanfield_logdensity(s.mu, s.rho))(z)
+
+    return harness_jit(draw)(state)
 
 
 def _fullrank_draws(vi, state, key, num: int):
     """(z, log q) with z = mu + L eps, BlackJAX's draws (same key, same layout), and log q exact from
-    eps; FloatingPointError when the library's log q, the one its objective used, disagrees."""
+    eps; FloatingPointError when the library's log q, the one its objective used, disagrees. Eager, as
+    BlackJAX's own `sample` is: a compiled product rounds differently in the last bit."""
     dim = state.mu.shape[0]
     chol = _unflatten_cholesky(state.chol_params, dim)
     eps = jax.random.normal(key, (num, dim), dtype=state.mu.dtype)
@@ -103,9 +108,9 @@ def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tup
                                    xs=jax.random.split(key, steps))  # fmt: skip
 
     (state, losses, snapshots), compile_s, run_s = compile_and_time(run, (state0, fit_key), context.repeats)
-    # one compiled sampler for the final draws and every checkpoint (the first `num` of a full batch)
-    sample = jax.jit(lambda s: vi.sample(draw_key, s, context.draws))
     z, log_q = draw(vi, state, draw_key, context.draws)
+    # one compiled sampler for every checkpoint (the first `num` of a full batch)
+    sample = harness_jit(lambda s: vi.sample(draw_key, s, context.draws))
 
     def sampler_at(index: int):
         then = state._replace(**dict(zip(family, snapshot_at(snapshots, index))))
@@ -144,7 +149,7 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings
         return state, -info.path.elbo
 
     (state, losses), compile_s, run_s = compile_and_time(run, (fit_key, start), context.repeats)
-    z, log_q = blackjax.pathfinder.sample(draw_key, state, context.draws)
+    z, log_q = harness_jit(lambda s: blackjax.pathfinder.sample(draw_key, s, context.draws))(state)  # one compile, not op by op
     losses = np.asarray(losses)
     # -inf ELBOs mark iterates without an estimate: the start (no curvature yet) and the padding
     # after L-BFGS stops; the trace keeps the estimates that exist
