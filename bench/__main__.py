@@ -1,5 +1,5 @@
 """`python -m bench`: the same command line as `bench`."""
 
-from bench.cli import main
+from bench.cli.app import main
 
 main()

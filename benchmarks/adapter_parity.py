@@ -54,7 +54,7 @@ def parse_args() -> argparse.Namespace:
 
 ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None and ARGS.threads > 0:  # before any framework import, as a cell's worker does
-    from bench.threads import environment
+    from bench.runtime.threads import environment
 
     os.environ.update(environment(ARGS.threads, os.environ.get("XLA_FLAGS")))
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -430,7 +430,7 @@ def main() -> None:
     import torch
 
     if args.threads > 0:
-        from bench.threads import configure_loaded
+        from bench.runtime.threads import configure_loaded
 
         configure_loaded(args.threads)
     wanted_methods = {m.strip() for m in args.methods.split(",") if m.strip()}

@@ -43,7 +43,7 @@ if [ -d shared/wheels ]; then  # ArviZ, BlackJAX, PyMC may travel as wheels: ins
             "$( [ $module = sklearn ] && echo scikit-learn || echo $module )" >> "$OUT/log.txt" 2>&1
     done
 fi
-$PY -m bench.cli env --json > "$OUT/env.json" 2>&1
+$PY -m bench env --json > "$OUT/env.json" 2>&1
 # The VI methods whose backend is importable here (a missing one would stop the plan with exit 2).
 METHODS=$($PY - <<'EOF'
 import importlib.util
@@ -57,26 +57,26 @@ say "methods: $METHODS"
 # 1-2. The bnn suite on the GPU, then on the CPU (about a minute each on a fast machine).
 for device in ${DEVICES//,/ }; do
     say "bench run --suite bnn --device $device"
-    timeout -k "$GRACE_S" -s TERM "$BNN_S" $PY -m bench.cli run --suite bnn --device "$device" --seeds 1 --threads "$THREADS" \
+    timeout -k "$GRACE_S" -s TERM "$BNN_S" $PY -m bench run --suite bnn --device "$device" --seeds 1 --threads "$THREADS" \
         --store "$STORE" --tag "bnn-$device" --no-compile-cache > "$OUT/bnn-$device.txt" 2>&1
     say "exit $? ($(tail -n 1 "$OUT/bnn-$device.txt"))"
 done
 
 # 3. The scale study: both devices at each size before the next size; N = 1e6 and 1e3 first (the
 #    two claims: the GPU >= 10x faster at 1e6, the CPU faster at the seed's N ~ 1e3), then the
-#    sizes that place the crossover. 2 repeats; steps by N (bench.scale.steps_at): time per step
+#    sizes that place the crossover. 2 repeats; steps by N (bench.studies.scale.steps_at): time per step
 #    is what is measured, and 100 CPU steps at 1e6 points would spend the whole budget on one size.
 SCALE_S=$(( $(left) - 45 - GRACE_S ))
 say "bench scale (deadline ${SCALE_S}s)"
-timeout -k "$GRACE_S" -s TERM "$SCALE_S" $PY -m bench.cli scale --devices "$DEVICES" --sizes "$SIZES" --widths "$WIDTHS" \
+timeout -k "$GRACE_S" -s TERM "$SCALE_S" $PY -m bench scale --devices "$DEVICES" --sizes "$SIZES" --widths "$WIDTHS" \
     --methods "$METHODS" --nuts-max-n 1e3 --repeats 2 --threads "$THREADS" --store "$STORE" \
     --out "$OUT/figures" --format both --no-compile-cache > "$OUT/scale.txt" 2>&1
 say "exit $?"
 
 # 4. Tables and figures from the store.
-$PY -m bench.cli report --store "$STORE" > "$OUT/report.md" 2>&1
-$PY -m bench.cli report --store "$STORE" --format csv --out "$OUT/report.csv" >> "$OUT/log.txt" 2>&1
-timeout 30 $PY -m bench.cli plot --kind scale --store "$STORE" --out "$OUT/figures" --format both >> "$OUT/log.txt" 2>&1
+$PY -m bench report --store "$STORE" > "$OUT/report.md" 2>&1
+$PY -m bench report --store "$STORE" --format csv --out "$OUT/report.csv" >> "$OUT/log.txt" 2>&1
+timeout 30 $PY -m bench plot --kind scale --store "$STORE" --out "$OUT/figures" --format both >> "$OUT/log.txt" 2>&1
 say "done: $OUT (report.md, scale.txt, figures/scale.png)"
 tail -n 40 "$OUT/scale.txt"
 sed -n '/^## scale/,$p' "$OUT/report.md" | head -n 40  # the study's table from the store, even after a kill

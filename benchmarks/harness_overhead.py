@@ -32,7 +32,7 @@ def loadavg() -> str:
 
 
 def run_suite(store: Path, suite: str, seeds: int, repeats: int, force: bool, extra: list[str]) -> float:
-    command = [sys.executable, "-m", "bench.cli", "run", "--suite", suite, "--seeds", str(seeds),
+    command = [sys.executable, "-m", "bench", "run", "--suite", suite, "--seeds", str(seeds),
                "--repeats", str(repeats), "--store", str(store), *(["--force"] if force else []), *extra]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     start = perf_counter()

@@ -54,7 +54,7 @@ def assert_recovers_coinflip(problem, data, result, mean_tol=0.02, elbo_tol=0.05
 
 
 def _cuda_visible() -> bool:
-    from bench.environment import gpus
+    from bench.runtime.environment import gpus
 
     return bool(gpus())
 
@@ -81,12 +81,12 @@ def small_store(tmp_path_factory):
     store = root / "bench.sqlite"
 
     def bench(*args):
-        result = subprocess.run([sys.executable, "-m", "bench.cli", *args, "--store", str(store)], cwd=root,
+        result = subprocess.run([sys.executable, "-m", "bench", *args, "--store", str(store)], cwd=root,
                                 capture_output=True, text=True, timeout=600, env=dict(os.environ))  # fmt: skip
         assert result.returncode == 0, result.stderr
 
     import suites
-    from bench import reference_build
+    from bench.references import build as reference_build
 
     sine = suites.get_problem("sine")
     short = reference_build.settings_for(sine, {"chains": 2, "warmup": 50, "draws": 50})

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bench.cli import app
-from bench.environment import gpus
+from bench.cli.app import app
+from bench.runtime.environment import gpus
 from tests.conftest import HAS_NUMPYRO
 
 S = "{store}"  # placeholders, filled from the sandbox
@@ -133,7 +133,7 @@ class _Inline:
     """Runs cells in this process: the sandbox's store needs records, not isolation."""
 
     def run(self, cells):
-        from bench.worker import run_cell
+        from bench.execution.worker import run_cell
 
         for cell in cells:
             yield run_cell(cell)
@@ -153,8 +153,8 @@ def _set_immutable(path: Path, on: bool) -> bool:
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory):
-    from bench import driver
-    from bench.plan import Request, build_plan
+    from bench.execution import driver
+    from bench.execution.plan import Request, build_plan
 
     root = tmp_path_factory.mktemp("bad_input")
     store = root / "store.sqlite"

@@ -4,7 +4,8 @@ VI backend's checkpoints are real snapshots of its fit (the last one is the fitt
 import numpy as np
 import pytest
 
-from bench import checkpoints, scoring
+from bench.scoring import checkpoints
+from bench import scoring
 from bench.spec.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
 from tests.conftest import HAS_BLACKJAX, HAS_NUMPYRO, HAS_PYMC, HAS_TORCH, fit_method, requires_numpyro
 

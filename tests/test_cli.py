@@ -15,7 +15,7 @@ from tests.conftest import ROOT, requires_numpyro
 def bench(*args, cwd, timeout=300):
     env = dict(os.environ, BENCH_TEST_METHODS="1")
     return subprocess.run(
-        [sys.executable, "-m", "bench.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -108,7 +108,7 @@ def test_bad_input_is_one_line_exit_two_and_nothing_written(tmp_path, args, mess
 
 
 def test_gpu_without_gpu_and_corrupt_store_exit_two(tmp_path):
-    from bench.environment import gpus
+    from bench.runtime.environment import gpus
 
     if not gpus():
         result = bench("run", "--suite", "toy", "--device", "gpu", "--store", str(tmp_path / "s.sqlite"), cwd=tmp_path)
@@ -144,7 +144,7 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path, signum):
     env = dict(os.environ, BENCH_TEST_METHODS="1")
     # Started with SIGINT ignored, as a shell starts a background job (trap, not preexec_fn: no fork of this
     # multithreaded test process running Python before exec).
-    command = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', sys.executable, "-m", "bench.cli", *args]
+    command = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', sys.executable, "-m", "bench", *args]
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from bench import compare
-from bench.cells import Cell
+from bench.regression import sides as compare
+from bench.records.cells import Cell
 from bench.store import Store
-from bench.record import Record
+from bench.records.record import Record
 
 RNG = np.random.default_rng(0)
 
@@ -32,7 +32,7 @@ def write_store(path, run_s_by_cell, cpu="Test CPU A", elbo=-14.79, tag=None, ru
 
 
 def run_compare(base, current):
-    from bench import gate
+    from bench.regression import gate
 
     return gate.compare(compare.load_side(str(base), base), compare.load_side(str(current), current))
 
@@ -84,7 +84,7 @@ def test_verdict_rules():
 
 
 def bench_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True,
                           env=dict(os.environ), timeout=120)  # fmt: skip
 
 
@@ -109,7 +109,7 @@ def test_history_marks_the_change_point(tmp_path):
     store = tmp_path / "s.sqlite"
     for day, mean in enumerate([1.0, 1.0, 1.0, 1.5, 1.5], start=1):
         write_store(store, {"coinflip": RNG.normal(mean, 0.01, 10)}, run_id=f"2026010{day}T000000-aaaaaa")
-    from bench import history
+    from bench.regression import history
 
     table = history.history(store, "coinflip", "numpyro.svi:auto_normal", "run_s")
     assert table["change_point"].tolist() == [False, False, False, True, False]
@@ -121,7 +121,7 @@ def test_history_marks_the_change_point(tmp_path):
 def test_a_record_run_on_a_cluster_worker_is_compared_by_the_workers_machine(tmp_path):
     """A record bringing its worker's environment (the Dask executor's do) is judged by that
     machine, not by the driver's that began the run."""
-    from bench.driver import _note_provenance
+    from bench.execution.driver import _note_provenance
 
     def store_with(path, driver_cpu, worker_cpu, run_s):
         with Store(path, create=True) as store:

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from bench.cells import Cell
+from bench.records.cells import Cell
 from tests.test_cli import bench, has_ok_row, rows
 
 distributed = pytest.importorskip("distributed", reason="dask extra not installed: pip install 'bench[dask]'")
@@ -34,15 +34,15 @@ def _cell_processes(folder) -> list[int]:
 
 def comparable(record):
     """What must not depend on the executor: everything but timings and where it ran."""
-    from bench.metrics import result_metrics
+    from bench.scoring.metrics import result_metrics
 
     untimed = result_metrics(record.metrics)
     return record.status, record.reason, untimed, record.components, record.trace
 
 
 def test_cluster_records_equal_local_records_and_carry_the_workers_environment():
-    from bench.dask_executor import DaskExecutor
-    from bench.executors import LocalExecutor
+    from bench.execution.dask_executor import DaskExecutor
+    from bench.execution.executors import LocalExecutor
 
     cells = [cell("testing.exact", "coinflip", 1), cell("testing.exact", "banana"), cell("testing.raise")]
     local = {r.hash: r for r in LocalExecutor(jobs=2, timeout=600).run(cells)}
@@ -74,8 +74,8 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
 
 
 def test_a_killed_worker_gives_its_cell_a_worker_lost_row_and_the_grid_goes_on(tmp_path, monkeypatch):
-    from bench import driver
-    from bench.dask_executor import DaskExecutor
+    from bench.execution import driver
+    from bench.execution.dask_executor import DaskExecutor
 
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # the cells' folders, to find an orphaned cell afterwards
     executor = DaskExecutor(jobs=2, timeout=120)
@@ -118,7 +118,7 @@ def test_interrupted_cluster_run_keeps_finished_cells_kills_its_cells_and_resume
     store = tmp_path / "s.sqlite"
     args = ["run", "--suite", "toy", "--problems", "gamma", "--repeats", "1", "--store", str(store),
             "--executor", "dask", "--jobs", "2"]  # fmt: skip
-    command = [sys.executable, "-m", "bench.cli", *args, "--methods", "testing.exact,testing.sleep"]
+    command = [sys.executable, "-m", "bench", *args, "--methods", "testing.exact,testing.sleep"]
     env = dict(os.environ, BENCH_TEST_METHODS="1", TMPDIR=str(tmp_path))
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 180
@@ -153,7 +153,7 @@ def test_unreachable_scheduler_is_bad_input_and_writes_nothing(tmp_path):
 
 
 def test_host_slots_are_distinct_while_held_and_reused_after(tmp_path):
-    from bench.dask_executor import host_slot
+    from bench.execution.dask_executor import host_slot
 
     cache = tmp_path / "cache" / "jax"
     with host_slot(cache) as first, host_slot(cache) as second:
@@ -167,7 +167,7 @@ def test_host_slots_are_distinct_while_held_and_reused_after(tmp_path):
 def test_gpu_cells_run_on_workers_offering_the_gpu_resource(tmp_path):
     """Placement, without a GPU: the cell asks for resource GPU=1, so only the worker started with
     `--resources GPU=1` runs it (testing.exact imports no framework, so it runs there)."""
-    from bench.dask_executor import DaskExecutor
+    from bench.execution.dask_executor import DaskExecutor
     from bench.spec.errors import BenchInputError
 
     gpu_cell = Cell("toy", "coinflip", "testing.exact", "", 0, "gpu", "float32", 1, 200, {"steps": 10, "sleep_s": 0.0},

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench.figure_data import kept_rows
+from bench.scoring.figure_data import kept_rows
 from tests.conftest import requires_numpyro
 from tests.test_cli import bench
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.reasons import REASON_LIMIT
+from bench.records.reasons import REASON_LIMIT
 
 GRID = ["--suite", "toy", "--repeats", "1", "--draws", "200", "--no-compile-cache"]
 
@@ -33,12 +33,12 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 
 
 def bench(*args: str, tmp: Path, timeout: float = 600, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=tmp, env=_env(tmp, **extra),
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=tmp, env=_env(tmp, **extra),
                           capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
 
 def start(*args: str, tmp: Path, preexec_fn=None, **extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bench.cli", *args], cwd=tmp, env=_env(tmp, **extra),
+    return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=tmp, env=_env(tmp, **extra),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn)  # fmt: skip
 
 
@@ -254,9 +254,9 @@ def test_two_runs_on_one_store_record_each_cell_once(tmp_path):
 
 
 def test_non_finite_failures_of_any_library_are_diverged():
-    from bench.cells import Cell
-    from bench.reasons import classify
-    from bench.record import Record
+    from bench.records.cells import Cell
+    from bench.records.reasons import classify
+    from bench.records.record import Record
 
     parameter_value_error = type("ParameterValueError", (ValueError,), {})  # PyMC's, when p went NaN
     assert classify(parameter_value_error("0 <= p <= 1")) == "diverged"

@@ -15,11 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import compare, confirm, dashboards
-from bench.cells import Cell
+from bench.regression import sides as compare
+from bench.regression import confirm
+from bench.regression import dashboards
+from bench.records.cells import Cell
 from bench.spec.errors import BenchInputError
 from bench.store import Store
-from bench.record import Record
+from bench.records.record import Record
 
 RNG = np.random.default_rng(1)
 # Bencher's published BMF schema (https://bencher.dev/bmf.json)
@@ -59,7 +61,7 @@ def write_run(path, run_id, seeds, problem="coinflip", cpu="CPU A", command="ben
 
 def table_for(path, base="previous", current="latest", **thresholds):
     sides = compare.load_side(base, path), compare.load_side(current, path)
-    from bench import gate
+    from bench.regression import gate
 
     return gate.compare(*sides, compare.Thresholds(**thresholds))
 
@@ -126,7 +128,7 @@ def test_compile_time_is_gated_against_its_own_history(tmp_path):
 
 
 def bench_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True,
                           env=dict(os.environ), timeout=300)  # fmt: skip
 
 
@@ -240,7 +242,8 @@ def test_csv_export_encodes_array_blobs_as_base64(tmp_path):
 def test_standard_errors_the_worker_stores():
     from sklearn.metrics import roc_auc_score
 
-    from bench import predictive, scoring
+    from bench.scoring import predictive
+    from bench import scoring
     from tests.conftest import fit_method
 
     rng = np.random.default_rng(0)

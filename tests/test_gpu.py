@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from bench import gpu
-from bench.environment import gpus
+from bench.runtime import gpu
+from bench.runtime.environment import gpus
 from bench.spec.errors import BenchInputError
 from tests.conftest import requires_numpyro, requires_torch
 
@@ -49,7 +49,7 @@ def test_framework_of_a_method():
 def test_plan_marks_the_cells_of_a_framework_without_a_gpu(monkeypatch):
     """The plan's wiring: the pre-flight's reasons land on the cells (probe outcomes substituted:
     this machine has no GPU to make one of them true)."""
-    from bench.plan import Request, build_plan
+    from bench.execution.plan import Request, build_plan
 
     monkeypatch.setattr(gpu, "probe_all", lambda frameworks: {"jax": YES["jax"], "torch": NO["torch"]})
     cells = build_plan(Request("scale", problems=["moons_n200_h2"], methods=["numpyro.svi:auto_normal", "torch.vi",
@@ -74,7 +74,7 @@ def test_real_probes_name_the_fix_on_a_machine_without_a_gpu():
 @pytest.mark.skipif(bool(gpus()), reason="a GPU is visible")
 def test_gpu_run_without_a_gpu_exits_two_with_one_line_and_writes_nothing(tmp_path):
     store = tmp_path / "results" / "bench.sqlite"
-    result = subprocess.run([sys.executable, "-m", "bench.cli", "run", "--suite", "bnn", "--device", "gpu",
+    result = subprocess.run([sys.executable, "-m", "bench", "run", "--suite", "bnn", "--device", "gpu",
                              "--methods", "numpyro.svi,torch.vi", "--store", str(store)],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300, env=dict(os.environ))  # fmt: skip
     assert result.returncode == 2
@@ -146,8 +146,8 @@ def test_peak_memory_is_what_the_framework_reports_or_nan():
 
 
 def test_gpu_cells_get_no_preallocation():
-    from bench.cells import Cell
-    from bench.executors import worker_environment
+    from bench.records.cells import Cell
+    from bench.execution.executors import worker_environment
 
     cell = Cell(suite="toy", problem="coinflip", method="numpyro.svi", variant="auto_normal", seed=0, device="gpu",
                 dtype="float32", repeats=1, draws=10)  # fmt: skip
@@ -156,7 +156,7 @@ def test_gpu_cells_get_no_preallocation():
 
 
 def test_environment_records_cuda_versions():
-    from bench import environment
+    from bench.runtime import environment
 
     captured = environment.capture("float32", "cpu")
     assert "driver_cuda" in captured["cuda"] and "gpu_probe" in captured
@@ -178,8 +178,8 @@ GPU_METHODS = ["numpyro.svi:auto_normal", "numpyro.nuts", "blackjax.meanfield_vi
 @pytest.mark.parametrize("method", GPU_METHODS)
 def test_each_backend_fits_on_the_gpu_with_its_data_there(method, tmp_path):
     """A real GPU cell, in its own worker process: ok, data on the GPU, peak device memory recorded."""
-    from bench.executors import run_in_subprocess
-    from bench.plan import Request, build_plan
+    from bench.execution.executors import run_in_subprocess
+    from bench.execution.plan import Request, build_plan
 
     overrides = {"warmup": "20", "draws": "20", "chains": "2"} if method == "numpyro.nuts" else {"steps": "50"}
     (cell,) = build_plan(Request("scale", problems=["moons_n1e3_h4"], methods=[method], device="gpu", repeats=1,

@@ -105,7 +105,7 @@ def test_python_m_bench_version_and_short_help(tmp_path):
 
 
 def test_summary_drops_columns_to_fit_the_terminal():
-    from bench.cli import fit_columns
+    from bench.cli.app import fit_columns
 
     headers = ["problem", "method", "seed", "status", "ELBO", "ELBO se", "k-hat", "Brier", "run_s"]
     rows = [["coinflip", "numpyro.svi:auto_normal", "0", "ok", "-14.79", "0.0012", "0.31", "0.2", "0.0123"]]

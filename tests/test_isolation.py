@@ -2,8 +2,8 @@
 
 import pytest
 
-from bench.cells import Cell
-from bench.executors import LocalExecutor
+from bench.records.cells import Cell
+from bench.execution.executors import LocalExecutor
 
 
 def cell(method, problem="coinflip"):
@@ -43,7 +43,7 @@ def test_failures_become_rows_while_the_other_cells_finish(forked, monkeypatch):
 
 @pytest.mark.parametrize("jobs", [1])
 def test_worker_environment_pins_device_dtype_and_threads(jobs):
-    from bench.executors import worker_environment
+    from bench.execution.executors import worker_environment
 
     env = worker_environment(cell("testing.exact"), threads=2, jax_cache=None)
     assert env["JAX_PLATFORMS"] == "cpu" and env["CUDA_VISIBLE_DEVICES"] == ""

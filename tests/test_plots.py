@@ -2,7 +2,8 @@
 
 import pytest
 
-from bench import plots, report
+from bench.reporting import plots
+from bench.reporting import report
 from tests.test_cli import bench
 
 pytest.importorskip("matplotlib")
@@ -128,8 +129,8 @@ def test_plot_command_draws_posteriordb_worst_marginals(tmp_path):
     """What a user types after a posteriordb run: one figure per posterior, the reference beside
     each method's draws of the worst component (eight schools: the derived theta, from the
     reference's own draws, which hold theta and not theta_trans). The cell runs in this process."""
-    from bench import driver
-    from bench.plan import Request, build_plan
+    from bench.execution import driver
+    from bench.execution.plan import Request, build_plan
     from tests.test_bad_input import _Inline
 
     store = tmp_path / "bench.sqlite"

@@ -9,7 +9,7 @@ import pytest
 
 import suites
 from bench.spec.fitting import FitResult
-from bench.scoring import parameter_metrics
+from bench.scoring.fit_metrics import parameter_metrics
 from suites.posteriordb import archive
 from tests.conftest import requires_blackjax, requires_numpyro
 
@@ -119,8 +119,8 @@ def _translation_cases():
 @requires_numpyro
 @pytest.mark.parametrize("name,sampler", list(_translation_cases()))
 def test_nuts_on_our_translation_reproduces_posteriordb(name, sampler):
-    from bench.reference_build import BuildSettings
-    from bench.translation_check import check
+    from bench.references.build import BuildSettings
+    from bench.references.translation_check import check
 
     result = check(suites.get_problem(name), sampler, BuildSettings(**SMALL))
     assert result["passed"], f"{name} with {sampler}: " + "; ".join(result["failures"])
@@ -128,7 +128,7 @@ def test_nuts_on_our_translation_reproduces_posteriordb(name, sampler):
 
 
 def test_translation_check_names_the_parameter_and_the_distance():
-    from bench.translation_check import compare
+    from bench.references.translation_check import compare
 
     def diag(mean_b):
         components = {"a": {"mean": 0.0, "sd": 1.0, "mcse_mean": 0.01, "mcse_sd": 0.01},

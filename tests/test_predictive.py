@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bench import predictive
+from bench.scoring import predictive
 
 Y = np.array([0, 0, 1, 1, 1, 0], dtype=float)
 

@@ -7,10 +7,10 @@ import pytest
 import backends
 import suites
 from bench import scoring
-from bench.cells import Cell
+from bench.records.cells import Cell
 from bench.spec.fitting import FitContext
 from bench.spec.methods import resolve_settings
-from bench.worker import run_cell
+from bench.execution.worker import run_cell
 from tests.conftest import assert_recovers_coinflip, fit_method, requires_pymc
 from tests.test_blackjax import numpy_log_jacobian
 
@@ -166,7 +166,7 @@ def test_pytensor_logaddexp_is_stable_with_exact_gradients():
 
 
 def test_each_concurrent_slot_gets_its_own_pytensor_compiledir(tmp_path):
-    from bench.executors import worker_environment
+    from bench.execution.executors import worker_environment
 
     cell = Cell(suite="toy", problem="coinflip", method="pymc.advi", variant="", seed=0, device="cpu",
                 dtype="float64", repeats=1, draws=10)  # fmt: skip

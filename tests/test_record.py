@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from bench.cells import Cell
-from bench.record import Record
+from bench.records.cells import Cell
+from bench.records.record import Record
 
 CELL = Cell("toy", "coinflip", "numpyro.svi", "auto_normal", 2, "cpu", "float32", 3, 100, {"steps": 50}, threads=2, hash="h2")
 

@@ -41,14 +41,14 @@ def test_compile_is_timed_apart_and_every_repeat_kept():
 
 
 def test_same_seed_gives_the_same_metrics():
-    from bench.cells import Cell
-    from bench.worker import run_cell
+    from bench.records.cells import Cell
+    from bench.execution.worker import run_cell
 
     settings = resolve_settings(backends.get_method("numpyro.svi"), suites.get_problem("banana"), "auto_normal",
                                 {"steps": "300"})  # fmt: skip
     cell = Cell("toy", "banana", "numpyro.svi", "auto_normal", 3, "cpu", "float32", 1, 2000, settings)
     first, second = run_cell(cell), run_cell(cell)
     assert first.status == second.status == "ok"
-    from bench.metrics import result_metrics  # timings and the machine's context (load, memory) dropped
+    from bench.scoring.metrics import result_metrics  # timings and the machine's context (load, memory) dropped
 
     assert result_metrics(first.metrics) == result_metrics(second.metrics)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 import suites
-from bench import reference_build, reference_store
+from bench.references import build as reference_build
+from bench.references import store as reference_store
 from bench.spec.errors import BenchInputError
-from bench.plan import Request, build_plan
+from bench.execution.plan import Request, build_plan
 from tests.conftest import requires_numpyro
 from tests.test_cli import bench
 

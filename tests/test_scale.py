@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 import suites
-from bench import scale
+from bench.studies import scale
 from bench.spec.errors import BenchInputError
 from suites import scale as problems
-from bench.environment import gpus
+from bench.runtime.environment import gpus
 from tests.conftest import requires_numpyro
 
 
@@ -117,7 +117,7 @@ def _synthetic(devices=("cpu", "gpu")) -> pd.DataFrame:
 
 
 def test_figure_is_log_log_labelled_with_a_legend_and_the_crossovers_marked():
-    from bench import plots_scale
+    from bench.reporting import plots_scale
 
     figure = plots_scale.figures(_synthetic())["scale"]
     panels = [ax for ax in figure.axes if ax.get_visible()]
@@ -136,7 +136,7 @@ def test_figure_is_log_log_labelled_with_a_legend_and_the_crossovers_marked():
 
 
 def test_cpu_only_figure_has_no_crossover_and_the_table_shows_failures():
-    from bench import plots_scale
+    from bench.reporting import plots_scale
 
     figure = plots_scale.figures(_synthetic(devices=("cpu",)))["scale"]
     assert plots_scale.crossover_markers(figure) == []
@@ -150,7 +150,7 @@ def test_cpu_only_figure_has_no_crossover_and_the_table_shows_failures():
 
 
 def _bench(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "bench.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=600, env=dict(os.environ, BENCH_TEST_METHODS="1"))  # fmt: skip
 
 

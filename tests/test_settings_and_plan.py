@@ -6,7 +6,7 @@ import backends
 import suites
 from bench.spec.errors import BenchInputError
 from bench.spec.methods import resolve_settings
-from bench.plan import Request, build_plan, parse_overrides
+from bench.execution.plan import Request, build_plan, parse_overrides
 
 
 def svi():
@@ -75,7 +75,7 @@ def test_bad_requests_name_the_problem_and_the_choices(request_, message):
 
 
 def test_gpu_request_without_a_gpu_is_refused(monkeypatch):
-    from bench import environment
+    from bench.runtime import environment
 
     monkeypatch.setattr(environment, "gpus", lambda: [])
     with pytest.raises(BenchInputError, match="no GPU is visible"):

@@ -4,10 +4,10 @@ import sqlite3
 
 import pytest
 
-from bench.cells import Cell
+from bench.records.cells import Cell
 from bench.spec.errors import BenchInputError
 from bench.store import SCHEMA_VERSION, Store, check_readable, load
-from bench.record import Record
+from bench.records.record import Record
 
 
 def record(status="ok", seed=0, hash_="h0"):
@@ -76,7 +76,7 @@ def test_export_writes_every_table(tmp_path):
     with Store(path, create=True) as store:
         store.begin_run("r1", "now", "bench run", None, {"cpu": "x"}, "e1")
         store.add_record("r1", record())
-    result = subprocess.run([sys.executable, "-m", "bench.cli", "export", "--store", str(path), "--out", str(tmp_path / "x")],
+    result = subprocess.run([sys.executable, "-m", "bench", "export", "--store", str(path), "--out", str(tmp_path / "x")],
                             capture_output=True, text=True, env=dict(os.environ), timeout=120)  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert {p.name for p in (tmp_path / "x").iterdir()} >= {"tidy.csv", "records.csv", "metrics.csv", "traces.csv"}

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench import report, tables
+from bench.reporting import report
+from bench.reporting import tables
 from tests.test_cli import bench
 
 

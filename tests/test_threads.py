@@ -4,11 +4,11 @@ import os
 
 import pytest
 
-from bench import threads
-from bench.cells import Cell
+from bench.runtime import threads
+from bench.records.cells import Cell
 from bench.spec.errors import BenchInputError
-from bench.executors import LocalExecutor
-from bench.plan import Request, build_plan
+from bench.execution.executors import LocalExecutor
+from bench.execution.plan import Request, build_plan
 from tests.conftest import requires_numpyro, requires_pymc, requires_torch
 from tests.test_cli import bench
 

@@ -2,7 +2,7 @@
 
 Read from .github/workflows/nightly.yml (never a copy): every `run:` step but the install, in
 order, with the shell the workflow declares, `${{ github.run_id }}` filled in, `bench` resolving
-to `python -m bench.cli`, and only the variables the workflow itself exposes in `env:` changed
+to `python -m bench`, and only the variables the workflow itself exposes in `env:` changed
 (a tiny testing.exact grid instead of the nightly suite, two confirm rounds). One baseline night,
 then: the same code while a busy process loads the CPU (exit 0), and a planted 2x slowdown
 (the test method's sleep_per_step doubled: exit 1).
@@ -44,7 +44,7 @@ def run_workflow(tmp: Path, run_id: int, overrides: dict[str, str]) -> list[tupl
     bin_dir = tmp / "bin"
     bin_dir.mkdir(exist_ok=True)
     bench = bin_dir / "bench"
-    bench.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m bench.cli "$@"\n')
+    bench.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m bench "$@"\n')
     bench.chmod(bench.stat().st_mode | stat.S_IEXEC)
     env = {**os.environ, **{k: str(v) for k, v in declared.items()}, **overrides}
     env["PATH"] = f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from bench import zygote
-from bench.cells import Cell
-from bench.executors import run_in_subprocess
+from bench.execution import zygote
+from bench.records.cells import Cell
+from bench.execution.executors import run_in_subprocess
 from tests.conftest import ROOT, requires_numpyro
 
 def svi_cell(problem="coinflip", guide="auto_normal", steps=200):
@@ -22,7 +22,7 @@ def svi_cell(problem="coinflip", guide="auto_normal", steps=200):
 
 
 def quality(record):
-    from bench.metrics import result_metrics
+    from bench.scoring.metrics import result_metrics
 
     return result_metrics(record.metrics)
 
@@ -99,7 +99,7 @@ def test_a_crash_retires_the_zygote_and_the_next_cell_gets_a_new_one():
 
 def test_a_zygote_refuses_to_fork_after_an_import_that_started_a_thread():
     code = "import threading, time; threading.Thread(target=time.sleep, args=(5,), daemon=True).start()"
-    result = subprocess.run([sys.executable, "-c", f"{code}\nfrom bench.zygote import fork_safety; print(fork_safety())"],
+    result = subprocess.run([sys.executable, "-c", f"{code}\nfrom bench.execution.zygote import fork_safety; print(fork_safety())"],
                             cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
     assert "thread" in result.stdout
 
@@ -107,7 +107,7 @@ def test_a_zygote_refuses_to_fork_after_an_import_that_started_a_thread():
 def test_run_records_phases_and_ends_with_the_measured_work_line(tmp_path):
     store = tmp_path / "s.sqlite"
     result = subprocess.run(
-        [sys.executable, "-m", "bench.cli", "run", "--suite", "toy", "--problems", "coinflip,banana",
+        [sys.executable, "-m", "bench", "run", "--suite", "toy", "--problems", "coinflip,banana",
          "--methods", "testing.exact", "--repeats", "2", "--store", str(store)],
         cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )  # fmt: skip
@@ -149,7 +149,7 @@ def test_an_interrupted_run_leaves_no_zygote_and_no_forked_cell(tmp_path):
 
     store, mark = tmp_path / "s.sqlite", f"BENCH_TEST_MARK={tmp_path.name}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_TEST_MARK": tmp_path.name}
-    proc = subprocess.Popen([sys.executable, "-m", "bench.cli", "run", "--suite", "toy", "--problems", "gamma",
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--suite", "toy", "--problems", "gamma",
                              "--methods", "testing.sleep", "--repeats", "1", "--store", str(store)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     deadline = time.monotonic() + 120

@@ -1,5 +1,5 @@
 """Time to accuracy, the contract side: what a method hands back so the harness can score its fit
-at checkpoints (bench.checkpoints does the scoring).
+at checkpoints (bench.scoring.checkpoints does the scoring).
 
 A method hands back `Checkpoint`s: the step reached, the fraction of the timed run's work done by
 then, and a way to draw from the approximation as it stood. VI methods snapshot their variational

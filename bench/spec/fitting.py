@@ -35,7 +35,7 @@ class FitResult:
     grad_evals: int | None = None
     info: dict[str, Any] = field(default_factory=dict)
     chains: int | None = None  # MCMC: draws are chain-major, (chains * draws_per_chain, ...)
-    checkpoints: list[Checkpoint] = field(default_factory=list)  # time to accuracy (bench.checkpoints)
+    checkpoints: list[Checkpoint] = field(default_factory=list)  # time to accuracy (bench.scoring.checkpoints)
     # MCMC: per-draw sampler statistics under ArviZ's names (diverging, acceptance_rate, lp, n_steps,
     # tree_depth, energy), chain-major like the draws; only those the backend gives.
     sample_stats: dict[str, np.ndarray] = field(default_factory=dict)
@@ -56,7 +56,7 @@ def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: i
     return output, samples
 
 
-# Where a fit's timed repeats ended (bench.phases splits the fit's wall time with it).
+# Where a fit's timed repeats ended (bench.execution.phases splits the fit's wall time with it).
 _REPEATS_END: list[float] = []  # set by fitting.time_repeats (and loops of their own): where final draws begin
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from bench.spec.errors import BenchInputError
 
 if TYPE_CHECKING:
-    from bench.record import Record
+    from bench.records.record import Record
 
 SCHEMA_VERSION = 1
 TABLES = ("runs", "environments", "records", "metrics", "timing_samples", "traces", "arrays")
@@ -57,7 +57,7 @@ CREATE TABLE IF NOT EXISTS arrays (
 # surfaces on a grid, per-draw AUCs): float32, little-endian raw bytes with their shape as JSON.
 CLAIMS_SCHEMA = """CREATE TABLE IF NOT EXISTS claims (
     cell_hash TEXT PRIMARY KEY, run_id TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
-    claimed_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL)"""  # bench.claims: cells a live run holds
+    claimed_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL)"""  # bench.execution.claims: cells a live run holds
 
 
 def _finite_or_none(value: Any) -> float | None:
@@ -198,7 +198,7 @@ class Store:
         metrics = dict(self.con.execute("SELECT metric, value FROM metrics WHERE record_id = ? AND component = ''", (row[0],)))
         return {"record_id": row[0], "status": row[1], "reason": row[2], "metrics": metrics}
 
-    # -- claims (bench.claims decides who holds a cell; the SQL is here) -------------------------
+    # -- claims (bench.execution.claims decides who holds a cell; the SQL is here) -------------------------
     @contextmanager
     def claiming(self) -> Iterator[None]:
         """One write transaction for claiming (BEGIN IMMEDIATE: two drivers claim one after the other)."""
