@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.runtime import gpu
 from bench.runtime.gpu import gpus  # noqa: F401  (the nvidia-smi query lives with the GPU pre-flight)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # bench/runtime/environment.py -> the checkout
 PACKAGES = (
     "numpy", "scipy", "arviz", "arviz-stats", "jax", "jaxlib", "numpyro", "optax", "blackjax",
     "pymc", "pytensor", "torch", "scikit-learn", "pandas",
