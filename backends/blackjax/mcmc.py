@@ -62,8 +62,8 @@ def fit_nuts(problem: Problem, data: Dataset, settings: NUTSSettings, context: F
         _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
         return samples, (-warm_info.state.logdensity.T, warm_info.info.num_integration_steps.T), stats
 
-    (samples, warm, stats), compile_s, run_s = compile_and_time(run, (run_key, starts), context.repeats)
-    return mcmc_result(target, samples, warm, stats, compile_s, run_s, settings)
+    (samples, warm, stats), *timing = compile_and_time(run, (run_key, starts), context.repeats)
+    return mcmc_result(target, samples, warm, stats, timing, settings)
 
 
 def fit_rmh(problem: Problem, data: Dataset, settings: RMHSettings, context: FitContext) -> FitResult:
@@ -119,5 +119,5 @@ def fit_rmh(problem: Problem, data: Dataset, settings: RMHSettings, context: Fit
         _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
         return samples, (warm_energy.reshape(-1, 1), None), stats
 
-    (samples, warm, stats), compile_s, run_s = compile_and_time(run, (run_key, starts), context.repeats)
-    return mcmc_result(target, samples, warm, stats, compile_s, run_s, replace(settings, warmup=rounds * RMH_ROUND))
+    (samples, warm, stats), *timing = compile_and_time(run, (run_key, starts), context.repeats)
+    return mcmc_result(target, samples, warm, stats, timing, replace(settings, warmup=rounds * RMH_ROUND))

@@ -32,14 +32,15 @@ from bench.spec.problem import Dataset, Problem
 from backends.jax_common.model import data_device
 
 
-def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int, grad_evals: int,
-            checkpoints=()) -> FitResult:  # fmt: skip
+def _result(target: JaxTarget, z, log_q_z, losses, timing, steps: int, grad_evals: int, checkpoints=()) -> FitResult:
+    compile_s, run_s, repeats_end = timing
     return FitResult(
         draws=target.draws_to_numpy(z),
         log_q=target.log_q_constrained(z, log_q_z),
         losses=np.asarray(losses, dtype=np.float64),
         compile_s=compile_s,
         run_s=run_s,
+        repeats_end=repeats_end,
         steps=steps,
         grad_evals=grad_evals,
         info={"jax_backend": jax.default_backend(), "computed_dtype": str(z.dtype),
@@ -107,7 +108,7 @@ def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tup
         return scan_with_snapshots(step, state, steps, keep, lambda s: tuple(getattr(s, f) for f in family),
                                    xs=jax.random.split(key, steps))  # fmt: skip
 
-    (state, losses, snapshots), compile_s, run_s = compile_and_time(run, (state0, fit_key), context.repeats)
+    (state, losses, snapshots), *timing = compile_and_time(run, (state0, fit_key), context.repeats)
     z, log_q = draw(vi, state, draw_key, context.draws)
     # one compiled sampler for every checkpoint (the first `num` of a full batch)
     sample = harness_jit(lambda s: vi.sample(draw_key, s, context.draws))
@@ -122,7 +123,7 @@ def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tup
         return at
 
     checkpoints = vi_checkpoints(keep, steps, sampler_at)
-    return _result(target, z, log_q, losses, compile_s, run_s, steps, steps * particles, checkpoints)
+    return _result(target, z, log_q, losses, timing, steps, steps * particles, checkpoints)
 
 
 def fit_meanfield(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:
@@ -148,7 +149,7 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings
         )  # fmt: skip
         return state, -info.path.elbo
 
-    (state, losses), compile_s, run_s = compile_and_time(run, (fit_key, start), context.repeats)
+    (state, losses), *timing = compile_and_time(run, (fit_key, start), context.repeats)
     z, log_q = harness_jit(lambda s: blackjax.pathfinder.sample(draw_key, s, context.draws))(state)  # one compile, not op by op
     losses = np.asarray(losses)
     # -inf ELBOs mark iterates without an estimate: the start (no curvature yet) and the padding
@@ -156,5 +157,4 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings
     finite = np.flatnonzero(np.isfinite(losses))
     iterations = int(finite[-1]) if len(finite) else 0
     taken = len(finite)
-    return _result(target, z, log_q, losses[finite], compile_s, run_s, iterations,
-                   iterations + taken * settings.elbo_draws)  # fmt: skip
+    return _result(target, z, log_q, losses[finite], timing, iterations, iterations + taken * settings.elbo_draws)
