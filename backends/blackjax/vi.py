@@ -22,10 +22,9 @@ from blackjax.vi.fullrank_vi import _unflatten_cholesky, generate_fullrank_logde
 from blackjax.vi.meanfield_vi import generate_meanfield_logdensity
 
 from backends.blackjax import GaussianVISettings, PathfinderSettings
-from backends.blackjax.mcmc import _setup
 from backends.jax_common.compile import compile_and_time, harness_jit
 from backends.jax_common.segments import checkpoint_steps, scan_with_snapshots, snapshot_at
-from backends.jax_common.target import JaxTarget
+from backends.jax_common.target import JaxTarget, setup_fit
 from bench.spec.checkpoints import vi_checkpoints
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
@@ -63,7 +62,7 @@ def _meanfield_draws(vi, state, key, num: int):
     return harness_jit(draw)(state)
 
 
-def _fullrank_draws(vi, state, key, num: int):
+def fullrank_draws(vi, state, key, num: int):
     """(z, log q) with z = mu + L eps, BlackJAX's draws (same key, same layout), and log q exact from
     eps; FloatingPointError when the library's log q, the one its objective used, disagrees. Eager, as
     BlackJAX's own `sample` is: a compiled product rounds differently in the last bit."""
@@ -92,7 +91,7 @@ def fullrank_precision(state, z, log_q) -> None:
 def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tuple[str, str]) -> FitResult:
     """draw(vi, state, key, n): n draws of q and their log q; family: the state's two parameter fields
     (mean and scale), the part a checkpoint keeps."""
-    target, run_key, _ = _setup(problem, data, context)
+    target, run_key, _ = setup_fit(problem, data, context)
     steps, particles = settings.steps, settings.particles
     vi = algorithm(target.logdensity, optax.adam(settings.learning_rate), num_samples=particles)
     state0 = vi.init(jnp.zeros(target.dim, dtype=target.dtype))
@@ -131,14 +130,14 @@ def fit_meanfield(problem: Problem, data: Dataset, settings: GaussianVISettings,
 
 
 def fit_fullrank(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:
-    return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi, _fullrank_draws,
+    return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi, fullrank_draws,
                          ("mu", "chol_params"))  # fmt: skip
 
 
 def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings, context: FitContext) -> FitResult:
     """Single-path Pathfinder from the init_to_median point; the loss trace is the negative ELBO
     estimate at each L-BFGS iterate (BlackJAX keeps the best one)."""
-    target, run_key, _ = _setup(problem, data, context)
+    target, run_key, _ = setup_fit(problem, data, context)
     fit_key, draw_key = jax.random.split(run_key)
     start = target.median_point
 
