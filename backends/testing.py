@@ -1,7 +1,8 @@
 """Test-only methods (registered when BENCH_TEST_METHODS=1): each misbehaves in one known way.
 
 They exercise the runner's isolation without loading a framework: a cell that raises, one
-whose loss turns non-finite, one that sleeps past the timeout, one that kills its own
+whose loss turns non-finite, one that sleeps past the timeout (touching the file BENCH_TEST_STARTED
+names, if any, when it begins), one that kills its own
 process, and `testing.exact`, which returns exact reference draws in a few milliseconds.
 `testing.exact` times its loop for real: each step does a little arithmetic and sleeps
 `sleep_per_step` seconds, the knob the regression-gate tests turn to plant a slowdown. The
@@ -77,6 +78,9 @@ def fit_nan(problem, data, settings, context):
 
 
 def fit_sleep(problem, data, settings, context):
+    started = os.environ.get("BENCH_TEST_STARTED")
+    if started:  # the event a test waits for: this cell is running (its worker imported, its fit begun)
+        Path(started).touch()
     time.sleep(settings.sleep_s)
     return _result(problem, context, np.zeros(settings.steps))
 
