@@ -76,6 +76,13 @@ def watch_compile_cache() -> Callable[[], tuple[int, int]]:
     return lambda: (_EVENTS["hits"] - hits, _EVENTS["writes"] - writes)
 
 
+def precision(dtype: str):
+    """JAX computes in float32 unless x64 is on: scoped, so float32 callers in this process stay so."""
+    import jax  # called right before an in-process JAX fit
+
+    return jax.enable_x64(dtype == "float64")
+
+
 def fork_hazard() -> str:
     bridge = sys.modules.get("jax._src.xla_bridge")
     if bridge is not None and getattr(bridge, "_backends", None):
@@ -114,4 +121,5 @@ JAX = Framework(
     peak_device_bytes=peak_device_bytes,
     compile_cache=watch_compile_cache,
     fork_hazard=fork_hazard,
+    precision=precision,
 )

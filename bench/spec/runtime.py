@@ -5,14 +5,15 @@ naming the `Framework` it runs on (shared by backends on one framework, as NumPy
 share JAX), the packages to version, and what a worker's fork server may preload. The harness
 (bench.runtime, bench.execution) loops over these records and names no framework itself.
 
-Every hook runs in the harness's processes and must not import its framework: it looks in
-`sys.modules` and does nothing where the framework is not loaded. Scripts (the GPU probe) run in a
-subprocess of their own and may import anything.
+Every hook runs in the harness's processes and must not import its framework (`precision` aside,
+called right before an in-process fit that imports it anyway): it looks in `sys.modules` and does
+nothing where the framework is not loaded. Scripts (the GPU probe) run in a subprocess of their own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,9 @@ class Framework:
     # starts a watch on the persistent compile cache; the returned function counts (hits, writes) since the start
     compile_cache: Callable[[], Callable[[], tuple[int, int]]] | None = None
     fork_hazard: Callable[[], str] | None = None  # why forking now would not give a clean process ("" when it would)
+    # A scope in which a fit run in this process computes in a dtype (in-process fits: reference builds);
+    # called just before such a fit, it may import the framework. None: the dtype needs no switch.
+    precision: Callable[[str], AbstractContextManager] | None = None
 
 
 NO_FRAMEWORK = Framework("none")  # methods that load no framework (the test methods)
