@@ -17,6 +17,7 @@ from bench.spec.runtime import BackendRuntime, Framework
 
 BACKEND_MODULES = ("backends.numpyro", "backends.blackjax", "backends.pymc", "backends.torch")
 TEST_METHODS_ENV = "BENCH_TEST_METHODS"  # "1" registers the test-only methods of backends.testing
+NO_RUNTIME = BackendRuntime()  # a backend that declares no runtime record: no framework, its fit module preloaded
 
 
 @cache
@@ -54,16 +55,17 @@ def _runtimes(with_test_methods: bool) -> dict[str, BackendRuntime]:
     for module_name in modules:
         module = importlib.import_module(module_name)
         for method in module.METHODS:
-            table[method.name] = module.RUNTIME
+            table[method.name] = getattr(module, "RUNTIME", NO_RUNTIME)
     return table
 
 
 def runtime_of(method: str) -> BackendRuntime:
     """The runtime record of the backend a method belongs to."""
     table = _runtimes(os.environ.get(TEST_METHODS_ENV) == "1")
-    if method not in table:
-        raise unknown("method", method, table)
-    return table[method]
+    if method in table:
+        return table[method]
+    get_method(method)  # an unknown name: the one-line error naming the valid ones
+    return NO_RUNTIME
 
 
 def runtimes() -> list[BackendRuntime]:
@@ -78,5 +80,7 @@ def frameworks() -> dict[str, Framework]:
     """The frameworks the registered backends run on, by name, once each (NumPyro and BlackJAX share JAX)."""
     found: dict[str, Framework] = {}
     for runtime in runtimes():
-        found.setdefault(runtime.framework.name, runtime.framework)
+        framework = found.setdefault(runtime.framework.name, runtime.framework)
+        if framework is not runtime.framework:
+            raise RuntimeError(f"framework {framework.name} declared twice: backends on it share one record")
     return found

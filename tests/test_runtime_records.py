@@ -16,7 +16,8 @@ from tests.conftest import ROOT
 
 def test_every_method_has_its_backends_runtime_record():
     for name in backends.registry():
-        assert isinstance(backends.runtime_of(name), BackendRuntime), name
+        runtime = backends.runtime_of(name)
+        assert isinstance(runtime, BackendRuntime) and runtime is not backends.NO_RUNTIME, name
     jax = backends.runtime_of("numpyro.svi").framework
     assert backends.runtime_of("blackjax.nuts").framework is jax  # one framework record, shared
     assert backends.frameworks()["jax"] is jax

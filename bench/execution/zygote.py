@@ -1,14 +1,16 @@
 """A pre-importing fork server per worker slot: a fresh process per cell, the framework imported once.
 
-Importing a framework costs seconds, and a cell of a small problem measures about as much. A zygote is a long-lived `python -m bench.execution.zygote` started with a cell's worker
-environment (device, dtype, threads, caches: everything set before any import). It imports the
-harness and the cell's framework, never touching a device, a compiled function or a thread pool,
-then forks one child per cell. The child starts a session of its own (a timeout kills its whole
-process group), sends its output to the cell's log and runs `bench.execution.worker` exactly as a spawned
-process would: no backend initialised, no compiled function in memory, so `compile_s` is still
-what a user's first call costs. A crash, timeout or OOM kills only the child; the executor then
-retires the zygote and the next cell gets a new one. Where the imports started a thread or
-initialised a backend, forking would not be safe: the zygote says so and the executor spawns.
+Importing a framework costs seconds, and a cell of a small problem measures about as much. A
+zygote is a long-lived `python -m bench.execution.zygote` started with a cell's worker environment
+(device, dtype, threads, caches: everything set before any import). It imports the harness and what
+the cell's backend's runtime record lets it preload (the fit module, by default), never touching a
+device, a compiled function or a thread pool, then forks one child per cell. The child starts a
+session of its own (a timeout kills its whole process group), sends its output to the cell's log
+and runs `bench.execution.worker` exactly as a spawned process would: no backend initialised, no
+compiled function in memory, so `compile_s` is still what a user's first call costs. A crash,
+timeout or OOM kills only the child; the executor then retires the zygote and the next cell gets a
+new one. Where the imports started a thread or initialised a backend (each framework's record says
+how to tell), forking would not be safe: the zygote says so and the executor spawns.
 
 Protocol, one JSON object a line: the zygote writes {"ready": ...} once, then for each request
 {"cell", "out", "log", "preload"} it answers {"pid"} (or {"unsafe": why}) and later {"exit": code}
