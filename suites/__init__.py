@@ -6,6 +6,7 @@ import importlib
 from functools import cache
 
 from bench.spec.errors import unknown
+from bench.spec.family import ProblemFamily
 from bench.spec.problem import Problem
 
 # Where each problem is declared (its home suite's package).
@@ -36,7 +37,7 @@ SUITES: dict[str, tuple[str, ...]] = {
     # A fixed, small grid for nightly performance tracking (under 10 minutes on 2 cores).
     "nightly": ("coinflip", "gaussian2d", "moons", "sine"),
     # The CPU x GPU study (`bench scale`): parametric names, any size and width (suites.scale).
-    "scale": tuple(importlib.import_module("suites.scale").grid()),
+    "scale": tuple(importlib.import_module("suites.scale").FAMILY.grid()),
 }
 
 # Methods a suite runs when --methods is not given.
@@ -70,19 +71,19 @@ def problem_names(suite: str | None = None) -> list[str]:
 
 def in_suite(suite: str, name: str) -> bool:
     """Whether a problem belongs to a suite; the scale suite holds every parametric scale name."""
-    return name in problem_names(suite) or (suite == "scale" and scale_study().parse(name) is not None)
+    return name in problem_names(suite) or (suite == "scale" and scale_family().parse(name) is not None)
 
 
 @cache
 def get_problem(name: str) -> Problem:
     if name in PROBLEM_MODULES:
         return importlib.import_module(PROBLEM_MODULES[name]).PROBLEM
-    if scale_study().parse(name) is not None:
-        return scale_study().make_problem(name)
+    if scale_family().parse(name) is not None:
+        return scale_family().make_problem(name)
     raise unknown("problem", name, [*PROBLEM_MODULES, "moons_n<N>_h<width> (scale)"])
 
 
-def scale_study():
+def scale_family() -> ProblemFamily:
     """The CPU x GPU study's parametric moons family (suites.scale: names, sizes, widths), reached
     through the registry like every problem."""
-    return importlib.import_module("suites.scale")
+    return importlib.import_module("suites.scale").FAMILY

@@ -187,9 +187,9 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
     dtype = cells[0].dtype if cells else "float32"
     check_readable(store)
     check_writable_store(store)
-    cache = options.jax_cache
+    cache = options.cache_dir
     threads = options.threads
-    env_extra = {"jax_compilation_cache": str(cache) if cache else None,
+    env_extra = {"jax_compilation_cache": str(cache / "jax") if cache else None,  # the key older records carry
                  "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}  # fmt: skip
     if options.executor == "dask":
         from bench.execution.dask_executor import DaskExecutor
@@ -197,7 +197,7 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
         # connects (or starts a LocalCluster) before the store opens: an unreachable scheduler writes nothing
         pool = DaskExecutor(options.scheduler, jobs, timeout, cache, env_extra, gpu=device == "gpu")
     else:
-        pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
+        pool = LocalExecutor(jobs=jobs, timeout=timeout, cache_dir=cache)
     console.print(f"[bold]{len(cells)} cells[/] ({label}, {device}, {dtype}) -> {store}")
     running: dict[str, None] = {}  # cell keys in flight, in start order
     with Progress(

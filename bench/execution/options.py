@@ -65,8 +65,9 @@ class RunOptions:
         return Path(self.references) if self.references else Path(self.store).parent / "references"
 
     @property
-    def jax_cache(self) -> Path | None:
-        return Path(self.store).parent / "cache" / "jax" if self.compile_cache else None
+    def cache_dir(self) -> Path | None:
+        """The persistent compile caches (a folder per framework inside), or None when they are off."""
+        return Path(self.store).parent / "cache" if self.compile_cache else None
 
     @classmethod
     def merged(cls, flags: Mapping[str, Any], *layers: Mapping[str, Any]) -> RunOptions:

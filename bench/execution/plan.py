@@ -68,7 +68,7 @@ def gpu_unsupported(device: str, method_names: Sequence[str]) -> dict[str, str]:
     it sees a GPU; none does -> exit 2 naming the fix; {method: reason} for those that do not."""
     if device != "gpu":
         return {}
-    return gpu.preflight({name: backends.registry()[name].requires for name in method_names})
+    return gpu.preflight(method_names)
 
 
 def split_method(spec: str) -> tuple[str, str]:

@@ -18,7 +18,7 @@ import numpy as np
 from bench.spec.draws import flatten
 from bench.spec.errors import unknown
 from bench.spec.problem import Problem
-from bench.references.build import MCSE_TOLERANCE, SAMPLERS, BuildSettings, diagnostics
+from bench.references.build import MCSE_TOLERANCE, SAMPLERS, BuildSettings, diagnostics, in_float64
 
 
 def reference_diagnostics(problem: Problem, reference) -> dict[str, Any]:
@@ -53,8 +53,6 @@ def check(problem: Problem, sampler: str, settings: BuildSettings, seed: int = 0
     """Run `sampler` on our translation and compare with the problem's external reference draws."""
     if sampler not in SAMPLERS:
         raise unknown("reference sampler", sampler, SAMPLERS)
-    import jax
-
     from backends import get_method
     from bench.spec.fitting import FitContext
 
@@ -62,7 +60,7 @@ def check(problem: Problem, sampler: str, settings: BuildSettings, seed: int = 0
     reference = problem.reference(data)
     context = FitContext(seed=seed, device="cpu", dtype="float64", repeats=1, draws=0)
     start = perf_counter()
-    with jax.enable_x64(True):
+    with in_float64(sampler):
         method = get_method(sampler)
         fit = method.load_fit()(problem, data, method.make_settings(asdict(settings)), context)
     wall_s = perf_counter() - start

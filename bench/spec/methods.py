@@ -52,10 +52,6 @@ class Method:
     defaults: Callable[[Problem, str], dict[str, Any]] = _no_defaults
     unsupported: Callable[[Problem, str], str | None] = _always
 
-    @property
-    def backend(self) -> str:
-        return self.name.split(".", 1)[0]
-
     def missing(self) -> list[str]:
         return [module for module in self.requires if importlib.util.find_spec(module) is None]
 
