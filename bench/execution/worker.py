@@ -43,6 +43,9 @@ def _fit_and_score(cell: Cell, record: Record) -> None:
     from suites import get_problem
 
     problem = get_problem(cell.problem)
+    if problem.config.get("broken"):  # a model problem whose model could not be built
+        record.update(status="error", reason=problem.config["broken"])
+        return
     method = get_method(cell.method)
     fit_function = method.load_fit()
     lap("imports")
