@@ -76,7 +76,7 @@ def check(problem: Problem, sampler: str, settings: BuildSettings, seed: int = 0
 
 
 def has_external_draws(problem: Problem) -> bool:
-    """Whether the problem's reference is stored draws from elsewhere (posteriordb), not our own."""
+    """Whether the problem's reference is stored draws from elsewhere (posteriordb, a model problem's draws file), not our own."""
     if problem.reference is None:
         return False
-    return problem.reference(problem.make_data(0)).kind == "posteriordb"
+    return problem.reference(problem.make_data(0)).kind in ("posteriordb", "draws")
