@@ -122,20 +122,21 @@ def _plugins() -> _Extra:
     return extra
 
 
+def _clone_reader():
+    """suites.posteriordb.clone, reached by name like every problem module (the harness never imports it)."""
+    return importlib.import_module("suites.posteriordb.clone")
+
+
 @cache
 def _clone(path: str) -> _Extra:
-    from suites.posteriordb import clone
-
-    problems = clone.problems(path)
+    problems = _clone_reader().problems(path)
     return _Extra(problems=problems, suites={"posteriordb": tuple(problems)},
                   origins={name: f"posteriordb clone {path}" for name in problems})  # fmt: skip
 
 
 def use_posteriordb(path) -> None:
     """Read the posteriordb suite from a local clone (also for the cells' worker processes)."""
-    from suites.posteriordb import clone
-
-    clone.check(path)  # a path that is not a clone: exit 2, naming what it lacks
+    _clone_reader().check(path)  # a path that is not a clone: exit 2, naming what it lacks
     os.environ[POSTERIORDB_ENV] = str(path)
 
 
