@@ -39,7 +39,8 @@ def _plugin_refusal(module: ModuleType, origin: str, table: dict[str, Method], b
     """Why a plugin backend is refused (None: accepted): no METHODS, or a name that is already taken."""
     methods = getattr(module, "METHODS", None)
     if not isinstance(methods, (tuple, list)) or not all(isinstance(m, Method) for m in methods):
-        return f"plugin backend {module.__name__} ({origin}) refused: it must expose METHODS, a tuple of bench.spec.methods.Method"
+        return (f"plugin backend {module.__name__} ({origin}) refused: it must expose METHODS, a tuple of "
+                "bench.spec.methods.Method")
     for method in methods:
         if method.backend in builtin:
             return f"plugin backend {module.__name__} ({origin}) refused: backend name {method.backend!r} is built in"

@@ -22,7 +22,8 @@ from bench.spec.plugins import BUILT_IN, SUITE_GROUP, entry_point_modules, warn
 from bench.spec.problem import Problem
 
 __all__ = ["DEFAULT_METHODS", "POSTERIORDB_ENV", "PROBLEM_MODULES", "RUN_DEFAULTS", "SUITES", "declaration",
-           "code_modules", "default_methods", "get_problem", "in_suite", "origins", "problem_names", "scale_study", "suite_names", "use_posteriordb"]
+           "code_modules", "default_methods", "get_problem", "in_suite", "origins", "problem_names", "scale_study",
+           "suite_names", "use_posteriordb"]
 
 POSTERIORDB_ENV = "BENCH_POSTERIORDB"  # a local posteriordb clone: its posteriors replace the built-in eight
 
@@ -87,7 +88,8 @@ class _Extra:
 def _plugin_refusal(module, origin: str, extra: _Extra) -> str | None:
     problems = getattr(module, "PROBLEMS", None)
     if not isinstance(problems, dict) or not all(isinstance(p, (Problem, ModelProblem)) for p in problems.values()):
-        return f"plugin suite {module.__name__} ({origin}) refused: it must expose PROBLEMS, a dict of name -> Problem or ModelProblem"
+        return (f"plugin suite {module.__name__} ({origin}) refused: it must expose PROBLEMS, a dict of name -> "
+                "Problem or ModelProblem")
     suites = getattr(module, "SUITES", {})
     for name in problems:
         if name in PROBLEM_MODULES or name in extra.problems:
@@ -96,7 +98,7 @@ def _plugin_refusal(module, origin: str, extra: _Extra) -> str | None:
         if name in SUITES or name in extra.suites:
             return f"plugin suite {module.__name__} ({origin}) refused: suite {name!r} is already registered"
         if set(members) - set(problems):
-            return f"plugin suite {module.__name__} ({origin}) refused: suite {name!r} names problems it does not define"
+            return f"plugin suite {module.__name__} ({origin}) refused: suite {name!r} names problems it lacks"
     return None
 
 
@@ -110,10 +112,12 @@ def _plugins() -> _Extra:
             continue
         problems = dict(module.PROBLEMS)
         suites = dict(getattr(module, "SUITES", {})) or {
-            suite: tuple(n for n, p in problems.items() if p.suite == suite) for suite in {p.suite for p in problems.values()}
+            suite: tuple(n for n, p in problems.items() if p.suite == suite)
+            for suite in {p.suite for p in problems.values()}
         }
         if any(s in SUITES for s in suites):  # a problem's own suite name collides with a built-in suite
-            warn(f"plugin suite {module.__name__} ({origin}) refused: suite {sorted(set(suites) & set(SUITES))[0]!r} is built in")
+            clash = sorted(set(suites) & set(SUITES))[0]
+            warn(f"plugin suite {module.__name__} ({origin}) refused: suite {clash!r} is built in")
             continue
         extra.problems.update(problems)
         extra.suites.update({k: tuple(v) for k, v in suites.items()})
@@ -227,8 +231,8 @@ def get_problem(name: str) -> Problem:
 def broken(found: ModelProblem, reason: str) -> Problem:
     """A stand-in for a model problem that cannot be built: planned like any other, every cell an
     error row with the reason (config["broken"])."""
-    from bench.spec.problem import Latent
     from bench.spec.priors import Flat
+    from bench.spec.problem import Latent
 
     def potential(ops, values):
         raise BenchInputError(reason)

@@ -38,7 +38,8 @@ def test_cells_rerun_only_when_their_code_changes_and_removed_problems_still_rep
     git(project, "add", "-A")
     git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tree")
     store = str(tmp_path / "bench.sqlite")
-    run = ("run", "--suite", "toy", "--problems", "coinflip", "--methods", "testing.exact", "--repeats", "1", "--store", store)
+    run = ("run", "--suite", "toy", "--problems", "coinflip", "--methods", "testing.exact", "--repeats", "1",
+           "--store", store)
     assert ran_reused(bench(project, *run)) == (1, 0)
 
     # a new problem file, registered, and a README-only commit: the coinflip cell is reused
@@ -46,7 +47,8 @@ def test_cells_rerun_only_when_their_code_changes_and_removed_problems_still_rep
     (project / "suites" / "toy" / "mycoin.py").write_text(coin)
     registry = project / "suites" / "__init__.py"
     original = registry.read_text()
-    registry.write_text(original.replace('"coinflip": "suites.toy.coinflip",', '"coinflip": "suites.toy.coinflip",\n    "mycoin": "suites.toy.mycoin",')
+    entry = '"coinflip": "suites.toy.coinflip",'
+    registry.write_text(original.replace(entry, entry + '\n    "mycoin": "suites.toy.mycoin",')
                         .replace('"toy": ("gamma", "coinflip",', '"toy": ("gamma", "coinflip", "mycoin",'))  # fmt: skip
     (project / "README.md").write_text("bench, a benchmark harness\n")
     git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "README and a new problem")

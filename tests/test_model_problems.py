@@ -96,11 +96,13 @@ def test_model_log_density_is_the_models_own_in_float64(site):
     rng = np.random.default_rng(0)
     for name, declared in models_test.PROBLEMS.items():
         problem = declared.problem()
-        assert [(lat.name, lat.prior.support.kind) for lat in problem.latents] == [("mu", "real"), ("sigma", "positive")]
+        supports = [(lat.name, lat.prior.support.kind) for lat in problem.latents]
+        assert supports == [("mu", "real"), ("sigma", "positive")]
         assert problem.scored_shapes() == {"mu": (), "sigma": ()}
         draws = {"mu": rng.normal(1, 2, size=6), "sigma": rng.gamma(2.0, 1.0, size=6)}
         expected = exact_log_joint(draws["mu"], draws["sigma"])
-        np.testing.assert_allclose(problem.log_joint_draws(draws, problem.make_data(0)), expected, rtol=1e-8)  # PyTensor's rewrites reorder sums: 1e-9 apart
+        # PyTensor's rewrites reorder the sums: 1e-9 apart
+        np.testing.assert_allclose(problem.log_joint_draws(draws, problem.make_data(0)), expected, rtol=1e-8)
         point = {"mu": np.float64(0.3), "sigma": np.float64(1.7)}
         np.testing.assert_allclose(problem.log_joint(point, problem.make_data(0)), exact_log_joint(0.3, 1.7), rtol=1e-8)
         reference = problem.reference(problem.make_data(0))

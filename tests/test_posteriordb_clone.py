@@ -40,7 +40,8 @@ def write_clone(root):
         if code is not None:
             (db / f"models/pymc3/{name}.py").write_text(code)
             implementations["pymc3"] = {"model_code": f"models/pymc3/{name}.py"}
-        (db / f"models/info/{name}.info.json").write_text(json.dumps({"name": name, "model_implementations": implementations}))
+        info = {"name": name, "model_implementations": implementations}
+        (db / f"models/info/{name}.info.json").write_text(json.dumps(info))
         posterior = f"five-{name}"
         (db / f"posteriors/{posterior}.json").write_text(json.dumps(
             {"name": posterior, "model_name": name, "data_name": "five", "reference_posterior_name": posterior}))
@@ -49,11 +50,15 @@ def write_clone(root):
 
 
 def bench(*args, cwd, clone):
+    """`bench run` names the clone with --posteriordb, other commands through BENCH_POSTERIORDB."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     env.pop("BENCH_POSTERIORDB", None)
-    return subprocess.run([sys.executable, "-m", "bench", *args, "--posteriordb", str(clone)] if args[0] == "run"
-                          else [sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=env if args[0] == "run" else dict(env, BENCH_POSTERIORDB=str(clone)))  # fmt: skip
+    if args[0] == "run":
+        args = (*args, "--posteriordb", str(clone))
+    else:
+        env["BENCH_POSTERIORDB"] = str(clone)
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env=env)  # fmt: skip
 
 
 def test_clone_posteriors_with_a_pymc_model_and_draws_become_problems(tmp_path):
@@ -69,7 +74,8 @@ def test_clone_posteriors_with_a_pymc_model_and_draws_become_problems(tmp_path):
 def test_clone_listed_and_run_and_a_broken_model_is_a_row(tmp_path):
     clone_dir = write_clone(tmp_path / "clone")
     listed = bench("list", "suites", cwd=tmp_path, clone=clone_dir)
-    assert listed.returncode == 0 and "five-normal_mean" in listed.stdout and "eight_schools_noncentered" not in listed.stdout
+    assert listed.returncode == 0 and "five-normal_mean" in listed.stdout
+    assert "eight_schools_noncentered" not in listed.stdout
     store = tmp_path / "bench.sqlite"
     ran = bench("run", "--suite", "posteriordb", "--methods", "numpyro.svi:auto_normal", "--set", "steps=1500",
                 "--repeats", "1", "--store", str(store), cwd=tmp_path, clone=clone_dir)  # fmt: skip

@@ -110,13 +110,19 @@ def build_plan(request: Request) -> list[Cell]:
         problem = suites.get_problem(problem_name)
         spec_hash = problem.fingerprint()
         problem_code = suites.code_modules(problem_name)
+        failed = problem.config.get("broken")  # a model that did not build, or (asked for) a failed translation check
+        if failed is None and problem.config.get("check_translation"):
+            from bench.references import translation_check
+
+            failed = translation_check.gate(problem, request.references)
         datasets = {seed: problem.make_data(seed) for seed in range(request.seeds)}
         data_hashes = {seed: data.fingerprint() for seed, data in datasets.items()}
         stored = {seed: _stored_reference(request, problem, seed, data) for seed, data in datasets.items()}
         for method_name, variant in methods:
             method = backends.registry()[method_name]
             # the code this cell depends on (not the commit): its problem's and backend's modules, the harness's
-            code = {"harness": harness, "modules": code_identity.fingerprint(problem_code + code_identity.method_modules(method.fit))}
+            modules = problem_code + code_identity.method_modules(method.fit)
+            code = {"harness": harness, "modules": code_identity.fingerprint(modules)}
             applicable = method.variants(problem)
             for var in [variant] if variant else applicable:
                 reason = method.unsupported(problem, request.device) or no_gpu.get(method_name)
@@ -128,7 +134,7 @@ def build_plan(request: Request) -> list[Cell]:
                     cell = Cell(
                         suite=problem.suite, problem=problem_name, method=method_name, variant=var, seed=seed,
                         device=request.device, dtype=request.dtype, repeats=request.repeats, draws=request.draws,
-                        settings=settings, unsupported=reason,
+                        settings=settings, unsupported=None if failed else reason, failed=failed,
                         reference=str(stored[seed].provenance_path) if stored[seed] else "",
                         threads=request.threads,
                     )  # fmt: skip

@@ -43,9 +43,6 @@ def _fit_and_score(cell: Cell, record: Record) -> None:
     from suites import get_problem
 
     problem = get_problem(cell.problem)
-    if problem.config.get("broken"):  # a model problem whose model could not be built
-        record.update(status="error", reason=problem.config["broken"])
-        return
     method = get_method(cell.method)
     fit_function = method.load_fit()
     lap("imports")
@@ -130,6 +127,10 @@ def run_cell(cell: Cell) -> Record:
     load = machine_load()
     start = perf_counter()
     try:
+        if cell.failed:
+            record.update(status="error", reason=cell.failed)
+            record.wall_s = perf_counter() - start
+            return record.clip_reason()
         if cell.unsupported:
             raise Unsupported(cell.unsupported)
         _fit_and_score(cell, record)

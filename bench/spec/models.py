@@ -59,6 +59,7 @@ class ModelProblem:
     reference_kind: str = "draws"  # "posteriordb" for posteriordb's draws (bench reference verify checks them)
     source: str | None = None  # the model's source text for the spec hash (default: its module's source)
     task: str = "density"
+    check_translation: bool = False  # run the translation check against the draws before any cell (posteriordb)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -164,7 +165,8 @@ class _Target:
         shapes = {lat.name: lat.shape for lat in latents}
         scored: tuple[str, ...] = ()
         config: dict[str, Any] = {"model": d.kind, "model_sha256": _sha(_source_of(d).encode()),
-                                  "data_sha256": _data_sha(d.data)}  # fmt: skip
+                                  "data_sha256": _data_sha(d.data),
+                                  "check_translation": d.check_translation}  # fmt: skip
         reference = None
         if d.reference_draws is not None:
             path = Path(d.reference_draws)
@@ -382,7 +384,8 @@ def _chains(path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndar
         posterior = arviz().from_netcdf(path).posterior
         return {name: np.asarray(posterior[name].values, dtype=np.float64) for name in shapes}
     chains = _read_json(path)
-    out = {name: np.full((len(chains), len(next(iter(chains[0].values()))), *shape), np.nan) for name, shape in shapes.items()}
+    per_chain = len(next(iter(chains[0].values())))
+    out = {name: np.full((len(chains), per_chain, *shape), np.nan) for name, shape in shapes.items()}
     for c, chain in enumerate(chains):
         for column, values in chain.items():
             name, index = _stan_column(column)

@@ -108,7 +108,7 @@ def _declare(root: Path, posterior: dict[str, Any]) -> ModelProblem | None:
     return ModelProblem(
         name=posterior["name"], kind="pymc", model=build, suite="posteriordb",
         description=f"posteriordb {posterior['name']} ({implementation} model {code.name})",
-        reference_draws=draws, recipe=RECIPE, reference_kind="posteriordb",
+        reference_draws=draws, recipe=RECIPE, reference_kind="posteriordb", check_translation=True,
         source=f"{implementation}:{hashlib.sha256(source).hexdigest()} data:{data_sha}",
     )  # fmt: skip
 

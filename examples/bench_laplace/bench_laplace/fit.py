@@ -54,11 +54,12 @@ def fit(problem, data, settings, context) -> FitResult:
         losses.clear()
         start = perf_counter()
         mode = optimize.minimize(negative_log_density, np.zeros(dim), method="L-BFGS-B",
-                                 options={"maxiter": settings.max_iterations}, callback=lambda z: losses.append(negative_log_density(z)))
+                                 options={"maxiter": settings.max_iterations},
+                                 callback=lambda z: losses.append(negative_log_density(z)))
         covariance = np.linalg.inv(_hessian(negative_log_density, mode.x, settings.step))
         run_s.append(perf_counter() - start)
     q = stats.multivariate_normal(mode.x, covariance, allow_singular=False)
-    z = np.atleast_2d(q.rvs(size=context.draws, random_state=np.random.default_rng(context.seed))).reshape(context.draws, dim)
+    z = np.reshape(q.rvs(size=context.draws, random_state=np.random.default_rng(context.seed)), (context.draws, dim))
     draws, log_jac = _constrain(problem, z)
     return FitResult(draws=draws, log_q=q.logpdf(z) - log_jac, losses=np.asarray(losses or [mode.fun]), compile_s=0.0,
                      run_s=run_s, steps=int(mode.nit), info={"converged": bool(mode.success)})
