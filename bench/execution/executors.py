@@ -119,7 +119,7 @@ def run_in_subprocess(
     """One cell, one process; always returns a record. The process is forked from this slot's
     zygote (bench.execution.zygote: the framework imported once per slot) or, where that is off or not
     safe, spawned as a fresh interpreter."""
-    if cell.unsupported:
+    if cell.unsupported or cell.failed:
         return run_cell(cell)  # nothing to isolate: the record is known without running anything
     if live is not None and live.closed:
         return Record(cell, "skipped", "the run was interrupted before this cell started")

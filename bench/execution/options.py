@@ -52,6 +52,10 @@ class RunOptions:
     )
     strict: bool = option(False, "exit 1 if any cell ends in error, timeout, oom or diverged", switch="--strict")
     references: Path | None = option(None, "stored MCMC references (default: references/ beside the store)")
+    posteriordb: Path | None = option(
+        None, "a local posteriordb clone: the posteriordb suite becomes its posteriors with a PyMC model and reference "
+        "draws (default: BENCH_POSTERIORDB, else the eight built-in posteriors)", metavar="PATH",
+    )
     save_draws: bool = option(
         False, "also write each cell's draws as ArviZ netCDF under draws/ beside the store", switch="--save-draws"
     )
@@ -77,7 +81,7 @@ class RunOptions:
         for layer in reversed(layers):
             values.update({k: v for k, v in layer.items() if v is not None})
         values.update({k: v for k, v in flags.items() if v is not None})
-        for name in ("store", "references"):
+        for name in ("store", "references", "posteriordb"):
             if values.get(name) is not None:
                 values[name] = Path(values[name])
         return cls(**values)

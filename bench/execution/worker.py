@@ -127,6 +127,10 @@ def run_cell(cell: Cell) -> Record:
     load = machine_load()
     start = perf_counter()
     try:
+        if cell.failed:
+            record.update(status="error", reason=cell.failed)
+            record.wall_s = perf_counter() - start
+            return record.clip_reason()
         if cell.unsupported:
             raise Unsupported(cell.unsupported)
         _fit_and_score(cell, record)
