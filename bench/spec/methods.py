@@ -52,6 +52,11 @@ class Method:
     defaults: Callable[[Problem, str], dict[str, Any]] = _no_defaults
     unsupported: Callable[[Problem, str], str | None] = _always
 
+    @property
+    def backend(self) -> str:
+        """The backend's name, the method name's first part (a plugin may not reuse a built-in one)."""
+        return self.name.split(".", 1)[0]
+
     def missing(self) -> list[str]:
         return [module for module in self.requires if importlib.util.find_spec(module) is None]
 
