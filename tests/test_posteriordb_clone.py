@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from tests.conftest import ROOT, requires_numpyro, requires_pymc
 
@@ -69,6 +70,7 @@ def test_clone_posteriors_with_a_pymc_model_and_draws_become_problems(tmp_path):
     assert all(p.suite == "posteriordb" and p.reference_kind == "posteriordb" for p in found.values())
 
 
+@pytest.mark.slow  # the translation check runs NUTS (4 x 1,000) before the cells
 @requires_pymc
 @requires_numpyro
 def test_clone_listed_and_run_and_a_broken_model_is_a_row(tmp_path):
@@ -88,3 +90,5 @@ def test_clone_listed_and_run_and_a_broken_model_is_a_row(tmp_path):
     assert rows["five-broken"][1] == "error" and "does not build" in rows["five-broken"][2]
     assert rows["five-normal_mean"][1] == "ok" and metrics["std_mean_err_max"] < 0.3
     assert 0.7 < metrics["sd_ratio_min"] < 1.3
+    (verdict,) = (store.parent / "references" / "translation").glob("five-normal_mean-*.json")  # kept: not re-run
+    assert '"passed": true' in verdict.read_text()
