@@ -125,6 +125,12 @@ _METRICS = (
            summary=False),
     Metric("loss_native", "loss", "the library's own final loss (mean of the last 100 steps)", None, kind=DIAG,
            summary=False),
+    # per-component values (stored with a component name; the aggregates above summarise them)
+    Metric("std_mean_err", "std err", "standardised mean error, per component", "lower", "sd", DENSITY, summary=False),
+    Metric("sd_ratio", "sd ratio", "sd ratio, per component", 1.0, tasks=DENSITY, summary=False),
+    Metric("w1", "W1", "1-D Wasserstein distance, per component", "lower", tasks=DENSITY, summary=False),
+    Metric("w1_sd", "W1 (sd)", "1-D Wasserstein distance in reference sds, per component", "lower", "sd", DENSITY,
+           summary=False),
     # context and standard errors the regression gate reads (no direction, not summary columns)
     Metric("load_1m", "load", "1-minute load average at the cell's start", None, kind=CTX, summary=False),
     Metric("cores", "cores", "CPU cores", None, kind=CTX, summary=False),
