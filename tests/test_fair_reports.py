@@ -113,13 +113,13 @@ def test_not_converged_is_marked_in_every_format_and_never_bold(tmp_path):
     assert not by_method["torch.vi"][1][elbo].best and by_method["numpyro.svi"][1][elbo].best  # -1.0 is not the best
     assert by_method["torch.vi"][0] == "not converged"
     markdown = tables.to_markdown([paper])
-    assert "| coinflip | torch.vi ‡ |" in markdown and "**-1**" not in markdown and "**-5**" in markdown
+    assert "| not converged ‡ |" in markdown and "**-1**" not in markdown and "**-5**" in markdown
     assert "0.93 †" in markdown and "‡ not converged" in markdown and "† PSIS k-hat > 0.7" in markdown
     latex = tables.to_latex([paper])
-    assert r"torch.vi$^{\ddagger}$" in latex and r"0.930^{\dagger}" in latex and r"\mathbf{-1.00}" not in latex
+    assert r"not converged$^{\ddagger}$" in latex and r"0.930^{\dagger}" in latex and r"\mathbf{-1.00}" not in latex
     assert r"$^{\ddagger}$ not converged" in latex and "protocol not recorded; 300 steps; 1 seed" in latex
     page = tables.to_html_tables([paper])
-    assert "torch.vi ‡" in page and "0.93 †" in page and "<strong>-1</strong>" not in page
+    assert "not converged ‡" in page and "0.93 †" in page and "<strong>-1</strong>" not in page
     long = pd.read_csv(io.StringIO(report.to_csv(latest)))
     flags = long[long["metric"].isin(["converged", "khat_flag"])].set_index(["method", "metric"])["value"]
     assert flags[("torch.vi", "converged")] == 0 and flags[("numpyro.svi", "khat_flag")] == 1

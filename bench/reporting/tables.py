@@ -64,7 +64,7 @@ class PaperTable:
     rows: list[tuple[str, str, str, list[Entry]]]  # (problem, method, status text, cells)
     setting_names: list[str] = field(default_factory=list)  # settings shown beside the metrics (those that differ)
     row_settings: list[dict] = field(default_factory=list)  # each row's resolved settings
-    row_flags: list[tuple[Flag, ...]] = field(default_factory=list)  # each row's own marks (not converged)
+    row_flags: list[tuple[Flag, ...]] = field(default_factory=list)  # each row's own marks (not converged), on its status
     caption: str = ""  # how the table was made: protocol, step budget, seeds, units
 
     @property
@@ -135,14 +135,14 @@ def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[Pap
                 se = float(np.sqrt(np.mean(ses**2) / len(ses))) if len(ses) else None
                 marks = (FLAGS[metric],) if metric in FLAGS and FLAGS[metric].applies(mean) else ()
                 cells.append(Entry(mean, sd, se=se, flagged=bool(marks), flags=marks))
-            # a flag on a metric the table does not show, or one that bars the row from best, marks the row
+            # a flag that bars the row from best (not converged) marks the whole row, in its status
             own, unsettled = [], 0
             for name, flag in FLAGS.items():
-                if name in ok and (flag.excludes_best or name not in shown):
+                if name in ok and flag.excludes_best:
                     hits = sum(flag.applies(v) for v in ok[name])
                     if hits:
                         own.append(flag)
-                        unsettled = hits if flag.excludes_best else unsettled
+                        unsettled = hits
             rows.append((problem, method, _status_text(group, unsettled), cells))
             row_settings.append(json.loads(settings))
             row_flags.append(tuple(own))
@@ -239,7 +239,7 @@ def to_markdown(tables: list[PaperTable]) -> str:
         out += ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
         for i, (problem, method, status, cells) in enumerate(t.rows):
             texts = [_marked(f"**{cell_text(c)}**" if c.best else cell_text(c), c.flags) for c in cells]
-            row = [problem, _marked(method, t.marks(i)), *t.settings_cells(i), *texts, status]
+            row = [problem, method, *t.settings_cells(i), *texts, _marked(status, t.marks(i))]
             out.append("| " + " | ".join(row).replace("\n", " ") + " |")
         out += [""] + [line + "  " for line in legend_lines(t)] + ([""] if t.legend() else [])
     return "\n".join(out)
@@ -254,9 +254,8 @@ def latex_escape(text: str) -> str:
 
 
 def _frame(t: PaperTable, render_cell, render_text) -> pd.DataFrame:
-    index = pd.MultiIndex.from_tuples([(render_text(p), render_text(_marked(m, t.marks(i)))) for i, (p, m, _, _) in enumerate(t.rows)],
-                                      names=["problem", "method"])  # fmt: skip
-    data = [[render_text(v) for v in t.settings_cells(i)] + [render_cell(c) for c in cells] + [render_text(status)]
+    index = pd.MultiIndex.from_tuples([(render_text(p), render_text(m)) for p, m, _, _ in t.rows], names=["problem", "method"])
+    data = [[render_text(v) for v in t.settings_cells(i)] + [render_cell(c) for c in cells] + [render_text(_marked(status, t.marks(i)))]
             for i, (_, _, status, cells) in enumerate(t.rows)]  # fmt: skip
     columns = [render_text(h) for h in [*t.setting_headers, *t.headers]] + ["status"]
     return pd.DataFrame(data, index=index, columns=columns)
@@ -330,13 +329,13 @@ def to_latex(tables: list[PaperTable], columns: list[str] | None = None, landsca
             if previous is not None and problem != previous:
                 lines.append(r"\midrule")
             marks = "".join(rf"$^{{{flag.latex}}}$" for flag in t.marks(n))
-            row = [latex_escape(problem) if problem != previous else "", latex_escape(method) + marks]
+            row = [latex_escape(problem) if problem != previous else "", latex_escape(method)]
             row += [latex_escape(v) for v in t.settings_cells(n)]
             row += [_latex_cell(cells[i]) for i in keep]
             used |= {flag for i in keep for flag in cells[i].flags} | set(t.marks(n))
             if show_status:
                 short = status.split(":", 1)[0]
-                row.append(latex_escape(short))
+                row.append(latex_escape(short) + marks)
                 if ":" in status:
                     notes.append(f"{latex_escape(method)} on {latex_escape(problem)}: {latex_escape(status)}")
             lines.append(" & ".join(row) + r" \\")
