@@ -30,7 +30,8 @@ from scipy import stats
 
 from bench import store
 from bench.regression.sides import (
-    GROUP, KEY, METRICS, SETTINGS_DIFFER, STANDARD_ERRORS, Side, Thresholds, describe_diff, machine_of, relative_change,
+    GROUP, KEY, METRICS, SETTINGS_DIFFER, STANDARD_ERRORS, Side, Thresholds, compared_key, describe_diff, machine_of,
+    relative_change,
     settings_by_group, settings_diff, verdict,
 )  # fmt: skip
 
@@ -202,6 +203,6 @@ def compile_history(base: Side, current: Side, rec_a: dict, rec_b: dict, th: Thr
     machine, cache = machine_of(rec_b.get("environment")), _cache_state(rec_b)
     history = history[[machine_of(e) == machine for e in history["environment"]]]
     history = history[[_cache_state({"compile_cache": c}) == cache for c in history["compile_cache"]]]  # cold with cold
-    settings = rec_b.get("settings") or "{}"
-    history = history[[(s or "{}") == settings for s in history["settings"]]]
+    settings, method = rec_b.get("settings"), rec_b.get("base_method", "")
+    history = history[[compared_key(method, s) == settings for s in history["settings"]]]  # the same compared settings
     return history["value"].dropna().to_numpy()[: th.history]

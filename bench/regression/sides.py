@@ -20,6 +20,7 @@ from scipy import stats
 from bench.scoring.metrics import GATED, STANDARD_ERRORS
 from bench.scoring.metrics import METRICS as CATALOGUE
 from bench.spec.errors import BenchInputError
+from bench.spec.methods import compared_settings
 from bench import store as stored
 
 # The gated metrics: metric -> (kind, True when higher is better), from the catalogue (as are
@@ -91,6 +92,7 @@ def load_side(spec: str, store: Path, reused: bool = True) -> Side:
     metrics = stored.scalar_metrics(source, ids)
     timings = stored.timing_samples(source, ids, "run_s")
     records = records[records["status"] == "ok"].copy()
+    records["base_method"] = records["method"]
     records["method"] = [m + (f":{v}" if v else "") for m, v in zip(records["method"], records["variant"])]
     records["machine"] = [machine_of(e) for e in records["environment"]]
     steps = metrics[metrics["metric"] == "steps"].set_index("record_id")["value"]
@@ -98,11 +100,20 @@ def load_side(spec: str, store: Path, reused: bool = True) -> Side:
     speed = timings.assign(metric="steps_per_s", value=steps.reindex(timings["record_id"]).to_numpy() / timings["value"])
     one_per_seed = metrics[metrics["metric"].isin([m for m in METRICS if m not in ("run_s", "steps_per_s")])]
     samples = pd.concat([per_repeat, speed, one_per_seed], ignore_index=True)
-    records["settings"] = records["settings"].fillna("{}")
+    records["settings"] = [compared_key(method, settings) for method, settings in zip(records["base_method"], records["settings"])]
     samples = samples.merge(records[["record_id", "seed", *KEY, "machine", "compile_cache"]], on="record_id")
     scalars = metrics.pivot_table(index="record_id", columns="metric", values="value", aggfunc="first")
     records = records.join(scalars, on="record_id")
     return Side(f"{spec} ({what})", samples.dropna(subset=["value"]), records, source)
+
+
+def compared_key(method: str, settings: str | None) -> str:
+    """A record's settings as a comparison keys it: canonical JSON, without the settings its method
+    declares not compared (bench.spec.methods.not_compared)."""
+    import backends
+
+    values = json.loads(settings) if isinstance(settings, str) and settings else {}
+    return json.dumps(compared_settings(backends.registry().get(method), values), sort_keys=True)
 
 
 def machine_of(environment: str | None) -> str:
