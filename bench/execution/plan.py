@@ -10,14 +10,14 @@ from pathlib import Path
 
 import backends
 import suites
-from bench.runtime import environment
-from bench.runtime import gpu
+from bench.execution.options import DEVICES, EXECUTORS, RunOptions
+from bench.runtime import code_identity, environment, gpu
+from bench.runtime import threads as thread_policy
 from bench.references import store as reference_store
 from bench.records.cells import Cell, content_hash
 from bench.spec.errors import BenchInputError, unknown
 from bench.spec.methods import Method, resolve_settings
 
-DEVICES = ("cpu", "gpu")
 DTYPES = ("float32", "float64")
 CORE_PACKAGES = ("numpy", "scipy", "arviz")
 
@@ -68,7 +68,7 @@ def gpu_unsupported(device: str, method_names: Sequence[str]) -> dict[str, str]:
     it sees a GPU; none does -> exit 2 naming the fix; {method: reason} for those that do not."""
     if device != "gpu":
         return {}
-    return gpu.preflight({name: backends.registry()[name].requires for name in method_names})
+    return gpu.preflight(method_names)
 
 
 def split_method(spec: str) -> tuple[str, str]:
@@ -92,7 +92,7 @@ def build_plan(request: Request) -> list[Cell]:
         if not suites.in_suite(request.suite, name):
             raise unknown(f"problem in suite {request.suite}", name, problem_names)
     chosen = list(request.problems) or problem_names
-    method_specs = list(request.methods) or list(suites.DEFAULT_METHODS[request.suite])
+    method_specs = list(request.methods) or list(suites.default_methods(request.suite))
     methods = [split_method(spec) for spec in method_specs]
     check_positive(seeds=request.seeds, repeats=request.repeats, draws=request.draws)
     check_device(request.device)
@@ -102,18 +102,27 @@ def build_plan(request: Request) -> list[Cell]:
     # on a cluster the workers hold the GPUs: their frameworks are asked there, not here
     no_gpu = {} if request.device_elsewhere else gpu_unsupported(request.device, [name for name, _ in methods])
 
-    code = environment.code_version()
+    harness = code_identity.harness_fingerprint()
     versions_of = {name: environment.package_versions(CORE_PACKAGES + backends.registry()[name].requires)
                    for name, _ in methods}  # fmt: skip
     cells: list[Cell] = []
     for problem_name in chosen:
         problem = suites.get_problem(problem_name)
         spec_hash = problem.fingerprint()
+        problem_code = suites.code_modules(problem_name)
+        failed = problem.config.get("broken")  # a model that did not build, or (asked for) a failed translation check
+        if failed is None and problem.config.get("check_translation"):
+            from bench.references import translation_check
+
+            failed = translation_check.gate(problem, request.references)
         datasets = {seed: problem.make_data(seed) for seed in range(request.seeds)}
         data_hashes = {seed: data.fingerprint() for seed, data in datasets.items()}
         stored = {seed: _stored_reference(request, problem, seed, data) for seed, data in datasets.items()}
         for method_name, variant in methods:
             method = backends.registry()[method_name]
+            # the code this cell depends on (not the commit): its problem's and backend's modules, the harness's
+            modules = problem_code + code_identity.method_modules(method.fit)
+            code = {"harness": harness, "modules": code_identity.fingerprint(modules)}
             applicable = method.variants(problem)
             for var in [variant] if variant else applicable:
                 reason = method.unsupported(problem, request.device) or no_gpu.get(method_name)
@@ -125,7 +134,7 @@ def build_plan(request: Request) -> list[Cell]:
                     cell = Cell(
                         suite=problem.suite, problem=problem_name, method=method_name, variant=var, seed=seed,
                         device=request.device, dtype=request.dtype, repeats=request.repeats, draws=request.draws,
-                        settings=settings, unsupported=reason,
+                        settings=settings, unsupported=None if failed else reason, failed=failed,
                         reference=str(stored[seed].provenance_path) if stored[seed] else "",
                         threads=request.threads,
                     )  # fmt: skip
@@ -165,3 +174,39 @@ def _check_overrides_apply(methods: list[tuple[str, str]], overrides: Mapping[st
     for name in overrides:
         if name not in known:
             raise BenchInputError(f"unknown setting {name!r} for the chosen methods; valid settings: {', '.join(sorted(known))}")
+
+
+def _first(*values):
+    """The first value given (None is not given; 0 is, and the checks refuse it)."""
+    return next(value for value in values if value is not None)
+
+
+def plan_blocks(blocks, options: RunOptions, explicit_seeds: int | None = None,
+                explicit_repeats: int | None = None) -> list[Cell]:
+    """Every block of a grid (bench.execution.grid_config.GridBlock) planned with the run options;
+    a cell named twice is planned once. Seeds: the command line's, the block's, the file's, the
+    suite's, 1; repeats likewise without the block."""
+    if options.executor not in EXECUTORS:
+        raise unknown("executor", options.executor, EXECUTORS)
+    if options.scheduler is not None and options.executor != "dask":
+        raise BenchInputError(f"--scheduler needs --executor dask (got --executor {options.executor})")
+    check_positive(jobs=options.jobs, timeout=options.timeout)
+    thread_policy.check(options.threads, options.jobs)
+    cells, seen = [], {}
+    for block in blocks:
+        defaults = suites.RUN_DEFAULTS.get(block.suite, {})
+        request = Request(
+            suite=block.suite, problems=block.problems, methods=block.methods,
+            seeds=_first(explicit_seeds, block.seeds, options.seeds, defaults.get("seeds", 1)),
+            device=options.device, dtype=options.dtype,
+            repeats=_first(explicit_repeats, options.repeats, defaults.get("repeats", 3)), draws=options.draws,
+            overrides=block.overrides, references=options.references_dir,
+            device_elsewhere=options.scheduler is not None, threads=options.threads,
+        )
+        for cell in build_plan(request):
+            if cell.key in seen and seen[cell.key] != cell.hash:
+                raise BenchInputError(f"cell {cell.key} is declared twice with different settings; keep one")
+            if cell.key not in seen:
+                seen[cell.key] = cell.hash
+                cells.append(cell)
+    return cells
