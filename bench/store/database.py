@@ -145,9 +145,10 @@ class Store:
         """The latest finished record of each of these hashes (what a run reuses)."""
         ids = []
         for cell_hash in dict.fromkeys(hashes):
-            found = self.record_for_hash(cell_hash)
-            if found is not None:
-                ids.append(int(found["record_id"]))
+            row = self.con.execute(f"SELECT MAX(record_id) FROM records WHERE cell_hash = ? AND status IN {RESUMABLE}",
+                                   (cell_hash,)).fetchone()  # fmt: skip
+            if row and row[0] is not None:
+                ids.append(int(row[0]))
         return ids
 
     def tag_covers(self, tag: str | None, record_ids: Iterable[int], other_than: str = "") -> bool:
