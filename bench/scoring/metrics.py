@@ -64,7 +64,7 @@ class Metric:
 
 KHAT = Flag(above=0.7, text="PSIS k-hat > 0.7: importance weights unreliable", short="k-hat > 0.7", marker="†",
             latex=r"\dagger")
-NOT_CONVERGED = Flag(equals=0.0, text="not converged: the fit had not settled (see convergence_stat); never bolded as best",
+NOT_CONVERGED = Flag(equals=0.0, text="not converged: the loss had not settled (convergence_stat, its R-hat over the last windows, above 1.1); never bolded as best",
                      short="not converged", marker="‡", latex=r"\ddagger", excludes_best=True)  # fmt: skip
 DIAG, CTX = "diagnostic", "context"
 DENSITY, CLASSIFICATION, REGRESSION = ("density",), ("classification",), ("regression",)
@@ -100,9 +100,9 @@ _METRICS = (
     Metric("ece", "ECE", "expected calibration error", "lower", tasks=CLASSIFICATION, rank=18),
     Metric("ref_agreement", "ref agree", "mean |p - p_ref|", "lower", tasks=PREDICTIVE, rank=17),
     # convergence of an iterative fit (an optimiser's verdict; a sampler's is its R-hat)
-    Metric("converged", "converged", "converged (1) or not (0)", None, kind=DIAG, summary=False, flag=NOT_CONVERGED),
-    Metric("convergence_stat", "conv stat", "the statistic the convergence verdict rests on", None, kind=DIAG,
-           summary=False),
+    # the convergence verdict of an iterative VI fit (bench.scoring.convergence): 1 converged, 0 not
+    Metric("converged", "conv", "converged (loss R-hat at most 1.1)", None, kind=DIAG, summary=False, flag=NOT_CONVERGED),
+    Metric("convergence_stat", "loss R-hat", "R-hat of the loss over the last windows", None, kind=DIAG, summary=False),
     # samplers
     Metric("ess_bulk_min", "min ESS", "min bulk ESS", "higher", kind=DIAG, rank=19),
     Metric("ess_tail_min", "min tail ESS", "min tail ESS", "higher", kind=DIAG, summary=False),
