@@ -64,7 +64,8 @@ class Metric:
 
 KHAT = Flag(above=0.7, text="PSIS k-hat > 0.7: importance weights unreliable", short="k-hat > 0.7", marker="†",
             latex=r"\dagger")
-NOT_CONVERGED = Flag(equals=0.0, text="not converged: the loss had not settled (convergence_stat, its R-hat over the last windows, above 1.1); never bolded as best",
+NOT_CONVERGED = Flag(equals=0.0, text="not converged: the loss had not settled (convergence_stat, its R-hat over the "
+                     "last windows, above 1.1); never bolded as best",
                      short="not converged", marker="‡", latex=r"\ddagger", excludes_best=True)  # fmt: skip
 DIAG, CTX = "diagnostic", "context"
 DENSITY, CLASSIFICATION, REGRESSION = ("density",), ("classification",), ("regression",)
