@@ -32,8 +32,10 @@ def plant(path, run_id, cells, tag=None, cpu="CPU A"):
             cell = Cell("toy", problem, method, "", 0, "cpu", "float32", 5, 100, settings)
             record = Record(cell, "ok", info=info)
             steps = float(settings.get("steps", 1000))
-            record.timing = {"compile_s": [metrics.get("compile_s", 1.0)],
-                             "run_s": list(RNG.normal(steps * 1e-4, steps * 1e-7, 5))}  # fmt: skip
+            record.timing = {
+                "compile_s": [metrics.get("compile_s", 1.0)],
+                "run_s": list(RNG.normal(steps * 1e-4, steps * 1e-7, 5)),
+            }
             record.metrics = {"steps": steps, "run_s": steps * 1e-4, "compile_s": 1.0, **metrics}
             store.add_record(run_id, record)
         store.finish_run(run_id, run_id)
@@ -41,8 +43,13 @@ def plant(path, run_id, cells, tag=None, cpu="CPU A"):
 
 
 def advi(steps, elbo):
-    return ("coinflip", "pymc.advi", {"steps": steps, "learning_rate": 0.01, "protocol": "recipe"},
-            {"elbo": elbo, "elbo_se": 0.01}, {})  # fmt: skip
+    return (
+        "coinflip",
+        "pymc.advi",
+        {"steps": steps, "learning_rate": 0.01, "protocol": "recipe"},
+        {"elbo": elbo, "elbo_se": 0.01},
+        {},
+    )
 
 
 def test_compare_across_steps_is_not_comparable_with_exit_three(tmp_path):
@@ -58,7 +65,12 @@ def test_compare_across_steps_is_not_comparable_with_exit_three(tmp_path):
 
 
 def test_one_store_with_both_settings_reports_and_gates_them_apart(tmp_path):
-    store = plant(tmp_path / "s.sqlite", "r1", [advi(500, -15.6), ("gamma", "pymc.advi", {"steps": 500}, {"elbo": -3.0}, {})], tag="a")
+    store = plant(
+        tmp_path / "s.sqlite",
+        "r1",
+        [advi(500, -15.6), ("gamma", "pymc.advi", {"steps": 500}, {"elbo": -3.0}, {})],
+        tag="a",
+    )
     plant(store, "r2", [advi(10_000, -14.8), ("gamma", "pymc.advi", {"steps": 500}, {"elbo": -3.0}, {})], tag="b")
     latest = report.latest_records(store)
     assert sorted(latest.loc[latest["problem"] == "coinflip", "record_id"]) == [1, 3]  # both settings kept
@@ -66,7 +78,10 @@ def test_one_store_with_both_settings_reports_and_gates_them_apart(tmp_path):
     assert paper.setting_names == ["steps"]  # steps differ on coinflip; learning rate and protocol do not
     markdown = tables.to_markdown([paper])
     assert "| problem | method | steps | ELBO |" in markdown
-    assert "| coinflip | pymc.advi | 500 | -15.6 |" in markdown and "| coinflip | pymc.advi | 10000 | **-14.8** |" in markdown
+    assert (
+        "| coinflip | pymc.advi | 500 | -15.6 |" in markdown
+        and "| coinflip | pymc.advi | 10000 | **-14.8** |" in markdown
+    )
     assert "protocol recipe; 500-10,000 steps (see the steps column); 1 seed; units: ELBO in nats" in markdown
     headers, rows = report.summary_rows(latest)
     assert headers[:5] == ["problem", "method", "seed", "steps", "status"]
@@ -87,10 +102,18 @@ def test_a_cache_hit_and_a_cold_compile_are_not_compared(tmp_path):
     store = tmp_path / "s.sqlite"
     for i, (state, seconds) in enumerate([("miss", 3.7), ("miss", 3.8), ("miss", 3.7), ("miss", 3.75), ("hit", 0.84)]):
         plant(store, f"r{i}", [advi(500, -15.6)[:3] + ({"compile_s": seconds},) + ({"compile_cache": state},)])
-    row = gate.compare(compare.load_side("previous", store), compare.load_side("latest", store)).set_index("metric").loc["compile_s"]
+    row = (
+        gate.compare(compare.load_side("previous", store), compare.load_side("latest", store))
+        .set_index("metric")
+        .loc["compile_s"]
+    )
     assert row["verdict"] == "not comparable" and "compile cache miss vs hit" in row["note"]  # not a 78% "improvement"
     plant(store, "r5", [advi(500, -15.6)[:3] + ({"compile_s": 2.0},) + ({"compile_cache": "hit"},)])
-    row = gate.compare(compare.load_side("previous", store), compare.load_side("latest", store)).set_index("metric").loc["compile_s"]
+    row = (
+        gate.compare(compare.load_side("previous", store), compare.load_side("latest", store))
+        .set_index("metric")
+        .loc["compile_s"]
+    )
     # judged against the one earlier hit only: with the four cold compiles (median 3.7 s) it would be an "improvement"
     assert row["verdict"] == "inconclusive" and "history holds 1 past run(s)" in row["note"]
     shown = report.latest_records(store)
@@ -100,12 +123,18 @@ def test_a_cache_hit_and_a_cold_compile_are_not_compared(tmp_path):
 
 
 def test_not_converged_is_marked_in_every_format_and_never_bold(tmp_path):
-    store = plant(tmp_path / "s.sqlite", "r1", [
-        ("coinflip", "torch.vi", {"steps": 300}, {"elbo": -1.0, "elbo_se": 0.01, "converged": 0.0, "convergence_stat": 9.1,
-                                                  "khat": 0.2}, {}),
-        ("coinflip", "numpyro.svi", {"steps": 300}, {"elbo": -5.0, "elbo_se": 0.01, "converged": 1.0, "khat": 0.93}, {}),
-        ("coinflip", "pymc.advi", {"steps": 300}, {"elbo": -6.0, "elbo_se": 0.01, "converged": 1.0, "khat": 0.3}, {}),
-    ])  # fmt: skip
+    unsettled = {"elbo": -1.0, "elbo_se": 0.01, "converged": 0.0, "convergence_stat": 9.1, "khat": 0.2}
+    high_khat = {"elbo": -5.0, "elbo_se": 0.01, "converged": 1.0, "khat": 0.93}
+    plain = {"elbo": -6.0, "elbo_se": 0.01, "converged": 1.0, "khat": 0.3}
+    store = plant(
+        tmp_path / "s.sqlite",
+        "r1",
+        [
+            ("coinflip", "torch.vi", {"steps": 300}, unsettled, {}),
+            ("coinflip", "numpyro.svi", {"steps": 300}, high_khat, {}),
+            ("coinflip", "pymc.advi", {"steps": 300}, plain, {}),
+        ],
+    )
     latest = report.latest_records(store)
     (paper,) = tables.build_tables(latest, TASKS)
     by_method = {m: (status, cells) for _, m, status, cells in paper.rows}
@@ -133,13 +162,28 @@ def test_not_converged_is_marked_in_every_format_and_never_bold(tmp_path):
 @pytest.mark.slow
 def test_a_reused_run_keeps_its_tag_and_a_rerun_that_changes_nothing_adds_no_run(tmp_path):
     store = tmp_path / "s.sqlite"
-    args = ["run", "--suite", "toy", "--problems", "coinflip", "--methods", "testing.exact", "--set", "steps=5",
-            "--repeats", "2", "--store", str(store)]  # fmt: skip
+    args = [
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "coinflip",
+        "--methods",
+        "testing.exact",
+        "--set",
+        "steps=5",
+        "--repeats",
+        "2",
+        "--store",
+        str(store),
+    ]
     assert bench(*args, "--tag", "base", cwd=tmp_path).returncode == 0
     reused = bench(*args, "--tag", "cur", cwd=tmp_path)
     assert reused.returncode == 0 and "reused 1 finished cells" in reused.stdout
     compared = bench("compare", "base", "cur", "--store", str(store), cwd=tmp_path)
-    assert compared.returncode == 0 and "1 unchanged" not in compared.stderr and "not a store file" not in compared.stderr
+    assert (
+        compared.returncode == 0 and "1 unchanged" not in compared.stderr and "not a store file" not in compared.stderr
+    )
     assert "0 regression" in compared.stdout, compared.stdout + compared.stderr
     for again in (args, [*args, "--tag", "cur"]):  # untagged, or the same tag over the same cells: no new run
         rerun = bench(*again, cwd=tmp_path)

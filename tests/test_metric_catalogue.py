@@ -4,12 +4,12 @@ emits is in bench.scoring.metrics, and every satellite table derives from it."""
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import numpy as np
 
 import suites
-import importlib
 from bench.regression import dashboards, gate, sides
 from bench.reporting import report, tables
 from bench.scoring import fit_metrics, metrics
@@ -28,7 +28,11 @@ def names_in_source() -> dict[str, set[str]]:
     for path in (ROOT / "bench").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = []
-            if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            if (
+                isinstance(node, ast.Subscript)
+                and isinstance(node.slice, ast.Constant)
+                and isinstance(node.slice.value, str)
+            ):
                 holder = node.value.id if isinstance(node.value, ast.Name) else getattr(node.value, "attr", None)
                 if holder in ("metrics", "aggregates"):
                     names.append(node.slice.value)
@@ -40,8 +44,10 @@ def names_in_source() -> dict[str, set[str]]:
                     elements = c.elts if isinstance(c, (ast.Tuple, ast.List, ast.Set)) else [c]
                     names += [e.value for e in elements if isinstance(e, ast.Constant) and isinstance(e.value, str)]
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) in (
-                "_values", "metric_history", "component_metrics",
-            ):  # fmt: skip
+                "_values",
+                "metric_history",
+                "component_metrics",
+            ):
                 names += [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
             for name in set(names) - NOT_METRICS:
                 found.setdefault(name, set()).add(str(path.relative_to(ROOT)))
@@ -58,7 +64,11 @@ def test_every_metric_name_in_the_code_is_in_the_catalogue():
 def test_every_satellite_table_derives_from_the_catalogue():
     used = set(sides.GATED) | set(sides.METRICS) | set(metrics.STANDARD_ERRORS) | set(metrics.STANDARD_ERRORS.values())
     used |= set(dashboards.UNITS) | set(metrics.FLAGS) | set(metrics.QUALITY_METRIC.values())
-    used |= {m for spec in (*tables.TASK_COLUMNS.values(), *tables.SUITE_COLUMNS.values(), tables.MCMC_COLUMNS) for m, _, _ in spec}
+    used |= {
+        m
+        for spec in (*tables.TASK_COLUMNS.values(), *tables.SUITE_COLUMNS.values(), tables.MCMC_COLUMNS)
+        for m, _, _ in spec
+    }
     used |= {m for m, _ in report.SUMMARY_METRICS}
     assert used <= set(METRICS), used - set(METRICS)
     # the headers a narrow terminal drops are real summary headers (not "min sd ratio" / "max R-hat")
@@ -87,8 +97,18 @@ def test_every_metric_a_fit_emits_is_in_the_catalogue():
     f = np.random.default_rng(0).beta(13, 9, size=2400)
     from scipy import stats
 
-    fit = FitResult(draws={"f": f}, log_q=stats.beta(13, 9).logpdf(f), losses=np.zeros(10), compile_s=1.0,
-                    run_s=[1.0, 1.2], steps=10, grad_evals=10, chains=4, info={"acceptance_rate": 0.8, "divergences": 0})  # fmt: skip
+    sampler = {"acceptance_rate": 0.8, "divergences": 0}
+    fit = FitResult(
+        draws={"f": f},
+        log_q=stats.beta(13, 9).logpdf(f),
+        losses=np.zeros(10),
+        compile_s=1.0,
+        run_s=[1.0, 1.2],
+        steps=10,
+        grad_evals=10,
+        chains=4,
+        info=sampler,
+    )
     scored = fit_metrics.score(density, data, fit, density.reference(data), 0)
     emitted |= set(scored["metrics"]) | set(scored["components"])
     for name in ("moons", "sine"):  # classification and regression, scored without a reference

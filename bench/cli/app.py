@@ -138,7 +138,7 @@ def _list_runs(store: Path) -> None:
     for row in runs.itertuples():
         protocols = ", ".join(p for p in str(row.protocols or "").split(",") if p) or "not recorded"
         table.add_row(row.run_id, row.tag or "", row.started_at, row.finished_at or "[yellow]never finished[/]",
-                      protocols, str(int(row.ran) + int(row.reused)), str(int(row.ran)), str(int(row.reused)))  # fmt: skip
+                      protocols, str(int(row.ran) + int(row.reused)), str(int(row.ran)), str(int(row.reused)))
     console.print(table)
     if runs.empty:
         console.print("[yellow]no runs with records[/]")
@@ -551,7 +551,7 @@ def compare_command(
     shown = table[table["verdict"] != "unchanged"]
     labels = compare.settings_labels(table)  # the settings telling apart two cells of one method, where any do
     out_table = Table("problem", "method", *(["settings"] if any(labels.values()) else []), "device", "metric", "verdict",
-                      "baseline", "current", "change", "p", "n", title=f"changes ({len(table) - len(shown)} unchanged not shown)")  # fmt: skip
+                      "baseline", "current", "change", "p", "n", title=f"changes ({len(table) - len(shown)} unchanged not shown)")
     from bench.reporting.report import fmt
 
     for index, row in shown.sort_values(["verdict", "problem", "method"]).iterrows():
@@ -574,7 +574,7 @@ def compare_command(
     across = table["note"].fillna("").str.startswith(compare.SETTINGS_DIFFER)
     if across.any():
         console.print(f"[cyan]{int(across.sum())} cell(s) not comparable: the two sides ran them with different settings[/] "
-                      "(no verdict across settings; compare runs of the same settings, or re-run one side)")  # fmt: skip
+                      "(no verdict across settings; compare runs of the same settings, or re-run one side)")
     if counts.get("noisy", 0) and not confirm:
         console.print("noisy cells are not regressions; `--confirm` re-measures them for both code versions")
     if out is not None and format == "csv":

@@ -87,7 +87,7 @@ def execute(
         for other in held.elsewhere.values():
             elsewhere[other] = elsewhere.get(other, 0) + 1
         return RunOutcome(run_id=run_id, ran=len(todo), reused=len(cells) - len(todo) - len(held.elsewhere),
-                          statuses=statuses, elsewhere=elsewhere, recorded=recorded)  # fmt: skip
+                          statuses=statuses, elsewhere=elsewhere, recorded=recorded)
     finally:
         store.close()
 

@@ -33,7 +33,7 @@ from bench.regression.sides import (
     GROUP, KEY, METRICS, SETTINGS_DIFFER, STANDARD_ERRORS, Side, Thresholds, compared_key, describe_diff, machine_of,
     relative_change,
     settings_by_group, settings_diff, verdict,
-)  # fmt: skip
+)
 
 SPEED_SAMPLES = ("run_s", "steps_per_s")
 COLUMNS = [*GROUP, "metric", "verdict", "baseline", "current", "change", "p_value", "n", "seeds", "note", "settings"]

@@ -45,7 +45,7 @@ def history(
             change_point, change, note = False, float("nan"), ""
             if machine in previous and previous[machine][0] != settings:
                 note = compare.SETTINGS_DIFFER + compare.describe_diff(compare.settings_diff(previous[machine][0], settings),
-                                                                       "before", "now")  # fmt: skip
+                                                                       "before", "now")
             elif machine in previous:
                 outcome, change, _ = compare.verdict(
                     previous[machine][1], values, higher, min_effect, thresholds.alpha, best_must_move=kind == "time"
@@ -53,7 +53,7 @@ def history(
                 change_point = outcome in ("regression", "improvement")
             previous[machine] = (settings, values)
             rows.append({"run_id": run_id, "machine": machine, "median": float(np.median(values)), "n": len(values),
-                         "change": change, "change_point": change_point, "not_comparable": note})  # fmt: skip
+                         "change": change, "change_point": change_point, "not_comparable": note})
     if not rows:
         raise BenchInputError(f"no ok records of {problem} with {method} on {device} in {store}")
     return pd.DataFrame(rows)

@@ -122,7 +122,7 @@ def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[Pap
         rows, row_settings, row_flags = [], [], []
         settings_shown = reports.differing_settings(part)
         groups = sorted(part.groupby(["problem", "method", "_settings"]), key=lambda item: (
-            item[0][0], item[0][1], [_order(json.loads(item[0][2]).get(n)) for n in settings_shown]))  # fmt: skip
+            item[0][0], item[0][1], [_order(json.loads(item[0][2]).get(n)) for n in settings_shown]))
         for (problem, method, settings), group in groups:
             ok = group[group["status"] == "ok"]
             cells = []
@@ -151,9 +151,9 @@ def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[Pap
                 continue
             for problem in {r[0] for r in rows}:
                 _mark_best([r[3][j] for i, r in enumerate(rows) if r[0] == problem and r[3][j].mean is not None
-                            and not any(flag.excludes_best for flag in row_flags[i])], best)  # fmt: skip
+                            and not any(flag.excludes_best for flag in row_flags[i])], best)
         tables.append(PaperTable(str(suite), str(task), [c[1] for c in columns], rows, settings_shown, row_settings,
-                                 row_flags, caption(part, columns, settings_shown)))  # fmt: skip
+                                 row_flags, caption(part, columns, settings_shown)))
     return tables
 
 
@@ -177,7 +177,7 @@ def caption(part: pd.DataFrame, columns, setting_names: list[str]) -> str:
         where = "see the steps column" if "steps" in setting_names else "by problem"
         parts.append(f"{steps[0]:,} steps" if len(steps) == 1 else f"{steps[0]:,}-{steps[-1]:,} steps ({where})")
     samplers = sorted({(int(v["warmup"]), int(v["draws"]), int(v.get("chains", 1))) for v in settings
-                       if v.get("warmup") is not None and v.get("draws") is not None})  # fmt: skip
+                       if v.get("warmup") is not None and v.get("draws") is not None})
     parts += [f"MCMC {w:,} warm-up + {d:,} draws x {c} chains" for w, d, c in samplers[:2]]
     if len(samplers) > 2:
         parts.append(f"and {len(samplers) - 2} more MCMC budgets")
@@ -256,7 +256,7 @@ def latex_escape(text: str) -> str:
 def _frame(t: PaperTable, render_cell, render_text) -> pd.DataFrame:
     index = pd.MultiIndex.from_tuples([(render_text(p), render_text(m)) for p, m, _, _ in t.rows], names=["problem", "method"])
     data = [[render_text(v) for v in t.settings_cells(i)] + [render_cell(c) for c in cells] + [render_text(_marked(status, t.marks(i)))]
-            for i, (_, _, status, cells) in enumerate(t.rows)]  # fmt: skip
+            for i, (_, _, status, cells) in enumerate(t.rows)]
     columns = [render_text(h) for h in [*t.setting_headers, *t.headers]] + ["status"]
     return pd.DataFrame(data, index=index, columns=columns)
 

@@ -45,7 +45,7 @@ class Metric:
     better: str | float | None  # "higher", "lower", a target value the best is closest to, or None: no direction
     unit: str = ""  # "" for a pure number
     tasks: tuple[str, ...] = ALL_TASKS  # the tasks whose records carry it
-    kind: str = "quality"  # "quality", "time", "diagnostic", "cost" (deterministic counts) or "context": the gate's class
+    kind: str = "quality"  # "quality", "time", "diagnostic", "cost" (deterministic counts) or "context"
     summary: bool = True  # a column of `bench report`'s summary
     se: str | None = None  # the metric holding this one's per-record standard error
     gated: bool = False  # the regression gate (`bench compare`) checks it
@@ -66,7 +66,7 @@ KHAT = Flag(above=0.7, text="PSIS k-hat > 0.7: importance weights unreliable", s
             latex=r"\dagger")
 NOT_CONVERGED = Flag(equals=0.0, text="not converged: the loss had not settled (convergence_stat, its R-hat over the "
                      "last windows, above 1.1); never bolded as best",
-                     short="not converged", marker="‡", latex=r"\ddagger", excludes_best=True)  # fmt: skip
+                     short="not converged", marker="‡", latex=r"\ddagger", excludes_best=True)
 DIAG, CTX = "diagnostic", "context"
 DENSITY, CLASSIFICATION, REGRESSION = ("density",), ("classification",), ("regression",)
 
@@ -102,7 +102,8 @@ _METRICS = (
     Metric("ref_agreement", "ref agree", "mean |p - p_ref|", "lower", tasks=PREDICTIVE, rank=17),
     # convergence of an iterative fit (an optimiser's verdict; a sampler's is its R-hat)
     # the convergence verdict of an iterative VI fit (bench.scoring.convergence): 1 converged, 0 not
-    Metric("converged", "conv", "converged (loss R-hat at most 1.1)", None, kind=DIAG, summary=False, flag=NOT_CONVERGED),
+    Metric("converged", "conv", "converged (loss R-hat at most 1.1)", None, kind=DIAG, summary=False,
+           flag=NOT_CONVERGED),
     Metric("convergence_stat", "loss R-hat", "R-hat of the loss over the last windows", None, kind=DIAG, summary=False),
     # samplers
     Metric("ess_bulk_min", "min ESS", "min bulk ESS", "higher", kind=DIAG, rank=19),
@@ -143,7 +144,7 @@ _METRICS = (
            summary=False),
     Metric("std_mean_err_max_se", "std err se", "MCSE of the worst standardised mean error", None, "sd", DENSITY,
            kind=DIAG, summary=False),
-)  # fmt: skip
+)
 METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
 
 # -- the satellite tables, derived ------------------------------------------------------------------

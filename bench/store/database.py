@@ -146,7 +146,7 @@ class Store:
         ids = []
         for cell_hash in dict.fromkeys(hashes):
             row = self.con.execute(f"SELECT MAX(record_id) FROM records WHERE cell_hash = ? AND status IN {RESUMABLE}",
-                                   (cell_hash,)).fetchone()  # fmt: skip
+                                   (cell_hash,)).fetchone()
             if row and row[0] is not None:
                 ids.append(int(row[0]))
         return ids
@@ -157,7 +157,7 @@ class Store:
         runs = "SELECT run_id FROM runs WHERE tag IS ? AND run_id != ?"
         held = {row[0] for row in self.con.execute(
             f"SELECT record_id FROM records WHERE run_id IN ({runs}) UNION SELECT record_id FROM run_cells WHERE run_id IN ({runs})",
-            (tag, other_than, tag, other_than))}  # fmt: skip
+            (tag, other_than, tag, other_than))}
         return set(record_ids) <= held
 
     def drop_run(self, run_id: str) -> None:

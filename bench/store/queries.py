@@ -106,7 +106,7 @@ def run_summaries(path: Path | str) -> pd.DataFrame:
                   " (SELECT GROUP_CONCAT(p, ',') FROM (SELECT DISTINCT COALESCE(json_extract(r2.settings, '$.protocol'), '')"
                   f" AS p FROM ({members}) m2 JOIN records r2 USING (record_id) WHERE m2.run_id = ru.run_id ORDER BY p)) AS protocols"
                   f" FROM runs ru JOIN ({members}) m ON m.run_id = ru.run_id JOIN records r ON r.record_id = m.record_id"
-                  " GROUP BY ru.run_id ORDER BY ru.started_at, ru.run_id")  # fmt: skip
+                  " GROUP BY ru.run_id ORDER BY ru.started_at, ru.run_id")
 
 
 def run_ids(path: Path | str) -> list[str]:
@@ -124,7 +124,7 @@ def incomplete_runs(path: Path | str, spec: str | None = None) -> list[str]:
 
 
 def _latest(run_ids: Sequence[str] | None = None, tag: str | None = None, cell_key: str | None = None,
-            members: str = OWN_RECORDS) -> tuple[str, list]:  # fmt: skip
+            members: str = OWN_RECORDS) -> tuple[str, list]:
     """The query of the latest record of each cell (key and settings), and its parameters: in the
     whole store, within `run_ids` or the runs tagged `tag` (the records they wrote or reused, per
     `members`), or of one cell key (its latest record, whatever its settings)."""
