@@ -94,10 +94,12 @@ def _status_text(group: pd.DataFrame, unsettled: int = 0) -> str:
     statuses = group["status"].tolist()
     reasons = [str(r) for r in group["reason"].fillna("") if r]
     if all(s == "ok" for s in statuses):
-        head = "ok"
-        if unsettled:
-            head = "not converged" + (f" in {unsettled} of {len(statuses)} seeds" if unsettled < len(statuses) else "")
-        return head + (f" ({reasons[0]})" if reasons else "")
+        if not unsettled:
+            return "ok" + (f" ({reasons[0]})" if reasons else "")
+        head = "not converged" + (f" in {unsettled} of {len(statuses)} seeds" if unsettled < len(statuses) else "")
+        detail = next((r for r in reasons if r.startswith("not converged")), reasons[0] if reasons else "")
+        detail = detail.removeprefix("not converged").lstrip(":; ")  # the verdict's own reason, said once
+        return head + (f": {detail}" if detail else "")
     bad = [s for s in statuses if s != "ok"]
     text = bad[0] if len(set(bad)) == 1 else "/".join(sorted(set(bad)))
     if len(bad) < len(statuses):
