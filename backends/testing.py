@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.spec.fitting import FitContext, FitResult
-from bench.spec.methods import Method
+from bench.spec.methods import Method, not_compared
 from bench.spec.runtime import BackendRuntime, Framework, WorkerSetup
 
 
@@ -37,7 +37,7 @@ from bench.spec.runtime import BackendRuntime, Framework, WorkerSetup
 class TestSettings:
     steps: int = 10
     sleep_s: float = 600.0
-    sleep_per_step: float = 0.0  # seconds slept per timed step (a planted slowdown for gate tests)
+    sleep_per_step: float = not_compared(0.0)  # seconds slept per timed step: a planted slowdown stands for a code change
 
     def __post_init__(self) -> None:
         if self.sleep_per_step < 0:
