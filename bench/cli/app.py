@@ -136,6 +136,7 @@ def run(
     x64: Optional[bool] = typer.Option(None, "--x64", help="float64 everywhere (default float32)"),
     draws: Optional[int] = typer.Option(None, help="draws from q used for scoring (default 4000; k-hat needs 2,000)"),
     set_: list[str] = typer.Option([], "--set", help="override a method setting: name=value (repeatable)"),
+    protocol: Optional[str] = typer.Option(None, metavar="[recipe|defaults|tuned]", help="how VI settings are chosen: the seeds' recipe, each library's defaults, or the tuned step-size search (default: the problem's, else the suite's: tuned for posteriordb, recipe otherwise)"),
     tag: Optional[str] = typer.Option(None, help="label stored with the run"),
     compile_cache: bool = typer.Option(True, help="JAX persistent compilation cache under the store's folder"),
     strict: Optional[bool] = typer.Option(None, "--strict", help="exit 1 if any cell ends in error, timeout, oom or diverged"),
@@ -148,13 +149,17 @@ def run(
     from bench.execution import grid_config
     from bench.execution.plan import parse_overrides
 
+    if protocol is not None:
+        from bench.spec.protocols import check_protocol
+
+        check_protocol(protocol)
     file = grid_config.load(config) if config is not None else None
     if file is None and suite is None:
         raise BenchInputError("bench run needs --suite (see `bench list suites`) or --config grid.toml")
     flags = {"seeds": seeds, "device": device, "repeats": repeats, "jobs": jobs, "executor": executor,
              "timeout": timeout, "store": store, "force": force, "x64": x64, "draws": draws, "tag": tag,
              "strict": strict, "references": references, "save_draws": save_draws, "scheduler": scheduler,
-             "threads": threads}  # fmt: skip
+             "threads": threads, "protocol": protocol}  # fmt: skip
     options = grid_config.merged(flags, file, RUN_OPTION_DEFAULTS)
     overrides = parse_overrides(set_)
     if suite is not None or file is None:  # the command line names the grid: it replaces the file's
@@ -167,14 +172,15 @@ def run(
     else:
         blocks = [dataclasses.replace(b, overrides={**b.overrides, **overrides}) for b in file.blocks]
     store, tag = Path(options["store"]), options["tag"]
-    cells = _plan_blocks(blocks, options, store, explicit_seeds=seeds, explicit_repeats=repeats)
+    cells = _plan_blocks(blocks, options, store, explicit_seeds=seeds, explicit_repeats=repeats,
+                         explicit_protocol=protocol)  # fmt: skip
     _execute_and_summarise(cells, options, store, tag, compile_cache, wide, label=suite or str(config))
 
 
 RUN_OPTION_DEFAULTS = {
     "seeds": None, "device": "cpu", "repeats": None, "jobs": 1, "executor": "local", "timeout": 1800.0,
     "store": str(paths.DEFAULT_STORE), "force": False, "x64": False, "draws": 4000, "tag": None, "strict": False,
-    "references": None, "save_draws": False, "scheduler": None, "threads": 1,
+    "references": None, "save_draws": False, "scheduler": None, "threads": 1, "protocol": None,
 }  # fmt: skip
 
 
@@ -183,7 +189,7 @@ def _first(*values):
     return next(value for value in values if value is not None)
 
 
-def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_repeats) -> list:
+def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_repeats, explicit_protocol=None) -> list:
     """Every block of the grid planned with the run options; a cell named twice is planned once."""
     import suites
     from bench.execution.plan import Request, build_plan, check_positive
@@ -207,6 +213,8 @@ def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_re
             dtype="float64" if options["x64"] else "float32", repeats=repeats, draws=options["draws"],
             overrides=block.overrides, references=references, device_elsewhere=options["scheduler"] is not None,
             threads=options["threads"],
+            # --protocol, else the block's, else the file's; None: the problem's recipe or the suite's default
+            protocol=next((p for p in (explicit_protocol, block.protocol, options["protocol"]) if p is not None), None),
         )  # fmt: skip
         for cell in build_plan(request):
             if cell.key in seen and seen[cell.key] != cell.hash:

@@ -50,6 +50,10 @@ _METRICS = (
     Metric("ess_bulk_min", "min ESS", "min bulk ESS", "higher", kind="diagnostic"),
     Metric("r_hat_max", "R-hat", "max R-hat", 1.0, kind="diagnostic"),
     Metric("acceptance_rate", "accept", "acceptance rate", "higher", kind="diagnostic"),
+    # the convergence verdict of an iterative VI fit (bench.scoring.convergence): 1 converged, 0 not
+    Metric("converged", "conv", "converged (loss R-hat at most 1.1)", None, kind="diagnostic", summary=False),
+    Metric("convergence_stat", "loss R-hat", "R-hat of the loss over the last windows", None, kind="diagnostic",
+           summary=False),
     Metric("compile_s", "compile_s", "compile time (s)", "lower", "s", kind="time"),
     Metric("run_s", "run_s", "run time (s)", "lower", "s", kind="time"),
     Metric("steps_per_s", "steps/s", "steps per second", "higher", "1/s", kind="time"),
