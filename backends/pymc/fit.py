@@ -43,7 +43,8 @@ def _check(context: FitContext) -> None:
 
 def _info(settings: ADVISettings | PyMCNUTSSettings) -> dict[str, Any]:
     return {"compile_mode": settings.compile_mode, "floatX": pytensor.config.floatX,
-            "pytensor_compiledir": str(pytensor.config.compiledir)}  # fmt: skip
+            "pytensor_compiledir": str(pytensor.config.compiledir),
+            "blas__ldflags": pytensor.config.blas__ldflags}  # fmt: skip  # empty: no BLAS linked
 
 
 def _optimizer(settings: ADVISettings, learning_rate):

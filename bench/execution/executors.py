@@ -23,6 +23,7 @@ from typing import Protocol
 
 from backends import get_method
 from bench.execution import zygote
+from bench.runtime import blas
 from bench.runtime import threads as thread_policy
 from bench.records.cells import Cell
 from bench.runtime.environment import PROJECT_ROOT
@@ -58,7 +59,7 @@ def worker_environment(cell: Cell, threads: int, jax_cache: Path | None, slot: i
     # PyTensor: the run's dtype, and a compile directory per concurrent slot. Its directory is
     # locked while compiling, so parallel cells sharing one would serialise; cells that follow
     # each other in a slot still reuse its compiled modules (warm compiles take seconds, cold ones tens).
-    flags = [f"floatX={cell.dtype}"]
+    flags = [f"floatX={cell.dtype}", *blas.pytensor_flags(env.get("PYTENSOR_FLAGS", ""))]  # the machine's OpenBLAS
     if jax_cache is not None:
         flags.append(f"compiledir={jax_cache.parent / 'pytensor' / f'slot-{slot}'}")
     env["PYTENSOR_FLAGS"] = ",".join(filter(None, [env.get("PYTENSOR_FLAGS", ""), *flags]))
