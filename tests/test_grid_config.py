@@ -116,3 +116,20 @@ def test_summary_drops_columns_to_fit_the_terminal():
     assert "ELBO" in narrow and "ELBO se" not in narrow and "Brier" not in narrow
     width = sum(max(len(headers[i]), len(rows[0][i])) + 3 for i in fit_columns(headers, rows, 80)) + 1
     assert width <= 80
+
+
+def test_run_options_are_declared_once():
+    """The command line's options of `bench run` and the keys a grid file may set are RunOptions'
+    fields (plus the grid's own: suite, problems, methods, set, config, wide)."""
+    import typer.main
+
+    from bench.cli.app import app
+    from bench.execution import options
+
+    command = typer.main.get_command(app).commands["run"]
+    cli = {p.name for p in command.params}
+    fields = {f.name for f in options.fields()}
+    assert cli - {"suite", "problems", "methods", "set_", "config", "wide"} == fields
+    assert set(options.file_types()) == fields
+    defaults = options.RunOptions()
+    assert (defaults.device, defaults.jobs, defaults.threads, defaults.draws, defaults.dtype) == ("cpu", 1, 1, 4000, "float32")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import shlex
 import sys
@@ -21,7 +22,6 @@ from bench.cli.selection import parse_names
 from bench.spec.errors import BenchInputError, unknown
 
 DEFAULT_STORE = paths.DEFAULT_STORE
-EXECUTORS = ("local", "dask")
 REPORT_FORMATS = ("md", "latex", "html", "csv", "summary")
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "unsupported": "cyan", "skipped": "dim"}
 
@@ -118,49 +118,24 @@ def list_command(what: str = typer.Argument("all", help="suites, problems, metho
         console.print(table)
 
 
-@app.command()
 def run(
     suite: Optional[str] = typer.Option(None, help="suite to run (see `bench list suites`); or declare the grid in --config"),
     problems: str = typer.Option("", help="comma-separated problems of the suite (default: all)"),
     methods: str = typer.Option("", help="comma-separated methods, optionally method:variant (default: the suite's)"),
-    seeds: Optional[int] = typer.Option(None, help="number of seeds, 0..N-1 (default 1, or the suite's)"),
-    device: Optional[str] = typer.Option(None, metavar="[cpu|gpu]", help="cpu (default) or gpu"),
-    repeats: Optional[int] = typer.Option(None, help="warm timed repeats per cell, all stored (default 3, or the suite's)"),
-    jobs: Optional[int] = typer.Option(None, help="cells run at once (default 1); above 1 the cells share the CPU and timings suffer"),
-    threads: Optional[int] = typer.Option(None, help="threads per cell for every framework (OpenMP/BLAS, torch, XLA; default 1); threads x jobs <= cores"),
-    executor: Optional[str] = typer.Option(None, metavar="[local|dask]", help="local (default), or dask (a LocalCluster of --jobs processes, or --scheduler's cluster)"),
-    scheduler: Optional[str] = typer.Option(None, help="with --executor dask: a running scheduler, tcp://HOST:PORT"),
-    timeout: Optional[float] = typer.Option(None, help="seconds before a cell is killed and recorded as timeout (default 1800)"),
-    store: Optional[Path] = typer.Option(None, help=f"SQLite store (default {paths.DEFAULT_STORE})"),
-    force: Optional[bool] = typer.Option(None, "--force", help="re-run cells already finished with the same hash"),
-    x64: Optional[bool] = typer.Option(None, "--x64", help="float64 everywhere (default float32)"),
-    draws: Optional[int] = typer.Option(None, help="draws from q used for scoring (default 4000; k-hat needs 2,000)"),
     set_: list[str] = typer.Option([], "--set", help="override a method setting: name=value (repeatable)"),
-    protocol: Optional[str] = typer.Option(None, metavar="[recipe|defaults|tuned]", help="how VI settings are chosen: the seeds' recipe, each library's defaults, or the tuned step-size search (default: the problem's, else the suite's: tuned for posteriordb, recipe otherwise)"),
-    tag: Optional[str] = typer.Option(None, help="label stored with the run"),
-    compile_cache: bool = typer.Option(True, help="JAX persistent compilation cache under the store's folder"),
-    strict: Optional[bool] = typer.Option(None, "--strict", help="exit 1 if any cell ends in error, timeout, oom or diverged"),
-    references: Optional[Path] = typer.Option(None, help="stored MCMC references (default: references/ beside the store)"),
-    save_draws: Optional[bool] = typer.Option(None, "--save-draws", help="also write each cell's draws as ArviZ netCDF under draws/ beside the store"),
     config: Optional[Path] = typer.Option(None, help="a TOML file declaring the grid and run options; flags override it"),
     wide: bool = typer.Option(False, "--wide", help="the summary with every column, whatever the terminal width"),
+    **flags,
 ) -> None:
     """Run a suite's grid of cells (or the grid a --config file declares) and store every record."""
     from bench.execution import grid_config
-    from bench.execution.plan import parse_overrides
+    from bench.execution.options import RunOptions
+    from bench.execution.plan import parse_overrides, plan_blocks
 
-    if protocol is not None:
-        from bench.spec.protocols import check_protocol
-
-        check_protocol(protocol)
     file = grid_config.load(config) if config is not None else None
     if file is None and suite is None:
         raise BenchInputError("bench run needs --suite (see `bench list suites`) or --config grid.toml")
-    flags = {"seeds": seeds, "device": device, "repeats": repeats, "jobs": jobs, "executor": executor,
-             "timeout": timeout, "store": store, "force": force, "x64": x64, "draws": draws, "tag": tag,
-             "strict": strict, "references": references, "save_draws": save_draws, "scheduler": scheduler,
-             "threads": threads, "protocol": protocol}  # fmt: skip
-    options = grid_config.merged(flags, file, RUN_OPTION_DEFAULTS)
+    options = RunOptions.merged(flags, file.options if file else {})
     overrides = parse_overrides(set_)
     if suite is not None or file is None:  # the command line names the grid: it replaces the file's
         import suites
@@ -171,61 +146,35 @@ def run(
                                         overrides)]  # fmt: skip
     else:
         blocks = [dataclasses.replace(b, overrides={**b.overrides, **overrides}) for b in file.blocks]
-    store, tag = Path(options["store"]), options["tag"]
-    cells = _plan_blocks(blocks, options, store, explicit_seeds=seeds, explicit_repeats=repeats,
-                         explicit_protocol=protocol)  # fmt: skip
-    _execute_and_summarise(cells, options, store, tag, compile_cache, wide, label=suite or str(config))
+    cells = plan_blocks(blocks, options, explicit_seeds=flags["seeds"], explicit_repeats=flags["repeats"],
+                        explicit_protocol=flags["protocol"])  # fmt: skip
+    _execute_and_summarise(cells, options, wide, label=suite or str(config))
 
 
-RUN_OPTION_DEFAULTS = {
-    "seeds": None, "device": "cpu", "repeats": None, "jobs": 1, "executor": "local", "timeout": 1800.0,
-    "store": str(paths.DEFAULT_STORE), "force": False, "x64": False, "draws": 4000, "tag": None, "strict": False,
-    "references": None, "save_draws": False, "scheduler": None, "threads": 1, "protocol": None,
-}  # fmt: skip
+def _with_run_options(command):
+    """`command`'s signature with one command-line option per RunOptions field in place of its
+    `**flags` (typer reads the signature), so the options are declared once."""
+    from bench.execution import options
+
+    signature = inspect.signature(command)
+    fixed = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    generated = []
+    for f in options.fields():
+        switch, metavar = f.metadata["switch"], f.metadata["metavar"]
+        declared = typer.Option(None, *([switch] if switch else []), help=f.metadata["help"], metavar=metavar,
+                                show_default=False)  # fmt: skip
+        annotation = Optional[options.value_type(f.name)]
+        generated.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=declared, annotation=annotation))
+    keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in fixed]
+    fixed, wide = [p for p in keyword if p.name != "wide"], [p for p in keyword if p.name == "wide"]
+    command.__signature__ = signature.replace(parameters=[*fixed, *generated, *wide])
+    return command
 
 
-def _first(*values):
-    """The first value given (None is not given; 0 is, and the plan refuses it)."""
-    return next(value for value in values if value is not None)
+app.command()(_with_run_options(run))
 
 
-def _plan_blocks(blocks, options: dict, store: Path, explicit_seeds, explicit_repeats, explicit_protocol=None) -> list:
-    """Every block of the grid planned with the run options; a cell named twice is planned once."""
-    import suites
-    from bench.execution.plan import Request, build_plan, check_positive
-
-    if options["executor"] not in EXECUTORS:
-        raise unknown("executor", options["executor"], EXECUTORS)
-    if options["scheduler"] is not None and options["executor"] != "dask":
-        raise BenchInputError(f"--scheduler needs --executor dask (got --executor {options['executor']})")
-    check_positive(jobs=options["jobs"], timeout=options["timeout"])
-    from bench.runtime import threads as thread_policy
-
-    thread_policy.check(options["threads"], options["jobs"])
-    references = Path(options["references"]) if options["references"] else store.parent / "references"
-    cells, seen = [], {}
-    for block in blocks:
-        defaults = suites.RUN_DEFAULTS.get(block.suite, {})
-        seeds = _first(explicit_seeds, block.seeds, options["seeds"], defaults.get("seeds", 1))
-        repeats = _first(explicit_repeats, options["repeats"], defaults.get("repeats", 3))
-        request = Request(
-            suite=block.suite, problems=block.problems, methods=block.methods, seeds=seeds, device=options["device"],
-            dtype="float64" if options["x64"] else "float32", repeats=repeats, draws=options["draws"],
-            overrides=block.overrides, references=references, device_elsewhere=options["scheduler"] is not None,
-            threads=options["threads"],
-            # --protocol, else the block's, else the file's; None: the problem's recipe or the suite's default
-            protocol=next((p for p in (explicit_protocol, block.protocol, options["protocol"]) if p is not None), None),
-        )  # fmt: skip
-        for cell in build_plan(request):
-            if cell.key in seen and seen[cell.key] != cell.hash:
-                raise BenchInputError(f"cell {cell.key} is declared twice with different settings; keep one")
-            if cell.key not in seen:
-                seen[cell.key] = cell.hash
-                cells.append(cell)
-    return cells
-
-
-def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile_cache: bool, wide: bool, label: str) -> None:
+def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None:
     from bench.execution import driver
     from bench.reporting import report
     from bench.runtime import threads as thread_policy
@@ -234,20 +183,20 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
     from bench.cli.selection import check_writable_store
     from bench.store import check_readable
 
-    jobs, timeout, force, strict = options["jobs"], options["timeout"], options["force"], options["strict"]
-    device = cells[0].device if cells else options["device"]
+    store, tag, jobs, timeout = options.store, options.tag, options.jobs, options.timeout
+    device = cells[0].device if cells else options.device
     dtype = cells[0].dtype if cells else "float32"
     check_readable(store)
     check_writable_store(store)
-    cache = store.parent / "cache" / "jax" if compile_cache else None
-    threads = options["threads"]
+    cache = options.jax_cache
+    threads = options.threads
     env_extra = {"jax_compilation_cache": str(cache) if cache else None,
                  "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}  # fmt: skip
-    if options["executor"] == "dask":
+    if options.executor == "dask":
         from bench.execution.dask_executor import DaskExecutor
 
         # connects (or starts a LocalCluster) before the store opens: an unreachable scheduler writes nothing
-        pool = DaskExecutor(options["scheduler"], jobs, timeout, cache, env_extra, gpu=device == "gpu")
+        pool = DaskExecutor(options.scheduler, jobs, timeout, cache, env_extra, gpu=device == "gpu")
     else:
         pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
     console.print(f"[bold]{len(cells)} cells[/] ({label}, {device}, {dtype}) -> {store}")
@@ -276,7 +225,7 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
             work[0] += measured_work(record)
             style = STATUS_STYLE.get(record.status, "red")
             progress.console.print(f"  [{style}]{record.status:<11}[/] {record.key}  {record.wall_s:.1f}s")
-            if options["save_draws"]:
+            if options.save_draws:
                 from bench.reporting import draws_export
 
                 saved = draws_export.save_record(record, paths.draws_beside(store))
@@ -292,7 +241,7 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
         interrupt_on_signals()
         try:
             outcome = driver.execute(
-                cells, store, pool, force=force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
+                cells, store, pool, force=options.force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
                 env_extra=env_extra, on_record=on_record,
             )  # fmt: skip
         except KeyboardInterrupt:
@@ -300,7 +249,7 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
             console.print(f"[yellow]interrupted[/]: finished cells are in {store}; run again to resume")
             raise typer.Exit(130) from None
         finally:
-            if options["executor"] == "dask":
+            if options.executor == "dask":
                 pool.close()
         progress.update(task, completed=len(cells))
     table = report.latest_records(store, hashes=[c.hash for c in cells])
@@ -310,7 +259,7 @@ def _execute_and_summarise(cells: list, options: dict, store: Path, tag, compile
     console.print(summary_line(work[0], perf_counter() - started))
     for other, n in outcome.elsewhere.items():
         console.print(f"[yellow]left {n} cells to run {other}[/], which is running them now (their records appear there)")
-    if strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
+    if options.strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
         raise typer.Exit(1)
 
 

@@ -14,15 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.execution import options
 from bench.spec.errors import BenchInputError
 from bench.spec.protocols import PROTOCOLS
 
-# Run options a file may set, with the type each must have (the same names as the flags).
-RUN_KEYS: dict[str, type | tuple[type, ...]] = {
-    "seeds": int, "device": str, "repeats": int, "draws": int, "tag": str, "x64": bool, "timeout": (int, float),
-    "jobs": int, "store": str, "force": bool, "strict": bool, "references": str, "threads": int, "executor": str,
-    "scheduler": str, "save_draws": bool, "protocol": str,
-}  # fmt: skip
 # Keys of one [[grid]] block.
 BLOCK_KEYS: dict[str, type | tuple[type, ...]] = {
     "suite": str, "problems": list, "methods": list, "set": dict, "seeds": int, "protocol": str,
@@ -91,7 +86,7 @@ def load(path: Path) -> GridConfig:
     except tomllib.TOMLDecodeError as exc:
         raise BenchInputError(f"--config {path}: not valid TOML ({exc})") from None
     blocks_raw = raw.pop("grid", None)
-    _check_keys(str(path), raw, RUN_KEYS)
+    _check_keys(str(path), raw, options.file_types())
     if blocks_raw is None:
         raise BenchInputError(f"{path}: no [[grid]] block; declare at least one with a suite")
     if not isinstance(blocks_raw, list) or not all(isinstance(b, dict) for b in blocks_raw):
@@ -116,13 +111,3 @@ def _protocol(where: str, name: str | None) -> str | None:
     if name is not None and name not in PROTOCOLS:
         raise BenchInputError(f"{where}: unknown protocol {name!r}; valid choices: {', '.join(PROTOCOLS)}")
     return name
-
-
-def merged(flags: Mapping[str, Any], config: GridConfig | None, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """Run options: a flag given on the command line (not None) wins over the file, the file over
-    the defaults."""
-    options = dict(defaults)
-    if config is not None:
-        options.update(config.options)
-    options.update({k: v for k, v in flags.items() if v is not None})
-    return options

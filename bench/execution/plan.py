@@ -10,15 +10,15 @@ from pathlib import Path
 
 import backends
 import suites
-from bench.runtime import environment
-from bench.runtime import gpu
+from bench.execution.options import DEVICES, EXECUTORS, RunOptions
+from bench.runtime import environment, gpu
+from bench.runtime import threads as thread_policy
 from bench.references import store as reference_store
 from bench.records.cells import Cell, content_hash
 from bench.spec.errors import BenchInputError, unknown
 from bench.spec.methods import Method, resolve_settings
 from bench.spec.protocols import DEFAULT_PROTOCOL, check_protocol
 
-DEVICES = ("cpu", "gpu")
 DTYPES = ("float32", "float64")
 CORE_PACKAGES = ("numpy", "scipy", "arviz")
 
@@ -175,3 +175,43 @@ def _check_overrides_apply(methods: list[tuple[str, str]], overrides: Mapping[st
     for name in overrides:
         if name not in known:
             raise BenchInputError(f"unknown setting {name!r} for the chosen methods; valid settings: {', '.join(sorted(known))}")
+
+
+def _first(*values):
+    """The first value given (None is not given; 0 is, and the checks refuse it)."""
+    return next(value for value in values if value is not None)
+
+
+def plan_blocks(blocks, options: RunOptions, explicit_seeds: int | None = None,
+                explicit_repeats: int | None = None, explicit_protocol: str | None = None) -> list[Cell]:
+    """Every block of a grid (bench.execution.grid_config.GridBlock) planned with the run options;
+    a cell named twice is planned once. Seeds: the command line's, the block's, the file's, the
+    suite's, 1; repeats likewise without the block; the protocol: the command line's, the block's, the
+    file's, else per problem (its recipe's, else the suite's)."""
+    if options.protocol is not None:
+        check_protocol(options.protocol)
+    if options.executor not in EXECUTORS:
+        raise unknown("executor", options.executor, EXECUTORS)
+    if options.scheduler is not None and options.executor != "dask":
+        raise BenchInputError(f"--scheduler needs --executor dask (got --executor {options.executor})")
+    check_positive(jobs=options.jobs, timeout=options.timeout)
+    thread_policy.check(options.threads, options.jobs)
+    cells, seen = [], {}
+    for block in blocks:
+        defaults = suites.RUN_DEFAULTS.get(block.suite, {})
+        request = Request(
+            suite=block.suite, problems=block.problems, methods=block.methods,
+            seeds=_first(explicit_seeds, block.seeds, options.seeds, defaults.get("seeds", 1)),
+            device=options.device, dtype=options.dtype,
+            repeats=_first(explicit_repeats, options.repeats, defaults.get("repeats", 3)), draws=options.draws,
+            overrides=block.overrides, references=options.references_dir,
+            device_elsewhere=options.scheduler is not None, threads=options.threads,
+            protocol=next((p for p in (explicit_protocol, block.protocol, options.protocol) if p is not None), None),
+        )
+        for cell in build_plan(request):
+            if cell.key in seen and seen[cell.key] != cell.hash:
+                raise BenchInputError(f"cell {cell.key} is declared twice with different settings; keep one")
+            if cell.key not in seen:
+                seen[cell.key] = cell.hash
+                cells.append(cell)
+    return cells
