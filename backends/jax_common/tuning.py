@@ -32,10 +32,10 @@ def adam_with_schedule(learning_rate, schedule: str, steps: int) -> optax.Gradie
 def batched_search(candidate: Callable, args: tuple, steps: int, particles: int, repeats: int, dtype):
     """candidate(learning_rate, *args) -> (ELBO on SELECTION_DRAWS fresh draws, anything else); every
     candidate in one compiled, vmapped program, timed with `repeats` warm calls.
-    Returns (the chosen candidate's other outputs, compile_s, run_s, the search's Tuning record)."""
+    Returns (the chosen candidate's other outputs, (compile_s, run_s, repeats_end), the search's Tuning record)."""
     rates = jnp.asarray(LEARNING_RATES, dtype=dtype)
     vmapped = jax.vmap(candidate, in_axes=(0, *([None] * len(args))))
-    (elbos, outputs), compile_s, run_s = compile_and_time(vmapped, (rates, *args), repeats)
+    (elbos, outputs), compile_s, run_s, repeats_end = compile_and_time(vmapped, (rates, *args), repeats)
     elbos = [float(e) if np.isfinite(e) else float("nan") for e in np.asarray(elbos, dtype=np.float64)]
     chosen = choose(LEARNING_RATES, elbos)
     index = LEARNING_RATES.index(chosen)
@@ -44,4 +44,4 @@ def batched_search(candidate: Callable, args: tuple, steps: int, particles: int,
         grad_evals=len(LEARNING_RATES) * steps * particles, seconds=compile_s + float(np.median(run_s)),
         batched=True, compile_s=compile_s, notes={"selection_draws_per_candidate": SELECTION_DRAWS},
     )  # fmt: skip
-    return jax.tree_util.tree_map(lambda x: x[index], outputs), compile_s, run_s, tuning
+    return jax.tree_util.tree_map(lambda x: x[index], outputs), (compile_s, run_s, repeats_end), tuning

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backends.jax_common.runtime import JAX
 from backends.jax_common.settings import NUTSSettings
 from bench.spec.methods import Method, recipe_defaults, require_positive, tuned_defaults
 from bench.spec.problem import Problem
+from bench.spec.runtime import BackendRuntime
 
 AUTO_GUIDES = ("auto_normal", "auto_mvn")
 SCHEDULES = ("constant", "step_decay", "onecycle")
@@ -72,3 +74,5 @@ METHODS = (
         kind="mcmc",
     ),
 )
+
+RUNTIME = BackendRuntime(JAX, packages=("numpyro", "optax"))

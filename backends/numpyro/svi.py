@@ -192,7 +192,7 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
             )  # fmt: skip
             return elbo, out
 
-        (state, losses, taken, (snapshots, taken_at)), compile_s, run_s, tuning = batched_search(
+        (state, losses, taken, (snapshots, taken_at)), (compile_s, run_s, repeats_end), tuning = batched_search(
             candidate, args, settings.steps, settings.particles, context.repeats, dtype
         )  # fmt: skip
         settings = replace(settings, learning_rate=tuning.chosen)
@@ -202,7 +202,7 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
         jax.eval_shape(lambda seed: svi.init(cell_keys(seed)[0], **train), args[0])
     else:
         svi, guide = build_svi(problem, settings)
-        (state, losses, taken, (snapshots, taken_at)), compile_s, run_s = compile_and_time(
+        (state, losses, taken, (snapshots, taken_at)), compile_s, run_s, repeats_end = compile_and_time(
             from_seed(svi, loop(svi)), args, context.repeats
         )
     taken = int(taken)  # read back after the clock has stopped
@@ -227,6 +227,7 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
         losses=np.asarray(losses)[:taken],
         compile_s=compile_s,
         run_s=run_s,
+        repeats_end=repeats_end,
         steps=taken,
         grad_evals=taken * settings.particles * (len(tuning.learning_rates) if tuning else 1),
         checkpoints=vi_checkpoints(np.asarray(taken_at), taken, sampler_at),

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backends.pymc.runtime import PYTENSOR
 from bench.spec.methods import Method, recipe_defaults, require_positive, tuned_defaults
 from bench.spec.protocols import SCHEDULES
 from bench.spec.problem import Problem
+from bench.spec.runtime import BackendRuntime
 
 REQUIRES = ("pymc", "pytensor")
 COMPILE_MODES = ("C", "NUMBA")
@@ -111,3 +113,5 @@ METHODS = (
     Method("pymc.nuts", PyMCNUTSSettings, "backends.pymc.fit:fit_nuts", "pymc", REQUIRES, kind="mcmc",
            unsupported=on_cpu_only),  # fmt: skip
 )
+
+RUNTIME = BackendRuntime(PYTENSOR, packages=("pymc",))

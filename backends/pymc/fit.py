@@ -11,7 +11,7 @@ minus log p without it), so the harness's common ELBO and k-hat apply.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,6 @@ from bench.spec.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
 from bench.spec.errors import Unsupported
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
-from bench.spec.fitting import mark_repeats_end
 from bench.spec.protocols import LEARNING_RATES, SELECTION_DRAWS, Tuning, choose, decay_boundaries
 
 COMPILE_MODES = {"C": "FAST_RUN", "NUMBA": "NUMBA"}
@@ -143,7 +142,7 @@ def _fit_advi(problem: Problem, data: Dataset, settings: ADVISettings, context: 
         for _ in range(context.repeats):
             losses, kept, seconds = run_once(settings.learning_rate)
             run_s.append(seconds)
-    mark_repeats_end()
+    repeats_end = monotonic()  # what follows is reading the family back and drawing from it
     # PyMC divides a minibatch loss by total_size / batch_size (scale_cost_to_minibatch); scaled
     # back, every VI trace reads on the full data set's negative-ELBO scale (1 without minibatches)
     loss_scale = float(pytensor.function([], inference.approx.symbolic_normalizing_constant)())
@@ -152,8 +151,8 @@ def _fit_advi(problem: Problem, data: Dataset, settings: ADVISettings, context: 
     if tuning is not None:
         info["tuning"] = tuning.to_info()
     grad_evals = steps * settings.particles * (len(tuning.learning_rates) if tuning else 1)
-    common = {"compile_s": compile_s, "run_s": run_s, "steps": steps, "grad_evals": grad_evals, "info": info,
-              "iterative": True}  # fmt: skip
+    common = {"compile_s": compile_s, "run_s": run_s, "repeats_end": repeats_end, "steps": steps,
+              "grad_evals": grad_evals, "info": info, "iterative": True}  # fmt: skip
     if not np.all(np.isfinite(losses)):  # the harness reports `diverged` at the first non-finite step
         nan = {lat.name: np.full((1, *lat.shape), np.nan) for lat in problem.latents}
         return FitResult(draws=nan, log_q=None, losses=losses, **common)

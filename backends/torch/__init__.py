@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backends.torch.runtime import TORCH
 from bench.spec.methods import Method, recipe_defaults, require_positive, tuned_defaults
+from bench.spec.runtime import BackendRuntime
 from bench.spec.protocols import SCHEDULES
 
 REQUIRES = ("torch",)
@@ -94,3 +96,5 @@ METHODS = (
     Method("torch.mh", MHSettings, "backends.torch.mcmc:fit_mh", "torch", REQUIRES, kind="mcmc"),
     Method("torch.hmc", HMCSettings, "backends.torch.mcmc:fit_hmc", "torch", REQUIRES, kind="mcmc"),
 )
+
+RUNTIME = BackendRuntime(TORCH)

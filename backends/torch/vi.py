@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from time import perf_counter
+from time import monotonic, perf_counter
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ import torch
 from backends.torch import VISettings
 from backends.torch.target import TorchTarget, synchronize, torch_device, torch_dtype
 from bench.spec.checkpoints import schedule, vi_checkpoints
-from bench.spec.fitting import FitContext, FitResult, mark_repeats_end, time_repeats
+from bench.spec.fitting import FitContext, FitResult, time_repeats
 from bench.spec.protocols import LEARNING_RATES, SELECTION_DRAWS, Tuning, choose, decay_boundaries
 from bench.spec.problem import Dataset, Problem
 
@@ -171,10 +171,11 @@ def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitCont
     tuning = None
     with torch.no_grad():
         if settings.protocol == "tuned":
-            (params, losses, kept), run_s, tuning = _search(run_once, sync, draw, target, settings, context)
+            (params, losses, kept), run_s, repeats_end, tuning = _search(run_once, sync, draw, target, settings,
+                                                                         context)  # fmt: skip
         else:
-            (params, losses, kept), run_s = time_repeats(lambda: run_once(settings.learning_rate), sync,
-                                                         context.repeats)  # fmt: skip
+            (params, losses, kept), run_s, repeats_end = time_repeats(lambda: run_once(settings.learning_rate),
+                                                                      sync, context.repeats)  # fmt: skip
         z = draw(params, context.draws)
         log_q_constrained = log_q(params, z) - target.log_abs_det_jacobian(z)
         draws = target.draws_to_numpy(z)
@@ -195,6 +196,7 @@ def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitCont
         losses=losses.cpu().numpy().astype("float64"),
         compile_s=compile_s,
         run_s=run_s,
+        repeats_end=repeats_end,
         steps=steps,
         grad_evals=steps * settings.particles * candidates,
         checkpoints=vi_checkpoints(sorted(kept), steps, sampler_at),
@@ -225,8 +227,7 @@ def _search(run_once, sync, draw, target: TorchTarget, settings: VISettings, con
     tuning = Tuning(learning_rates=list(LEARNING_RATES), elbos=elbos, chosen=chosen,
                     grad_evals=len(LEARNING_RATES) * settings.steps * settings.particles,
                     seconds=perf_counter() - start, notes={"candidate_seconds": seconds, "compiled": settings.compile})
-    mark_repeats_end()
-    return results[LEARNING_RATES.index(chosen)], [float(sum(seconds))], tuning
+    return results[LEARNING_RATES.index(chosen)], [float(sum(seconds))], monotonic(), tuning
 
 
 def fit_reparam(problem, data, settings, context) -> FitResult:

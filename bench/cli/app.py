@@ -100,21 +100,24 @@ def list_command(what: str = typer.Argument("all", help="suites, problems, metho
     if what in ("suites", "all"):
         table = Table("suite", "problems", "default methods", title="suites")
         for suite in suites.suite_names():
-            table.add_row(suite, ", ".join(suites.problem_names(suite)), ", ".join(suites.DEFAULT_METHODS[suite]))
+            table.add_row(suite, ", ".join(suites.problem_names(suite)), ", ".join(suites.default_methods(suite)))
         console.print(table)
     if what in ("problems", "all"):
-        table = Table("problem", "suite", "task", "latents", "description", title="problems")
+        table = Table("problem", "suite", "task", "latents", "origin", "description", title="problems")
+        origins = suites.origins()
         for name in suites.problem_names():
-            problem = suites.get_problem(name)
-            latents = sum(lat.size for lat in problem.latents)
-            table.add_row(name, problem.suite, problem.task, str(latents), problem.description)
+            problem = suites.declaration(name)  # a model problem is not built to be listed
+            latents = str(sum(lat.size for lat in problem.latents)) if hasattr(problem, "latents") else f"({problem.kind} model)"
+            table.add_row(name, problem.suite, problem.task, latents, origins.get(name, "built in"), problem.description)
         console.print(table)
     if what in ("methods", "all"):
-        table = Table("method", "variants", "kind", "installed", "pip extra", title="methods")
+        table = Table("method", "variants", "kind", "installed", "pip extra", "origin", title="methods")
+        origins = backends.origins()
         for method in backends.registry().values():
             missing = method.missing()
             installed = "yes" if not missing else f"no ({', '.join(missing)})"
-            table.add_row(method.name, ", ".join(method.known_variants), method.kind, installed, method.extra)
+            table.add_row(method.name, ", ".join(method.known_variants), method.kind, installed, method.extra,
+                          origins[method.name])  # fmt: skip
         console.print(table)
 
 
@@ -136,6 +139,10 @@ def run(
     if file is None and suite is None:
         raise BenchInputError("bench run needs --suite (see `bench list suites`) or --config grid.toml")
     options = RunOptions.merged(flags, file.options if file else {})
+    if options.posteriordb is not None:
+        import suites
+
+        suites.use_posteriordb(options.posteriordb)  # the workers read the clone through the environment
     overrides = parse_overrides(set_)
     if suite is not None or file is None:  # the command line names the grid: it replaces the file's
         import suites
@@ -188,9 +195,9 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
     dtype = cells[0].dtype if cells else "float32"
     check_readable(store)
     check_writable_store(store)
-    cache = options.jax_cache
+    cache = options.cache_dir
     threads = options.threads
-    env_extra = {"jax_compilation_cache": str(cache) if cache else None,
+    env_extra = {"jax_compilation_cache": str(cache / "jax") if cache else None,  # the key older records carry
                  "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}  # fmt: skip
     if options.executor == "dask":
         from bench.execution.dask_executor import DaskExecutor
@@ -198,7 +205,7 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
         # connects (or starts a LocalCluster) before the store opens: an unreachable scheduler writes nothing
         pool = DaskExecutor(options.scheduler, jobs, timeout, cache, env_extra, gpu=device == "gpu")
     else:
-        pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
+        pool = LocalExecutor(jobs=jobs, timeout=timeout, cache_dir=cache)
     console.print(f"[bold]{len(cells)} cells[/] ({label}, {device}, {dtype}) -> {store}")
     running: dict[str, None] = {}  # cell keys in flight, in start order
     with Progress(
@@ -351,7 +358,8 @@ def report(
         else:
             from bench.reporting import html as html_report
 
-            text = html_report.page(store, table, paper, references or store.parent / "references")
+            figured = table[~table["problem"].isin(_unregistered(table))]  # figures need the problem's definition
+            text = html_report.page(store, figured, paper, references or store.parent / "references")
             out = out or paths.REPORTS_DIR / "report.html"
     if out is None:
         sys.stdout.write(text)
@@ -361,10 +369,24 @@ def report(
         console.print(f"wrote {out}")
 
 
-def _problem_tasks(table) -> dict[str, str]:
+def _unregistered(table) -> list[str]:
+    """Problems of the selection's records that are no longer registered (a removed problem file, an
+    uninstalled plugin, a posteriordb clone not named this time)."""
     import suites
 
-    return {name: suites.get_problem(name).task for name in table["problem"].unique()}
+    known = set(suites.problem_names())
+    return sorted(n for n in table["problem"].unique() if n not in known and suites.scale_family().parse(n) is None)
+
+
+def _problem_tasks(table) -> dict[str, str]:
+    """Each problem's task; a problem no longer registered is shown with the density columns, one warning."""
+    import suites
+
+    missing = _unregistered(table)
+    if missing:
+        console.print(f"[yellow]warning[/]: {len(missing)} problem(s) no longer registered, shown with the density "
+                      f"columns: {', '.join(missing)}", highlight=False)  # fmt: skip
+    return {name: "density" if name in missing else suites.get_problem(name).task for name in table["problem"].unique()}
 
 
 @app.command("plot")
@@ -396,6 +418,11 @@ def plot_command(
     table = _selected_records(store, suite, problems, methods, tag)
     import matplotlib.pyplot as plt
 
+    missing = _unregistered(table)
+    if missing:  # their figures need the problem's definition: skipped, one warning
+        console.print(f"[yellow]warning[/]: skipped the records of {len(missing)} problem(s) no longer registered: "
+                      f"{', '.join(missing)}", highlight=False)  # fmt: skip
+        table = table[~table["problem"].isin(missing)]
     figures = plots.make_figures(store, table, kinds, references or store.parent / "references")
     out.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():

@@ -62,7 +62,7 @@ def execute(
         try:
             for record in records:
                 start = perf_counter()
-                _note_provenance(store, record)
+                note_provenance(store, record)
                 record_id = store.add_record(run_id, record.clip_reason())
                 store.add_phase(record_id, "store_write", perf_counter() - start)
                 claims.release(store, run_id, record.hash)
@@ -85,7 +85,7 @@ def execute(
         store.close()
 
 
-def _note_provenance(store: Store, record: Record) -> None:
+def note_provenance(store: Store, record: Record) -> None:
     """Where a record ran: its executor and host (this machine unless the executor says otherwise),
     and the environment of the worker that ran it where the record brings one (a cluster's do), so a
     comparison sees the worker's hardware rather than the driver's."""

@@ -61,6 +61,7 @@ class Method:
 
     @property
     def backend(self) -> str:
+        """The backend's name, the method name's first part (a plugin may not reuse a built-in one)."""
         return self.name.split(".", 1)[0]
 
     def missing(self) -> list[str]:

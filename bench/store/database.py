@@ -186,18 +186,6 @@ class Store:
             found |= {row[0] for row in self.con.execute(query, chunk)}
         return found
 
-    def record_for_hash(self, cell_hash: str) -> dict[str, Any] | None:
-        """The latest finished record with this hash, as the summary shows it."""
-        row = self.con.execute(
-            f"SELECT record_id, status, reason FROM records WHERE cell_hash = ? AND status IN {RESUMABLE}"
-            " ORDER BY record_id DESC LIMIT 1",
-            (cell_hash,),
-        ).fetchone()
-        if row is None:
-            return None
-        metrics = dict(self.con.execute("SELECT metric, value FROM metrics WHERE record_id = ? AND component = ''", (row[0],)))
-        return {"record_id": row[0], "status": row[1], "reason": row[2], "metrics": metrics}
-
     # -- claims (bench.execution.claims decides who holds a cell; the SQL is here) -------------------------
     @contextmanager
     def claiming(self) -> Iterator[None]:
