@@ -70,6 +70,11 @@ DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "scale": ("numpyro.svi:auto_normal", "blackjax.meanfield_vi", "torch.vi"),
 }
 
+# The protocol a suite's cells run under when neither the command line, a grid file nor the problem's
+# recipe names one (bench.spec.protocols): the seeds' recipes for the seeds' suites, the tuned search
+# for posteriordb (whose one shared recipe is no library's best).
+DEFAULT_PROTOCOL: dict[str, str] = {"toy": "recipe", "bnn": "recipe", "posteriordb": "tuned"}
+
 # Run options a suite sets when the command line does not: enough samples for the regression gate.
 RUN_DEFAULTS: dict[str, dict[str, int]] = {
     "nightly": {"repeats": 5, "seeds": 2},

@@ -22,12 +22,16 @@ from blackjax.vi.fullrank_vi import _unflatten_cholesky, generate_fullrank_logde
 from blackjax.vi.meanfield_vi import generate_meanfield_logdensity
 
 from backends.blackjax import GaussianVISettings, PathfinderSettings
+from dataclasses import replace
+
+from backends.jax_common.tuning import adam_with_schedule, batched_search
 from backends.jax_common.compile import compile_and_time, harness_jit
 from backends.jax_common.segments import checkpoint_steps, scan_with_snapshots, snapshot_at
 from backends.jax_common.target import JaxTarget, setup_fit
 from bench.spec.checkpoints import vi_checkpoints
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
+from bench.spec.protocols import SELECTION_DRAWS, decay_boundaries
 from backends.jax_common.model import data_device
 
 
@@ -88,26 +92,84 @@ def fullrank_precision(state, z, log_q) -> None:
         )
 
 
+def _optimizer(settings: GaussianVISettings, learning_rate=None):
+    rate = settings.learning_rate if learning_rate is None else learning_rate
+    if settings.optimizer == "sgd":
+        schedule = optax.piecewise_constant_schedule(rate, decay_boundaries(settings.steps))
+        return optax.sgd(schedule if settings.schedule == "step_decay" else rate)
+    return adam_with_schedule(rate, settings.schedule, settings.steps)
+
+
+def _initial_state(vi, target: JaxTarget, settings: GaussianVISettings, scale_field: str):
+    """BlackJAX's start (zero mean), with the starting sd set to init_scale where one is given
+    (mean-field sd = exp(rho); full-rank: the Cholesky diagonal is exp of the first `dim` entries)."""
+    state = vi.init(jnp.zeros(target.dim, dtype=target.dtype))
+    if settings.init_scale > 0:
+        params = getattr(state, scale_field)
+        log_scale = jnp.log(jnp.asarray(settings.init_scale, dtype=target.dtype))
+        # the optimiser's state holds zero moments whatever the parameters' values: it stays as built
+        state = state._replace(**{scale_field: params.at[: target.dim].set(log_scale)})
+    return state
+
+
+def _exact_draws(state, scale_field: str, key, num: int):
+    """(z, log q(z)) from num standard normal draws eps: z = mu + sigma eps (mean-field, sigma = exp(rho))
+    or mu + L eps (full-rank), log q = log N(eps; 0, I) - sum log diag(scale), traceable."""
+    dim = state.mu.shape[0]
+    eps = jax.random.normal(key, (num, dim), dtype=state.mu.dtype)
+    if scale_field == "rho":
+        z = state.mu + eps * jnp.exp(state.rho)
+        log_det = jnp.sum(state.rho)
+    else:
+        chol = _unflatten_cholesky(state.chol_params, dim)
+        z = state.mu + eps @ chol.T
+        log_det = jnp.sum(jnp.log(jnp.diag(chol)))
+    return z, jnp.sum(jax.scipy.stats.norm.logpdf(eps), axis=1) - log_det
+
+
 def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tuple[str, str]) -> FitResult:
     """draw(vi, state, key, n): n draws of q and their log q; family: the state's two parameter fields
-    (mean and scale), the part a checkpoint keeps."""
+    (mean and scale), the part a checkpoint keeps. Under the tuned protocol every learning rate runs
+    in one vmapped program and the best candidate (by its ELBO on fresh draws) is the fit."""
     target, run_key, _ = setup_fit(problem, data, context)
-    steps, particles = settings.steps, settings.particles
-    vi = algorithm(target.logdensity, optax.adam(settings.learning_rate), num_samples=particles)
-    state0 = vi.init(jnp.zeros(target.dim, dtype=target.dtype))
     fit_key, draw_key = jax.random.split(run_key)
-
+    steps, particles = settings.steps, settings.particles
     keep = checkpoint_steps(steps)
 
-    def run(state, key):
+    def run_at(learning_rate, fit_key):
+        vi = algorithm(target.logdensity, _optimizer(settings, learning_rate), num_samples=particles)
+
         def step(state, k):
             state, info = vi.step(k, state)
             return state, info.elbo
 
-        return scan_with_snapshots(step, state, steps, keep, lambda s: tuple(getattr(s, f) for f in family),
-                                   xs=jax.random.split(key, steps))  # fmt: skip
+        return scan_with_snapshots(step, _initial_state(vi, target, settings, family[1]), steps, keep,
+                                   lambda s: tuple(getattr(s, f) for f in family),
+                                   xs=jax.random.split(fit_key, steps))  # fmt: skip
 
-    (state, losses, snapshots), *timing = compile_and_time(run, (state0, fit_key), context.repeats)
+    tuning = None
+    if settings.protocol == "tuned":
+        def candidate(learning_rate, fit_key, draw_key):
+            """One rate's whole fit; its ELBO: log p - log q over fresh draws, log q exact from the standard
+            normal draws behind z (full-rank: BlackJAX's solve against an ill-conditioned L keeps no digit
+            in float32 and would flatter a degenerate q)."""
+            state, losses, snapshots = run_at(learning_rate, fit_key)
+            z, log_q = _exact_draws(state, family[1], jax.random.fold_in(draw_key, 1), SELECTION_DRAWS)
+            elbo = jnp.mean(jax.vmap(target.logdensity)(z) - log_q)
+            if family[1] == "chol_params":  # as fullrank_precision: a q whose objective lost precision loses
+                library = jax.vmap(generate_fullrank_logdensity(state.mu, state.chol_params))(z)
+                elbo = jnp.where(jnp.median(jnp.abs(library - log_q)) <= LOG_Q_GAP_MAX, elbo, jnp.nan)
+            return elbo, (state, losses, snapshots)
+
+        (state, losses, snapshots), timing, tuning = batched_search(
+            candidate, (fit_key, draw_key), steps, particles, context.repeats, target.dtype
+        )  # fmt: skip
+        settings = replace(settings, learning_rate=tuning.chosen)
+    else:
+        (state, losses, snapshots), *timing = compile_and_time(
+            lambda key: run_at(settings.learning_rate, key), (fit_key,), context.repeats
+        )  # fmt: skip
+    vi = algorithm(target.logdensity, _optimizer(settings), num_samples=particles)
     z, log_q = draw(vi, state, draw_key, context.draws)
     # one compiled sampler for every checkpoint (the first `num` of a full batch)
     sample = harness_jit(lambda s: vi.sample(draw_key, s, context.draws))
@@ -122,7 +184,12 @@ def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tup
         return at
 
     checkpoints = vi_checkpoints(keep, steps, sampler_at)
-    return _result(target, z, log_q, losses, timing, steps, steps * particles, checkpoints)
+    grad_evals = steps * particles * (len(tuning.learning_rates) if tuning else 1)
+    result = _result(target, z, log_q, losses, timing, steps, grad_evals, checkpoints)
+    if tuning is not None:
+        result.info["tuning"] = tuning.to_info()
+    result.iterative = True
+    return result
 
 
 def fit_meanfield(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:

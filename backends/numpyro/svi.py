@@ -8,6 +8,7 @@ keeps the parameters at the checkpoint schedule's steps (bench.spec.checkpoints)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -20,6 +21,7 @@ from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.util import log_density
 
 from backends.numpyro import SVISettings
+from backends.jax_common.tuning import adam_with_schedule, batched_search
 from backends.jax_common.compile import compile_and_time, harness_jit, require_jax_device
 from backends.jax_common.segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
 from backends.numpyro.guides import make_guide
@@ -28,12 +30,15 @@ from bench.spec.checkpoints import schedule, vi_checkpoints
 from bench.spec.errors import Unsupported
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
+from bench.spec.protocols import SELECTION_DRAWS
 
 
-def make_optimizer(settings: SVISettings) -> optax.GradientTransformation:
-    """Adam; or the seed's recipe: OneCycle (peak = learning_rate) chained with reduce-on-plateau."""
-    if settings.schedule == "constant":
-        return optax.adam(settings.learning_rate)
+def make_optimizer(settings: SVISettings, learning_rate=None) -> optax.GradientTransformation:
+    """Adam, at a constant rate or with the tuned protocol's step decay; or the seed's recipe: OneCycle
+    (peak = learning_rate) chained with reduce-on-plateau. learning_rate: a (traced) candidate's."""
+    if settings.schedule in ("constant", "step_decay"):
+        rate = settings.learning_rate if learning_rate is None else learning_rate
+        return adam_with_schedule(rate, settings.schedule, settings.steps)
     onecycle = optax.linear_onecycle_schedule(
         transition_steps=settings.steps, peak_value=settings.learning_rate,
         pct_start=0.2, pct_final=0.8, div_factor=3, final_div_factor=4,
@@ -42,10 +47,10 @@ def make_optimizer(settings: SVISettings) -> optax.GradientTransformation:
     return optax.chain(optax.adam(onecycle), plateau)
 
 
-def build_svi(problem: Problem, settings: SVISettings):
+def build_svi(problem: Problem, settings: SVISettings, learning_rate=None):
     model = make_model(problem, settings.batch_size)
     guide = make_guide(settings.guide, model, settings)
-    svi = SVI(model, guide, make_optimizer(settings), Trace_ELBO(num_particles=settings.particles))
+    svi = SVI(model, guide, make_optimizer(settings, learning_rate), Trace_ELBO(num_particles=settings.particles))
     return svi, guide
 
 
@@ -162,22 +167,44 @@ def guide_sampler(guide, data: Mapping[str, Any], names: list[str], constrain=No
 def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitContext) -> FitResult:
     require_jax_device(context.device)
     dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
-    svi, guide = build_svi(problem, settings)
     train = model_data(problem, data.train, dtype)
 
     n_train = len(data.train) if data.train is not None else 0
     common = {"n_train": n_train, "batch_size": settings.batch_size}
-    if settings.early_stopping:
-        if data.val is None:
-            raise Unsupported(f"early stopping needs a validation split, and {problem.name} has none")
-        val = model_data(problem, data.val, dtype)
-        run = make_early_stopping_loop(svi, settings.steps, settings.patience, n_val=len(data.val), **common)
+    if settings.early_stopping and data.val is None:
+        raise Unsupported(f"early stopping needs a validation split, and {problem.name} has none")
+    val = model_data(problem, data.val, dtype) if settings.early_stopping else {}
+
+    def loop(svi: SVI):
+        if settings.early_stopping:
+            return make_early_stopping_loop(svi, settings.steps, settings.patience, n_val=len(data.val), **common)
+        return make_run_loop(svi, settings.steps, **common)
+
+    tuning = None
+    args = (np.int32(context.seed), train, val)
+    if settings.protocol == "tuned":
+        def candidate(learning_rate, seed, train, val):
+            """One learning rate's whole fit, then its ELBO from Trace_ELBO on SELECTION_DRAWS fresh draws."""
+            svi, _ = build_svi(problem, settings, learning_rate)
+            out = from_seed(svi, loop(svi))(seed, train, val)
+            elbo = -Trace_ELBO(num_particles=SELECTION_DRAWS).loss(
+                jax.random.fold_in(cell_keys(seed)[2], 1), svi.get_params(out[0]), svi.model, svi.guide, **train
+            )  # fmt: skip
+            return elbo, out
+
+        (state, losses, taken, (snapshots, taken_at)), (compile_s, run_s, repeats_end), tuning = batched_search(
+            candidate, args, settings.steps, settings.particles, context.repeats, dtype
+        )  # fmt: skip
+        settings = replace(settings, learning_rate=tuning.chosen)
+        # the family and its sampler (the rate plays no part there): svi.init, traced only, sets up the
+        # guide's prototype and svi.constrain_fn as the compiled loop does for the recipe's fit
+        svi, guide = build_svi(problem, settings)
+        jax.eval_shape(lambda seed: svi.init(cell_keys(seed)[0], **train), args[0])
     else:
-        val = {}
-        run = make_run_loop(svi, settings.steps, **common)
-    (state, losses, taken, (snapshots, taken_at)), compile_s, run_s, repeats_end = compile_and_time(
-        from_seed(svi, run), (np.int32(context.seed), train, val), context.repeats
-    )
+        svi, guide = build_svi(problem, settings)
+        (state, losses, taken, (snapshots, taken_at)), compile_s, run_s, repeats_end = compile_and_time(
+            from_seed(svi, loop(svi)), args, context.repeats
+        )
     taken = int(taken)  # read back after the clock has stopped
     names = [lat.name for lat in problem.latents]
     # One compiled sampler for the cell: the final draws and every checkpoint's (the first `num`
@@ -202,12 +229,14 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
         run_s=run_s,
         repeats_end=repeats_end,
         steps=taken,
-        grad_evals=taken * settings.particles,
+        grad_evals=taken * settings.particles * (len(tuning.learning_rates) if tuning else 1),
         checkpoints=vi_checkpoints(np.asarray(taken_at), taken, sampler_at),
         info={
             "jax_backend": jax.default_backend(),
             "device_kind": jax.devices()[0].device_kind,
             "data_device": data_device(train),
             "computed_dtype": str(losses.dtype),
+            **({"tuning": tuning.to_info()} if tuning is not None else {}),
         },
+        iterative=True,
     )

@@ -10,12 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backends.pymc.runtime import PYTENSOR
-from bench.spec.methods import Method, recipe_defaults, require_positive
+from bench.spec.methods import Method, recipe_defaults, require_positive, tuned_defaults
+from bench.spec.protocols import SCHEDULES
 from bench.spec.problem import Problem
 from bench.spec.runtime import BackendRuntime
 
 REQUIRES = ("pymc", "pytensor")
 COMPILE_MODES = ("C", "NUMBA")
+# PyMC's fastest formulation here, which the tuned protocol runs (README, "PyMC's BLAS"; measured with
+# benchmarks/pymc_compile_modes.py and the suite's matrix-heavy cells)
+TUNED_COMPILE_MODE = "C"
 OPTIMIZERS = ("adam", "adagrad_window")
 GPU_REASON = (
     "PyMC has no working GPU path for these methods: its JAX mode fails for ADVI (pymc-devs/pymc issues 8359 "
@@ -35,12 +39,21 @@ class ADVISettings:
     optimizer: str = "adam"  # or "adagrad_window", PyMC's own default
     particles: int = 1  # draws per gradient (PyMC's obj_n_mc)
     compile_mode: str = "C"
+    schedule: str = "constant"  # or "step_decay" (bench.spec.protocols.STEP_DECAY, the tuned protocol's)
+    # starting sd of q in the unconstrained space; 0: PyMC's own start (mean-field softplus(0) = 0.69,
+    # full-rank a unit Cholesky factor)
+    init_scale: float = 0.0
+    protocol: str = "recipe"  # how these settings were chosen (bench.spec.protocols); "tuned" runs the search
 
     def __post_init__(self) -> None:
         require_positive(self, "steps", "learning_rate", "particles")
         _check_mode(self.compile_mode)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        if self.init_scale < 0:
+            raise ValueError("init_scale must be >= 0 (0: PyMC's own start)")
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,15 @@ class PyMCNUTSSettings:
             raise ValueError("target_accept must lie in (0, 1)")
 
 
+def library_defaults(problem: Problem, variant: str) -> dict:
+    """`pm.fit`'s own: n=10000 steps (pymc/variational/inference.py, `fit`), the objective's default
+    optimiser `adagrad_window(learning_rate=0.001, n_win=10)` and one draw per gradient
+    (`obj_n_mc=None`; pymc/variational/opvi.py, `step_function`, and pymc/variational/updates.py;
+    https://www.pymc.io/projects/docs/en/stable/api/generated/pymc.fit.html), PyMC's starting q."""
+    return {"steps": 10_000, "learning_rate": 0.001, "optimizer": "adagrad_window", "particles": 1,
+            "init_scale": 0.0, "schedule": "constant"}  # fmt: skip
+
+
 def on_cpu_only(problem: Problem, device: str) -> str | None:
     return GPU_REASON if device == "gpu" else None
 
@@ -80,11 +102,14 @@ def minibatch_applies(problem: Problem, device: str) -> str | None:
 
 METHODS = (
     Method("pymc.advi", ADVISettings, "backends.pymc.fit:fit_advi", "pymc", REQUIRES,
-           defaults=recipe_defaults("pymc.advi"), unsupported=on_cpu_only),  # fmt: skip
+           defaults=recipe_defaults("pymc.advi"), unsupported=on_cpu_only,
+           library_defaults=library_defaults, tuned=tuned_defaults(compile_mode=TUNED_COMPILE_MODE)),  # fmt: skip
     Method("pymc.fullrank_advi", ADVISettings, "backends.pymc.fit:fit_fullrank_advi", "pymc", REQUIRES,
-           defaults=recipe_defaults("pymc.fullrank_advi"), unsupported=on_cpu_only),  # fmt: skip
+           defaults=recipe_defaults("pymc.fullrank_advi"), unsupported=on_cpu_only,
+           library_defaults=library_defaults, tuned=tuned_defaults(compile_mode=TUNED_COMPILE_MODE)),  # fmt: skip
     Method("pymc.advi_minibatch", MinibatchSettings, "backends.pymc.fit:fit_advi_minibatch", "pymc", REQUIRES,
-           defaults=recipe_defaults("pymc.advi_minibatch"), unsupported=minibatch_applies),  # fmt: skip
+           defaults=recipe_defaults("pymc.advi_minibatch"), unsupported=minibatch_applies,
+           library_defaults=library_defaults, tuned=tuned_defaults(compile_mode=TUNED_COMPILE_MODE)),  # fmt: skip
     Method("pymc.nuts", PyMCNUTSSettings, "backends.pymc.fit:fit_nuts", "pymc", REQUIRES, kind="mcmc",
            unsupported=on_cpu_only),  # fmt: skip
 )

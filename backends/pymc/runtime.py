@@ -3,19 +3,44 @@ imports no PyTensor; its hooks look in `sys.modules`."""
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import sys
+from functools import cache
 from collections.abc import Callable
 from pathlib import Path
 
 from bench.spec.runtime import Framework, WorkerSetup
 
 
+@cache
+def system_openblas() -> str | None:
+    """The OpenBLAS the dynamic linker finds (e.g. libopenblas.so.0 from Debian's libopenblas0), or None."""
+    return ctypes.util.find_library("openblas")
+
+
+def blas_flags(existing: str = "") -> list[str]:
+    """PYTENSOR_FLAGS entries that link the system OpenBLAS, unless the caller names a BLAS already.
+
+    From a pip install PyTensor's C backend links no BLAS (`pytensor.config.blas__ldflags` is empty and
+    it warns that BLAS operations "will be severely degraded"): its matrix products then run in its
+    own C loops. Measured here (README, "PyMC's BLAS"; benchmarks/pymc_compile_modes.py), C mode with
+    Debian's OpenBLAS (`apt-get install libopenblas-dev`) was the fastest of C without BLAS, C with it
+    and Numba mode on the matrix-heavy cells; so PyMC's cells run in C mode with the system OpenBLAS
+    linked whenever the machine has one. numpy's bundled OpenBLAS cannot serve: its symbols are renamed
+    (`scipy_` prefix, 64-bit integers), which PyTensor's CBLAS calls do not find. The flags in force
+    are recorded in every PyMC record (`info.blas__ldflags`, and `info.threads`)."""
+    if "blas__ldflags" in existing or system_openblas() is None:
+        return []
+    return ["blas__ldflags=-lopenblas"]
+
+
 def worker_env(setup: WorkerSetup) -> dict[str, str]:
-    """The run's dtype, and a compile directory per concurrent slot. PyTensor locks its directory
-    while compiling, so parallel cells sharing one would serialise; cells that follow each other in
-    a slot still reuse its compiled modules (warm compiles take seconds, cold ones tens)."""
-    flags = [f"floatX={setup.dtype}"]
+    """The run's dtype, the machine's OpenBLAS (blas_flags), and a compile directory per concurrent
+    slot. PyTensor locks its directory while compiling, so parallel cells sharing one would serialise;
+    cells that follow each other in a slot still reuse its compiled modules (warm compiles take
+    seconds, cold ones tens)."""
+    flags = [f"floatX={setup.dtype}", *blas_flags(setup.inherited.get("PYTENSOR_FLAGS", ""))]
     if setup.cache_dir is not None:
         flags.append(f"compiledir={setup.cache_dir / 'pytensor' / f'slot-{setup.slot}'}")
     return {"PYTENSOR_FLAGS": ",".join(filter(None, [setup.inherited.get("PYTENSOR_FLAGS", ""), *flags]))}

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backends.torch.runtime import TORCH
-from bench.spec.methods import Method, recipe_defaults, require_positive
+from bench.spec.methods import Method, recipe_defaults, require_positive, tuned_defaults
 from bench.spec.runtime import BackendRuntime
+from bench.spec.protocols import SCHEDULES
 
 REQUIRES = ("torch",)
 
@@ -22,10 +23,22 @@ class VISettings:
     learning_rate: float = 0.01
     particles: int = 1
     init_scale: float = 0.1  # initial sd of q in the unconstrained space (as NumPyro's AutoNormal)
-    compile: bool = False  # compile the whole functional step with torch.compile
+    compile: bool = False  # compile the whole functional step with torch.compile (the tuned protocol does)
+    schedule: str = "constant"  # or "step_decay" (bench.spec.protocols.STEP_DECAY, the tuned protocol's)
+    protocol: str = "recipe"  # how these settings were chosen (bench.spec.protocols); "tuned" runs the search
 
     def __post_init__(self) -> None:
         require_positive(self, "steps", "learning_rate", "particles", "init_scale")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+
+
+def library_defaults(problem, variant: str) -> dict:
+    """torch has no VI method of its own: `torch.optim.Adam`'s documented default learning rate 1e-3
+    (https://pytorch.org/docs/stable/generated/torch.optim.Adam.html), one draw per step, and the
+    starting scale 0.1 of Pyro's AutoNormal (pyro/infer/autoguide/guides.py; Pyro is torch's PPL);
+    eager, torch's default mode; the recipe's steps (no library count to take)."""
+    return {"learning_rate": 0.001, "particles": 1, "init_scale": 0.1, "compile": False, "schedule": "constant"}
 
 
 @dataclass(frozen=True)
@@ -76,7 +89,9 @@ class HMCSettings:
 
 
 METHODS = (
-    Method("torch.vi", VISettings, "backends.torch.vi:fit_reparam", "torch", REQUIRES, defaults=recipe_defaults("torch.vi")),
+    # tuned: compiled whole (torch.compile), torch's fastest form, as the JAX methods are compiled
+    Method("torch.vi", VISettings, "backends.torch.vi:fit_reparam", "torch", REQUIRES, defaults=recipe_defaults("torch.vi"),
+           library_defaults=library_defaults, tuned=tuned_defaults(compile=True)),
     Method("torch.vi_score", ScoreSettings, "backends.torch.vi:fit_score", "torch", REQUIRES, defaults=recipe_defaults("torch.vi_score", particles=False)),
     Method("torch.mh", MHSettings, "backends.torch.mcmc:fit_mh", "torch", REQUIRES, kind="mcmc"),
     Method("torch.hmc", HMCSettings, "backends.torch.mcmc:fit_hmc", "torch", REQUIRES, kind="mcmc"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from time import perf_counter
+from time import monotonic, perf_counter
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from backends.torch import VISettings
 from backends.torch.target import TorchTarget, synchronize, torch_device, torch_dtype
 from bench.spec.checkpoints import schedule, vi_checkpoints
 from bench.spec.fitting import FitContext, FitResult, time_repeats
+from bench.spec.protocols import LEARNING_RATES, SELECTION_DRAWS, Tuning, choose, decay_boundaries
 from bench.spec.problem import Dataset, Problem
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -49,9 +50,10 @@ def log_q(params: State, z: torch.Tensor) -> torch.Tensor:
     return (-0.5 * eps * eps - params["log_sigma"] - HALF_LOG_2PI).sum(-1)
 
 
-def reparam_step(target: TorchTarget, particles: int, lr: float, functional: bool) -> Callable:
-    """One reparameterised step. functional=True differentiates with torch.func (a pure function
-    torch.compile takes whole); eagerly, autograd through the vmapped forward is 1.5x faster."""
+def reparam_step(target: TorchTarget, particles: int, functional: bool) -> Callable:
+    """One reparameterised step, step(params, state, lr). functional=True differentiates with torch.func
+    (a pure function torch.compile takes whole); eagerly, autograd through the vmapped forward is 1.5x
+    faster. lr is a 0-d tensor: the step decay and the tuned search change it without a recompile."""
     log_joint = target.batched()
 
     def negative_elbo(params: State, eps: torch.Tensor) -> torch.Tensor:
@@ -70,7 +72,7 @@ def reparam_step(target: TorchTarget, particles: int, lr: float, functional: boo
 
     grad_and_loss = torch.func.grad_and_value(negative_elbo) if functional else autograd_grad_and_loss
 
-    def step(params: State, state: State) -> tuple[State, State, torch.Tensor]:
+    def step(params: State, state: State, lr: torch.Tensor) -> tuple[State, State, torch.Tensor]:
         eps = torch.randn(particles, target.dim, dtype=target.dtype, device=target.device)
         grads, loss = grad_and_loss(params, eps)
         params, state = adam(params, grads, state, lr)
@@ -79,7 +81,7 @@ def reparam_step(target: TorchTarget, particles: int, lr: float, functional: boo
     return step
 
 
-def score_step(target: TorchTarget, particles: int, lr: float, decay: float) -> Callable:
+def score_step(target: TorchTarget, particles: int, decay: float) -> Callable:
     """REINFORCE: grad ELBO = E_q[(log p - log q - b) grad log q], b a moving average of log p - log q."""
     log_joint = target.batched()
 
@@ -88,7 +90,7 @@ def score_step(target: TorchTarget, particles: int, lr: float, decay: float) -> 
 
     grad = torch.func.grad(surrogate)
 
-    def step(params: State, state: State) -> tuple[State, State, torch.Tensor]:
+    def step(params: State, state: State, lr: torch.Tensor) -> tuple[State, State, torch.Tensor]:
         eps = torch.randn(particles, target.dim, dtype=target.dtype, device=target.device)
         z = params["mu"] + torch.exp(params["log_sigma"]) * eps  # no gradient flows through the draws
         weights = log_joint(z) - log_q(params, z)
@@ -120,45 +122,60 @@ def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitCont
     torch.set_default_dtype(dtype)
     target = TorchTarget(problem, data.train, device, dtype)
     if score:
-        step = score_step(target, settings.particles, settings.learning_rate, settings.baseline_decay)
+        step = score_step(target, settings.particles, settings.baseline_decay)
     else:
-        step = reparam_step(target, settings.particles, settings.learning_rate, functional=settings.compile)
+        step = reparam_step(target, settings.particles, functional=settings.compile)
     sync = synchronize(device)
     sync(None)  # the host-to-device copy of the data (TorchTarget) is done before any clock starts
+
+    def rate(value: float) -> torch.Tensor:
+        return torch.tensor(value, dtype=dtype, device=device)
 
     compile_s = 0.0
     if settings.compile:
         step = torch.compile(step, dynamic=False)
         timings = []
-        for _ in range(2):  # compile time = first call - warm call
-            params, state = initial(target, settings.init_scale, score, context.seed)
+        for _ in range(2):  # compile time = first call - warm call, in the grad mode the fit runs in (no
+            params, state = initial(target, settings.init_scale, score, context.seed)  # recompile later)
             start = perf_counter()
-            sync(step(params, state))
+            with torch.no_grad():
+                sync(step(params, state, rate(settings.learning_rate)))
             timings.append(perf_counter() - start)
         compile_s = max(timings[0] - timings[1], 0.0)
 
     steps = settings.steps
     keep_at = set(schedule(steps))
+    decay = decay_boundaries(steps) if settings.schedule == "step_decay" else {}
 
-    def run_once():
-        torch.manual_seed(context.seed)  # every repeat is the same fit
+    def run_once(learning_rate: float):
+        torch.manual_seed(context.seed)  # every repeat (and every candidate) starts from the same fit
         params, state = initial(target, settings.init_scale, score, context.seed)
         losses = torch.empty(steps, dtype=dtype, device=device)
         kept: dict[int, State] = {}
+        lr, current = rate(learning_rate), learning_rate
         for i in range(steps):
-            params, state, loss = step(params, state)
+            if i in decay:  # the step decay: a new rate tensor at its two boundaries
+                current *= decay[i]
+                lr = rate(current)
+            params, state, loss = step(params, state, lr)
             losses[i] = loss  # stays on the device
             if i + 1 in keep_at:  # a device-side copy of two vectors for time to accuracy; no sync
                 kept[i + 1] = {k: v.clone() for k, v in params.items()}
         return params, losses, kept
 
-    def draw(params: State, num: int) -> torch.Tensor:
-        generator = torch.Generator(device=device).manual_seed(context.seed + 1)
+    def draw(params: State, num: int, seed: int | None = None) -> torch.Tensor:
+        generator = torch.Generator(device=device).manual_seed(context.seed + 1 if seed is None else seed)
         eps = torch.randn(num, target.dim, dtype=dtype, device=device, generator=generator)
         return params["mu"] + torch.exp(params["log_sigma"]) * eps
 
+    tuning = None
     with torch.no_grad():
-        (params, losses, kept), run_s, repeats_end = time_repeats(run_once, sync, context.repeats)
+        if settings.protocol == "tuned":
+            (params, losses, kept), run_s, repeats_end, tuning = _search(run_once, sync, draw, target, settings,
+                                                                         context)  # fmt: skip
+        else:
+            (params, losses, kept), run_s, repeats_end = time_repeats(lambda: run_once(settings.learning_rate),
+                                                                      sync, context.repeats)  # fmt: skip
         z = draw(params, context.draws)
         log_q_constrained = log_q(params, z) - target.log_abs_det_jacobian(z)
         draws = target.draws_to_numpy(z)
@@ -172,6 +189,7 @@ def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitCont
 
         return sample
 
+    candidates = len(tuning.learning_rates) if tuning else 1
     return FitResult(
         draws=draws,
         log_q=log_q_constrained.cpu().numpy().astype("float64"),
@@ -180,11 +198,36 @@ def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitCont
         run_s=run_s,
         repeats_end=repeats_end,
         steps=steps,
-        grad_evals=steps * settings.particles,
+        grad_evals=steps * settings.particles * candidates,
         checkpoints=vi_checkpoints(sorted(kept), steps, sampler_at),
         info={"torch_device": str(device), "compiled": bool(settings.compile), "computed_dtype": str(dtype),
-              "data_device": None if target.y is None else str(target.y.device)},  # fmt: skip
+              "data_device": None if target.y is None else str(target.y.device),
+              **({"tuning": tuning.to_info()} if tuning else {})},  # fmt: skip
+        iterative=True,
     )
+
+
+def _search(run_once, sync, draw, target: TorchTarget, settings: VISettings, context: FitContext):
+    """The tuned protocol's candidates one after another in this worker, through the one (compiled)
+    step: each from the same start and random stream, scored by log p - log q over SELECTION_DRAWS
+    fresh draws; the best candidate's own fit is kept. run_s: the whole search, once."""
+    log_joint = target.batched()
+    results, elbos, seconds = [], [], []
+    start = perf_counter()
+    for learning_rate in LEARNING_RATES:
+        began = perf_counter()
+        out = sync(run_once(learning_rate))
+        seconds.append(perf_counter() - began)
+        params, losses, _ = out
+        z = draw(params, SELECTION_DRAWS, seed=context.seed + 2)
+        elbo = float((log_joint(z) - log_q(params, z)).mean()) if bool(torch.isfinite(losses).all()) else float("nan")
+        results.append(out)
+        elbos.append(elbo)
+    chosen = choose(LEARNING_RATES, elbos)
+    tuning = Tuning(learning_rates=list(LEARNING_RATES), elbos=elbos, chosen=chosen,
+                    grad_evals=len(LEARNING_RATES) * settings.steps * settings.particles,
+                    seconds=perf_counter() - start, notes={"candidate_seconds": seconds, "compiled": settings.compile})
+    return results[LEARNING_RATES.index(chosen)], [float(sum(seconds))], monotonic(), tuning
 
 
 def fit_reparam(problem, data, settings, context) -> FitResult:

@@ -176,7 +176,8 @@ def run(
                                         overrides)]  # fmt: skip
     else:
         blocks = [dataclasses.replace(b, overrides={**b.overrides, **overrides}) for b in file.blocks]
-    cells = plan_blocks(blocks, options, explicit_seeds=flags["seeds"], explicit_repeats=flags["repeats"])
+    cells = plan_blocks(blocks, options, explicit_seeds=flags["seeds"], explicit_repeats=flags["repeats"],
+                        explicit_protocol=flags["protocol"])  # fmt: skip
     _execute_and_summarise(cells, options, wide, label=suite or str(config))
 
 

@@ -16,10 +16,11 @@ from typing import Any
 
 from bench.execution import options
 from bench.spec.errors import BenchInputError
+from bench.spec.protocols import PROTOCOLS
 
 # Keys of one [[grid]] block.
 BLOCK_KEYS: dict[str, type | tuple[type, ...]] = {
-    "suite": str, "problems": list, "methods": list, "set": dict, "seeds": int,
+    "suite": str, "problems": list, "methods": list, "set": dict, "seeds": int, "protocol": str,
 }
 
 
@@ -30,6 +31,7 @@ class GridBlock:
     methods: tuple[str, ...] = ()
     overrides: Mapping[str, str] = field(default_factory=dict)  # `--set` pairs for this block's methods
     seeds: int | None = None
+    protocol: str | None = None  # this block's protocol (bench.spec.protocols); None: the run's, or the defaults
 
 
 @dataclass(frozen=True)
@@ -99,5 +101,13 @@ def load(path: Path) -> GridConfig:
         blocks.append(GridBlock(
             suite=block["suite"], problems=_names(where, "problems", block.get("problems", [])),
             methods=_names(where, "methods", block.get("methods", [])), overrides=overrides, seeds=block.get("seeds"),
+            protocol=_protocol(where, block.get("protocol")),
         ))  # fmt: skip
+    _protocol(str(path), raw.get("protocol"))
     return GridConfig(path=path, options=raw, blocks=tuple(blocks))
+
+
+def _protocol(where: str, name: str | None) -> str | None:
+    if name is not None and name not in PROTOCOLS:
+        raise BenchInputError(f"{where}: unknown protocol {name!r}; valid choices: {', '.join(PROTOCOLS)}")
+    return name

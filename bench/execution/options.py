@@ -59,6 +59,11 @@ class RunOptions:
     save_draws: bool = option(
         False, "also write each cell's draws as ArviZ netCDF under draws/ beside the store", switch="--save-draws"
     )
+    protocol: str | None = option(
+        None, "how VI settings are chosen: recipe (the seeds'), defaults (each library's) or tuned (a step-size search "
+        "at an equal budget); default: the problem's, else the suite's (tuned for posteriordb)",
+        metavar="[recipe|defaults|tuned]",
+    )
 
     @property
     def dtype(self) -> str:

@@ -17,6 +17,7 @@ from bench.references import store as reference_store
 from bench.records.cells import Cell, content_hash
 from bench.spec.errors import BenchInputError, unknown
 from bench.spec.methods import Method, resolve_settings
+from bench.spec.protocols import DEFAULT_PROTOCOL, check_protocol
 
 DTYPES = ("float32", "float64")
 CORE_PACKAGES = ("numpy", "scipy", "arviz")
@@ -36,6 +37,7 @@ class Request:
     references: Path | None = None  # folder of stored MCMC references (None: score without them)
     device_elsewhere: bool = False  # cells run on a cluster's workers, which check the device themselves
     threads: int = 1  # per cell, for every framework (bench.runtime.threads)
+    protocol: str | None = None  # None: the problem's recipe names it, else the suite's default (resolve_protocol)
 
 
 def parse_overrides(items: Sequence[str]) -> dict[str, str]:
@@ -95,6 +97,8 @@ def build_plan(request: Request) -> list[Cell]:
     method_specs = list(request.methods) or list(suites.default_methods(request.suite))
     methods = [split_method(spec) for spec in method_specs]
     check_positive(seeds=request.seeds, repeats=request.repeats, draws=request.draws)
+    if request.protocol is not None:
+        check_protocol(request.protocol)
     check_device(request.device)
     if request.dtype not in DTYPES:
         raise unknown("dtype", request.dtype, DTYPES)
@@ -108,6 +112,7 @@ def build_plan(request: Request) -> list[Cell]:
     cells: list[Cell] = []
     for problem_name in chosen:
         problem = suites.get_problem(problem_name)
+        protocol = resolve_protocol(request.protocol, problem, request.suite)
         spec_hash = problem.fingerprint()
         problem_code = suites.code_modules(problem_name)
         failed = problem.config.get("broken")  # a model that did not build, or (asked for) a failed translation check
@@ -129,7 +134,7 @@ def build_plan(request: Request) -> list[Cell]:
                 if var not in applicable:
                     reason = f"{method.label(var)} does not apply to {problem_name}; applicable: {', '.join(applicable)}"
                 overrides = {k: v for k, v in request.overrides.items() if k in _setting_names(method)}
-                settings = resolve_settings(method, problem, var, overrides)
+                settings = resolve_settings(method, problem, var, overrides, protocol)
                 for seed in range(request.seeds):
                     cell = Cell(
                         suite=problem.suite, problem=problem_name, method=method_name, variant=var, seed=seed,
@@ -143,6 +148,11 @@ def build_plan(request: Request) -> list[Cell]:
                     cells.append(dataclasses.replace(cell, hash=content_hash(cell, fingerprints)))
     _check_distinct(cells)
     return cells
+
+
+def resolve_protocol(chosen: str | None, problem, suite: str) -> str:
+    """The run's choice (--protocol or a grid file), else the problem's recipe, else the suite's default."""
+    return check_protocol(chosen or problem.recipe.protocol or suites.DEFAULT_PROTOCOL.get(suite, DEFAULT_PROTOCOL))
 
 
 def _check_distinct(cells: list[Cell]) -> None:
@@ -182,10 +192,13 @@ def _first(*values):
 
 
 def plan_blocks(blocks, options: RunOptions, explicit_seeds: int | None = None,
-                explicit_repeats: int | None = None) -> list[Cell]:
+                explicit_repeats: int | None = None, explicit_protocol: str | None = None) -> list[Cell]:
     """Every block of a grid (bench.execution.grid_config.GridBlock) planned with the run options;
     a cell named twice is planned once. Seeds: the command line's, the block's, the file's, the
-    suite's, 1; repeats likewise without the block."""
+    suite's, 1; repeats likewise without the block; the protocol: the command line's, the block's, the
+    file's, else per problem (its recipe's, else the suite's)."""
+    if options.protocol is not None:
+        check_protocol(options.protocol)
     if options.executor not in EXECUTORS:
         raise unknown("executor", options.executor, EXECUTORS)
     if options.scheduler is not None and options.executor != "dask":
@@ -202,6 +215,7 @@ def plan_blocks(blocks, options: RunOptions, explicit_seeds: int | None = None,
             repeats=_first(explicit_repeats, options.repeats, defaults.get("repeats", 3)), draws=options.draws,
             overrides=block.overrides, references=options.references_dir,
             device_elsewhere=options.scheduler is not None, threads=options.threads,
+            protocol=next((p for p in (explicit_protocol, block.protocol, options.protocol) if p is not None), None),
         )
         for cell in build_plan(request):
             if cell.key in seen and seen[cell.key] != cell.hash:

@@ -89,6 +89,10 @@ def _fit_and_score(cell: Cell, record: Record) -> None:
             record.reason = f"scored against a reference that {reference.verdict} its gates"
     scored = scoring.score(problem, data, fit, reference, cell.seed)
     record.metrics, record.components = {**scored["metrics"], **memory}, scored["components"]
+    if not record.reason:  # a fit that did not converge says so beside its numbers
+        from bench.scoring.convergence import reason as convergence_reason
+
+        record.reason = convergence_reason(record.metrics)
     record.arrays = figure_arrays(problem, data, fit.draws, fit.chains, fit.sample_stats)
     lap("scoring")
     run_s = float(np.median(fit.run_s))

@@ -22,7 +22,7 @@ from bench.spec.fitting import FitResult
 from bench.spec.ops import NUMPY
 from bench.spec.problem import Dataset, Problem
 from bench.spec.references import Reference
-from bench.scoring import diagnostics
+from bench.scoring import convergence, diagnostics
 from bench.scoring import predictive
 from bench.scoring.metrics import METRICS
 
@@ -215,6 +215,8 @@ def function_space_quality(problem: Problem, data: Dataset, draws: dict[str, np.
 def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int) -> dict[str, Any]:
     """All metrics of a finished fit: {'metrics': {...}, 'components': {...}}."""
     metrics = {**cost_metrics(fit), **loss_metrics(fit), **elbo_metrics(problem, data, fit), **mcmc_metrics(problem, fit)}
+    if fit.iterative:
+        metrics.update(convergence.convergence_metrics(fit.losses))
     components: dict[str, dict[str, float]] = {}
     if problem.task == "density" and reference is not None:
         aggregates, components = parameter_metrics(problem, fit, reference, seed)

@@ -39,6 +39,9 @@ class FitResult:
     # MCMC: per-draw sampler statistics under ArviZ's names (diverging, acceptance_rate, lp, n_steps,
     # tree_depth, energy), chain-major like the draws; only those the backend gives.
     sample_stats: dict[str, np.ndarray] = field(default_factory=dict)
+    # VI by stochastic optimisation: `losses` is one entry per optimiser step, and the harness gives the
+    # fit a convergence verdict from it (bench.scoring.convergence); samplers and Pathfinder leave it False
+    iterative: bool = False
     # `time.monotonic()` when the last timed repeat ended (time_repeats gives it): the fit's wall time
     # after it is final draws and bookkeeping (bench.execution.phases); None counts none as such.
     repeats_end: float | None = None

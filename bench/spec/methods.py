@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from bench.spec.errors import BenchInputError, Unsupported
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
+from bench.spec.protocols import DEFAULT_PROTOCOL, PROTOCOLS, TUNED_INIT_SCALE, check_protocol
 
 Settings = Any  # an instance of the method's own frozen settings dataclass (Method.settings)
 
@@ -49,8 +50,14 @@ class Method:
     variant_setting: str | None = None  # the setting a variant fixes (e.g. "guide")
     variants: Callable[[Problem], list[str]] = _no_variants  # the variants that apply to a problem
     known_variants: tuple[str, ...] = ()  # every variant name, for validating user input
-    defaults: Callable[[Problem, str], dict[str, Any]] = _no_defaults
+    defaults: Callable[[Problem, str], dict[str, Any]] = _no_defaults  # the `recipe` protocol's values
     unsupported: Callable[[Problem, str], str | None] = _always
+    # The `defaults` protocol: the library's own documented defaults (each source named where they are
+    # declared); None: the method has no optimiser settings of its own to default (samplers).
+    library_defaults: Callable[[Problem, str], dict[str, Any]] | None = None
+    # The `tuned` protocol: the settings the search runs with (schedule, starting scale, ...) on top of
+    # the recipe; None: nothing to tune (samplers adapt their own step sizes).
+    tuned: Callable[[Problem, str], dict[str, Any]] | None = None
 
     @property
     def backend(self) -> str:
@@ -68,8 +75,10 @@ class Method:
         return getattr(importlib.import_module(module), function)
 
     def make_settings(self, values: Mapping[str, Any]) -> Settings:
-        """The settings dataclass from resolved values (a cell's JSON): what the fit function reads."""
-        return self.settings(**values)
+        """The settings dataclass from resolved values (a cell's JSON): what the fit function reads.
+        Every cell carries its protocol; a method whose settings have no such field takes it as a label."""
+        fields = {f.name for f in dataclasses.fields(self.settings)}
+        return self.settings(**{k: v for k, v in values.items() if k != "protocol" or k in fields})
 
     def label(self, variant: str) -> str:
         return f"{self.name}:{variant}" if variant else self.name
@@ -93,15 +102,32 @@ def _coerce(field: dataclasses.Field, raw: Any) -> Any:
     return value
 
 
-def resolve_settings(method: Method, problem: Problem, variant: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """Generic defaults < problem defaults < variant < user overrides; unknown names rejected."""
+def resolve_settings(method: Method, problem: Problem, variant: str, overrides: Mapping[str, Any],
+                     protocol: str = DEFAULT_PROTOCOL) -> dict[str, Any]:  # fmt: skip
+    """Generic defaults < the protocol's values (the recipe; or the library's defaults; or the recipe
+    with the tuned search's settings) < variant < user overrides; unknown names rejected. The
+    result carries `protocol`."""
+    check_protocol(protocol)
     fields = {f.name: f for f in dataclasses.fields(method.settings)}
     unknown_names = sorted(set(overrides) - set(fields))
     if unknown_names:
         raise BenchInputError(
             f"unknown setting {unknown_names[0]!r} for {method.name}; valid settings: {', '.join(sorted(fields))}"
         )
+    if "protocol" in overrides:
+        raise BenchInputError(f"the protocol is a run option: --protocol {' | '.join(PROTOCOLS)}, not --set protocol=...")
+    if protocol == "tuned" and method.tuned is not None and "learning_rate" in overrides:
+        raise BenchInputError(
+            f"learning_rate is what the tuned protocol searches for {method.name}; drop --set learning_rate "
+            "or run --protocol recipe"
+        )
     values: dict[str, Any] = {**method.defaults(problem, variant)}
+    if protocol == "defaults" and method.library_defaults is not None:
+        values.update(method.library_defaults(problem, variant))
+    if protocol == "tuned" and method.tuned is not None:
+        values.update(method.tuned(problem, variant))
+    if "protocol" in fields:
+        values["protocol"] = protocol
     if method.variant_setting and variant:
         values[method.variant_setting] = variant
     for name, raw in overrides.items():
@@ -113,7 +139,7 @@ def resolve_settings(method: Method, problem: Problem, variant: str, overrides: 
         settings = method.settings(**values)
     except (TypeError, ValueError) as exc:
         raise BenchInputError(f"{method.name} on {problem.name}: {exc}") from None
-    return dataclasses.asdict(settings)
+    return {**dataclasses.asdict(settings), "protocol": protocol}
 
 
 def recipe_defaults(name: str, particles: bool = True) -> Callable[[Problem, str], dict[str, Any]]:
@@ -154,3 +180,13 @@ def require_positive(settings: Any, *names: str) -> None:
         value = getattr(settings, name)
         if not value > 0:
             raise ValueError(f"{name} must be positive, got {value!r}")
+
+
+def tuned_defaults(**extra: Any) -> Callable[[Problem, str], dict[str, Any]]:
+    """The tuned protocol's settings for a VI method: the step decay and the common starting scale of q
+    (bench.spec.protocols), plus what the method needs to run in its fastest form (`extra`)."""
+
+    def tuned(problem: Problem, variant: str) -> dict[str, Any]:
+        return {"schedule": "step_decay", "init_scale": TUNED_INIT_SCALE, **extra}
+
+    return tuned

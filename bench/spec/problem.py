@@ -83,6 +83,7 @@ class Recipe:
     guides: tuple[str, ...] = ()  # custom variational guides written for this problem (numpyro.svi)
     reference: Mapping[str, int] = field(default_factory=dict)  # reference-build settings (chains, thin, ...)
     quality_label: str = ""  # figures' label of the task's quality metric, where the generic one is vague
+    protocol: str = ""  # the protocol its cells run under by default (bench.spec.protocols); "": the suite's
 
     def steps_for(self, method: str) -> int:
         return self.method_steps.get(method, self.steps)
