@@ -53,7 +53,7 @@ def run_in_segments(
     return carry, taken, snapshots, taken_at
 
 
-MAX_SEGMENTS = 256
+MAX_SEGMENTS = 1024  # as many segments as the checkpoint schedule's first fraction needs (bench.spec.checkpoints)
 
 
 def segment_length(steps: int) -> int:
