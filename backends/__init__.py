@@ -12,7 +12,7 @@ from functools import cache
 from bench.spec.errors import unknown
 from bench.spec.methods import Method
 
-BACKEND_MODULES = ("backends.numpyro", "backends.blackjax", "backends.pymc", "backends.torch")
+BACKEND_MODULES = ("backends.numpyro", "backends.blackjax", "backends.pymc", "backends.torch", "backends.flowjax")
 TEST_METHODS_ENV = "BENCH_TEST_METHODS"  # "1" registers the test-only methods of backends.testing
 
 

@@ -62,7 +62,7 @@ def test_variant_that_does_not_apply_becomes_an_unsupported_cell():
         (Request("toyz"), "unknown suite 'toyz'; valid choices: bnn, nightly, posteriordb, scale, toy"),
         (Request("toy", problems=["moons"]), "unknown problem in suite toy 'moons'; valid choices: .*gamma"),
         (Request("toy", methods=["numpyro.sv"]), "unknown method 'numpyro.sv'; valid choices: .*numpyro.svi"),
-        (Request("toy", methods=["numpyro.svi:foo"]), "valid choices: auto_mvn, auto_normal"),
+        (Request("toy", methods=["numpyro.svi:foo"]), "valid choices: auto_bnaf, auto_iaf, auto_mvn, auto_normal"),
         (Request("toy", seeds=0), "--seeds must be a positive number"),
         (Request("toy", repeats=-1), "--repeats must be a positive number"),
         (Request("toy", device="tpu"), "unknown device 'tpu'; valid choices: cpu, gpu"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from backends.jax_common.settings import NUTSSettings
@@ -9,6 +10,16 @@ from bench.spec.methods import Method, recipe_defaults, require_positive
 from bench.spec.problem import Problem
 
 AUTO_GUIDES = ("auto_normal", "auto_mvn")
+# Normalising-flow guides (NumPyro's AutoIAFNormal, AutoBNAFNormal): NumPyro builds them for 2 or more
+# unconstrained dimensions only. Depth and width are settings (flow_depth, flow_hidden), per guide:
+FLOW_GUIDES = ("auto_iaf", "auto_bnaf")
+FLOW_DEFAULTS = {
+    # 3 IAF layers (NumPyro's default), each an autoregressive net with two hidden layers of 32 units
+    # (NumPyro's default is latent-dim units, 2 on the 2-D toys)
+    "auto_iaf": {"flow_depth": 3, "flow_hidden": 32},
+    # 1 block neural autoregressive flow with two hidden layers of 8 units per dimension (NumPyro's defaults)
+    "auto_bnaf": {"flow_depth": 1, "flow_hidden": 8},
+}
 SCHEDULES = ("constant", "onecycle")
 # The seeds' hand-written guides (backends.numpyro.guides); a problem's recipe names those that fit it.
 CUSTOM_GUIDES = ("exp_normal", "beta", "normal", "mixture")
@@ -25,17 +36,32 @@ class SVISettings:
     early_stopping: bool = False  # the seed's rule: stop after `patience` steps of val loss/point > train loss/point
     patience: int = 200
     batch_size: int = 0  # 0: full batch; else plate subsampling with the likelihood scaled to the full data
+    flow_depth: int = 3  # flow guides: stacked flows (IAF layers, BNAF blocks); other guides ignore it
+    flow_hidden: int = 32  # flow guides: IAF hidden units per layer (2 layers); BNAF hidden units per dimension
 
     def __post_init__(self) -> None:
-        require_positive(self, "steps", "learning_rate", "particles", "init_scale", "patience")
+        require_positive(self, "steps", "learning_rate", "particles", "init_scale", "patience", "flow_depth", "flow_hidden")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.batch_size < 0:
             raise ValueError("batch_size must be >= 0 (0 means full batch)")
 
 
+def flow_unsupported(problem: Problem) -> str | None:
+    dim = sum(math.prod(lat.shape) for lat in problem.latents)
+    if dim < 2:
+        return f"NumPyro's flow guides need 2 or more latent dimensions, and {problem.name} has {dim}"
+    return None
+
+
 def guides_for(problem: Problem) -> list[str]:
-    return list(AUTO_GUIDES) + list(problem.recipe.guides)
+    flows = [] if flow_unsupported(problem) else list(FLOW_GUIDES)
+    return list(AUTO_GUIDES) + flows + list(problem.recipe.guides)
+
+
+def svi_defaults(problem: Problem, variant: str) -> dict:
+    """The problem's recipe, then the flow guides' depth and width."""
+    return {**recipe_defaults("numpyro.svi")(problem, variant), **FLOW_DEFAULTS.get(variant, {})}
 
 
 METHODS = (
@@ -47,8 +73,8 @@ METHODS = (
         requires=("jax", "numpyro", "optax"),
         variant_setting="guide",
         variants=guides_for,
-        known_variants=AUTO_GUIDES + CUSTOM_GUIDES,
-        defaults=recipe_defaults("numpyro.svi"),
+        known_variants=AUTO_GUIDES + FLOW_GUIDES + CUSTOM_GUIDES,
+        defaults=svi_defaults,
     ),
     Method(
         name="numpyro.nuts",

@@ -19,7 +19,7 @@ from numpyro.handlers import seed
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.util import log_density
 
-from backends.numpyro import SVISettings
+from backends.numpyro import FLOW_GUIDES, SVISettings, flow_unsupported
 from backends.jax_common.compile import compile_and_time, harness_jit, require_jax_device
 from backends.jax_common.segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
 from backends.numpyro.guides import make_guide
@@ -43,6 +43,8 @@ def make_optimizer(settings: SVISettings) -> optax.GradientTransformation:
 
 
 def build_svi(problem: Problem, settings: SVISettings):
+    if settings.guide in FLOW_GUIDES and flow_unsupported(problem):
+        raise Unsupported(flow_unsupported(problem))
     model = make_model(problem, settings.batch_size)
     guide = make_guide(settings.guide, model, settings)
     svi = SVI(model, guide, make_optimizer(settings), Trace_ELBO(num_particles=settings.particles))

@@ -1,5 +1,5 @@
 """Cost to accuracy: from the quality metric at a fit's checkpoints (bench.scoring.checkpoints), the
-first checkpoint at which it reaches each of its task's thresholds (bench.scoring.metrics.THRESHOLDS),
+first checkpoint from which it stays within each of its task's thresholds (bench.scoring.metrics.THRESHOLDS),
 as seconds, steps and gradient evaluations. VI and MCMC meet on one axis: a VI checkpoint is the
 fitted q at that step, an MCMC one the running estimate from the first n kept draws of every chain
 (warm-up included in its cost).
@@ -19,12 +19,17 @@ from bench.scoring.metrics import quality_metric, thresholds_for
 
 
 def first_reached(quality: np.ndarray, target: float, higher_is_better: bool) -> int | None:
-    """Index of the first checkpoint whose quality reaches the target (NaN never does), or None."""
+    """Index of the first checkpoint from which the quality stays at the target or better through the
+    last one (NaN never counts), or None. Staying, not touching: a running MCMC estimate from four
+    draws, or a VI mean on its way past the posterior's, can cross a threshold by chance long before
+    the method holds it."""
     quality = np.asarray(quality, dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        hit = quality >= target if higher_is_better else quality <= target
-    index = np.flatnonzero(hit & np.isfinite(quality))
-    return int(index[0]) if len(index) else None
+        hit = (quality >= target if higher_is_better else quality <= target) & np.isfinite(quality)
+    if not len(hit) or not hit[-1]:
+        return None
+    misses = np.flatnonzero(~hit)
+    return int(misses[-1]) + 1 if len(misses) else 0
 
 
 def cost_to_accuracy(task: str, arrays: Mapping[str, np.ndarray], reference_quality: float | None = None) -> dict[str, float]:

@@ -91,8 +91,8 @@ def result_metrics(metrics: dict) -> dict:
 _UNLISTED = Metric("", "", "", None)
 
 
-# Cost to accuracy (bench.scoring.accuracy): the first checkpoint at which the task's quality metric
-# reaches a threshold, as seconds, steps and gradient evaluations. Density problems: the max
+# Cost to accuracy (bench.scoring.accuracy): the first checkpoint from which the task's quality metric
+# stays within a threshold (to the last one), as seconds, steps and gradient evaluations. Density: the max
 # standardised mean error at most `value` reference sds; networks: the AUC within `value` of the
 # reference posterior's; regression: the RMSE to the true function within `value` of the reference's.
 @dataclass(frozen=True)
