@@ -46,6 +46,17 @@ def split(flow):
     return eqx.partition(flow, eqx.is_inexact_array, is_leaf=lambda leaf: isinstance(leaf, paramax.NonTrainable))
 
 
+def sampler(static, key, num: int):
+    """draw(params) -> (num flat unconstrained draws, their log q), compiled once."""
+    return harness_jit(lambda params: paramax.unwrap(eqx.combine(params, static)).sample_and_log_prob(key, (num,)))
+
+
+def constrained_draws(target: JaxTarget, draw, params) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Constrained draws and their log q (the flow's, less the transforms' log-Jacobians)."""
+    z, log_q = draw(params)
+    return target.draws_to_numpy(z), target.log_q_constrained(z, log_q)
+
+
 def fit(problem: Problem, data: Dataset, settings: FlowVISettings, context: FitContext) -> FitResult:
     require_jax_device(context.device)
     dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
@@ -71,11 +82,8 @@ def fit(problem: Problem, data: Dataset, settings: FlowVISettings, context: FitC
 
     (params, losses, snapshots), compile_s, run_s = compile_and_time(run, (params0, fit_key), context.repeats)
 
-    @harness_jit
-    def draw(params):  # one compiled sampler for the final flow and every checkpoint's
-        return paramax.unwrap(eqx.combine(params, static)).sample_and_log_prob(draw_key, (context.draws,))
-
-    z, log_q = draw(params)
+    draw = sampler(static, draw_key, context.draws)  # one compiled sampler for the final flow and every checkpoint's
+    draws, log_q = constrained_draws(target, draw, params)
 
     def sampler_at(index: int):
         then = snapshot_at(snapshots, index)
@@ -89,14 +97,14 @@ def fit(problem: Problem, data: Dataset, settings: FlowVISettings, context: FitC
         return at
 
     return FitResult(
-        draws=target.draws_to_numpy(z),
-        log_q=target.log_q_constrained(z, log_q),
+        draws=draws,
+        log_q=log_q,
         losses=np.asarray(losses, dtype=np.float64),
         compile_s=compile_s,
         run_s=run_s,
         steps=steps,
         grad_evals=steps * settings.particles,
-        info={"jax_backend": jax.default_backend(), "computed_dtype": str(z.dtype), "data_device": data_device(target.kwargs),
+        info={"jax_backend": jax.default_backend(), "computed_dtype": str(losses.dtype), "data_device": data_device(target.kwargs),
               "flow": settings.flow},  # fmt: skip
         checkpoints=vi_checkpoints(keep, steps, sampler_at),
     )

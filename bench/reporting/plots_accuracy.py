@@ -16,13 +16,26 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 import suites  # noqa: E402
-from bench.reporting.plots import LEGEND_SIZE, SEED_STYLES, _colour, _quiet_log_ticks  # noqa: E402
 from bench.scoring.metrics import quality_label, quality_metric, thresholds_for  # noqa: E402
 from bench.store import load_arrays  # noqa: E402
 
 AXES = (("checkpoint_grads", "gradient evaluations (MH: log-density evaluations)"),
         ("checkpoint_run_s", "seconds into the timed run (pro rata)"))  # fmt: skip
 THRESHOLD_STYLE = {"color": "0.35", "lw": 0.9, "ls": (0, (4, 3))}
+SEED_STYLES = ("-", "--", ":", "-.")  # as bench.reporting.plots (which imports this module)
+LEGEND_SIZE = 8
+
+
+def _colour(method: str, table: pd.DataFrame):
+    """The method's tab10 colour, the same as in bench.reporting.plots' figures."""
+    return plt.get_cmap("tab10")(sorted(table["method"].unique()).index(method) % 10)
+
+
+def _quiet_log_ticks(axis) -> None:
+    from matplotlib.ticker import LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, numticks=6))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def figures(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
@@ -70,6 +83,6 @@ def _figure(problem_name: str, rows: pd.DataFrame, arrays: dict, table: pd.DataF
         _quiet_log_ticks(ax.xaxis)
         ax.set(xlabel=x_label, ylabel=quality_label(problem), title=f"{problem_name}: cost to accuracy")
         if drawn:
-            ax.legend(fontsize=LEGEND_SIZE - 1)
+            ax.legend(fontsize=LEGEND_SIZE)
     fig.tight_layout()
     return fig
