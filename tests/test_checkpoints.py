@@ -56,11 +56,11 @@ def test_scan_with_snapshots_is_the_plain_scan_with_snapshots():
 
     from backends.jax_common.segments import checkpoint_steps, scan_with_snapshots, segment_length
 
-    assert segment_length(5000) == 5 and segment_length(10_000) == 10 and segment_length(300) == 1 and segment_length(1997) == 1997  # a prime: one segment
-    keep = checkpoint_steps(600)
-    assert keep[0] == 1 and keep[-1] == 600 and len(keep) >= 24  # dense at the start
+    assert segment_length(5000) == 20 and segment_length(10_000) == 40 and segment_length(300) == 2 and segment_length(997) == 997  # a prime: one segment
+    keep = checkpoint_steps(256)
+    assert keep[:3] == [1, 2, 3] and keep[-1] == 256  # dense at the start where segments allow
     keep = checkpoint_steps(3000)
-    assert keep[0] == 3 and keep[-1] == 3000 and all(k % 3 == 0 for k in keep) and len(keep) >= 24
+    assert keep[0] == 12 and keep[-1] == 3000 and all(k % 12 == 0 for k in keep) and len(keep) >= 20
 
     def step(x, k):
         x = 0.9 * x + jax.random.normal(k)
@@ -72,7 +72,7 @@ def test_scan_with_snapshots_is_the_plain_scan_with_snapshots():
     np.testing.assert_array_equal(outs, outs_ref)
     assert float(x) == float(x_ref)
     np.testing.assert_array_equal(snaps, np.asarray(outs_ref)[np.array(keep) - 1])
-    with pytest.raises(ValueError, match="not multiples of the segment length 3"):
+    with pytest.raises(ValueError, match="not multiples of the segment length 12"):
         scan_with_snapshots(step, jnp.float32(1), 3000, [4], lambda c: c, xs=keys)
 
 
