@@ -104,6 +104,6 @@ def test_the_accuracy_figure_marks_thresholds_on_log_axes(small_store):
     assert left.get_xscale() == right.get_xscale() == left.get_yscale() == "log"
     marked = {text.get_text() for text in left.texts}
     assert marked == {t.label() for t in thresholds_for("density")}
-    assert [t.get_text() for t in left.get_legend().get_texts()] == ["numpyro.svi:auto_normal"]
+    assert [t.get_text() for t in right.get_legend().get_texts()] == ["numpyro.svi:auto_normal"]
     record = table.loc[table["method"] == "numpyro.svi:auto_normal", "record_id"].iloc[0]
     assert len(store.load_arrays(small_store, int(record), prefix="checkpoint_grads")["checkpoint_grads"]) > 10

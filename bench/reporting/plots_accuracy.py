@@ -59,7 +59,7 @@ def _targets(problem, rows: pd.DataFrame) -> list[tuple[float, str]]:
 def _figure(problem_name: str, rows: pd.DataFrame, arrays: dict, table: pd.DataFrame) -> plt.Figure:
     problem = suites.get_problem(problem_name)
     lower_is_better = not quality_metric(problem.task).higher_is_better
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.9), squeeze=False)
+    fig, axes = plt.subplots(1, 2, figsize=(12.5, 3.9), squeeze=False)
     seeds = sorted(rows["seed"].unique())
     for ax, (x_name, x_label) in zip(axes[0], AXES):
         drawn = False
@@ -82,7 +82,7 @@ def _figure(problem_name: str, rows: pd.DataFrame, arrays: dict, table: pd.DataF
             ax.set_yscale("log")
         _quiet_log_ticks(ax.xaxis)
         ax.set(xlabel=x_label, ylabel=quality_label(problem), title=f"{problem_name}: cost to accuracy")
-        if drawn:
-            ax.legend(fontsize=LEGEND_SIZE)
+        if drawn and x_name == AXES[-1][0]:  # one legend, outside the right panel: lines end low on the left
+            ax.legend(fontsize=LEGEND_SIZE, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
