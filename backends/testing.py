@@ -1,7 +1,8 @@
 """Test-only methods (registered when BENCH_TEST_METHODS=1): each misbehaves in one known way.
 
 They exercise the runner's isolation without loading a framework: a cell that raises, one
-whose loss turns non-finite, one that sleeps past the timeout, one that kills its own
+whose loss turns non-finite, one that sleeps past the timeout (touching the file BENCH_TEST_STARTED
+names, if any, when it begins), one that kills its own
 process, and `testing.exact`, which returns exact reference draws in a few milliseconds.
 `testing.exact` times its loop for real: each step does a little arithmetic and sleeps
 `sleep_per_step` seconds, the knob the regression-gate tests turn to plant a slowdown. The
@@ -9,6 +10,10 @@ fault tests add: `fpe` raises a library-style FloatingPointError with a PyTensor
 `nanparams` returns NaN parameters with a finite loss, `segfault` crashes the interpreter, and
 `spawn` starts a child process and sleeps (until `sleep_s`, or until the file named by
 BENCH_TEST_RELEASE exists: the hook a resumed run uses to let the cell finish at once).
+
+The backend's runtime record declares a framework of its own, so a test can check that the harness
+honours what a backend declares and nothing else: `testing.runtime` reports the worker variable
+its framework sets and whether the module its record preloads was already imported.
 """
 
 from __future__ import annotations
@@ -24,14 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from bench.spec.fitting import FitContext, FitResult
-from bench.spec.methods import Method
+from bench.spec.methods import Method, not_compared
+from bench.spec.runtime import BackendRuntime, Framework, WorkerSetup
 
 
 @dataclass(frozen=True)
 class TestSettings:
     steps: int = 10
     sleep_s: float = 600.0
-    sleep_per_step: float = 0.0  # seconds slept per timed step (a planted slowdown for gate tests)
+    sleep_per_step: float = not_compared(0.0)  # seconds slept per timed step: a planted slowdown stands for a code change
 
     def __post_init__(self) -> None:
         if self.sleep_per_step < 0:
@@ -72,6 +78,9 @@ def fit_nan(problem, data, settings, context):
 
 
 def fit_sleep(problem, data, settings, context):
+    started = os.environ.get("BENCH_TEST_STARTED")
+    if started:  # the event a test waits for: this cell is running (its worker imported, its fit begun)
+        Path(started).touch()
     time.sleep(settings.sleep_s)
     return _result(problem, context, np.zeros(settings.steps))
 
@@ -108,7 +117,23 @@ def fit_spawn(problem, data, settings, context):
     return _result(problem, context, np.linspace(1.0, 0.0, settings.steps))
 
 
+def fit_runtime(problem, data, settings, context):
+    result = _result(problem, context, np.linspace(1.0, 0.0, settings.steps))
+    result.info.update(runtime_env=os.environ.get(RUNTIME_VARIABLE), preloaded=PRELOAD_MARK in sys.modules)
+    return result
+
+
+RUNTIME_VARIABLE = "BENCH_TESTING_RUNTIME"
+PRELOAD_MARK = "sched"  # a small standard module nothing else in a worker imports
+
+
+def _worker_env(setup: WorkerSetup) -> dict[str, str]:
+    return {RUNTIME_VARIABLE: f"{setup.device}/{setup.dtype}/threads={setup.threads}/slot={setup.slot}"}
+
+
+RUNTIME = BackendRuntime(Framework("testing", worker_env=_worker_env), preload=("backends.testing", PRELOAD_MARK))
+
 METHODS = tuple(
     Method(name=f"testing.{name}", settings=TestSettings, fit=f"backends.testing:fit_{name}", extra="test", kind="test")
-    for name in ("exact", "raise", "nan", "sleep", "crash", "fpe", "nanparams", "segfault", "spawn")
+    for name in ("exact", "raise", "nan", "sleep", "crash", "fpe", "nanparams", "segfault", "spawn", "runtime")
 )

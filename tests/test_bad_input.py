@@ -129,7 +129,7 @@ NUMPYRO_CASES = [
 READ_ONLY = ("{ro_store}", "{ro_folder}")
 
 
-class _Inline:
+class InlineExecutor:
     """Runs cells in this process: the sandbox's store needs records, not isolation."""
 
     def run(self, cells):
@@ -160,7 +160,7 @@ def sandbox(tmp_path_factory):
     store = root / "store.sqlite"
     cells = build_plan(Request(suite="toy", problems=["coinflip", "gamma"], methods=["testing.exact", "testing.raise"],
                                repeats=1, draws=200))  # fmt: skip
-    driver.execute(cells, store, _Inline())
+    driver.execute(cells, store, InlineExecutor())
     corrupt = root / "corrupt.sqlite"
     shutil.copy(store, corrupt)
     assert corrupt.stat().st_size >= 16 * 4096  # pages 7-15 exist

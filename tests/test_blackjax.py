@@ -91,14 +91,14 @@ def test_fullrank_log_q_is_exact_and_a_float32_collapse_is_diverged():
     import optax
     from scipy import stats
 
-    from backends.blackjax.vi import _fullrank_draws
+    from backends.blackjax.vi import fullrank_draws
 
     vi = blackjax.fullrank_vi(lambda z: -0.5 * jnp.sum(z**2), optax.adam(0.01))
     dim, key = 3, jax.random.PRNGKey(0)
     healthy = vi.init(jnp.zeros(dim, dtype=jnp.float32))._replace(
         mu=jnp.array([8.0, -1.0, 0.5], dtype=jnp.float32),
         chol_params=jnp.array([0.2, -1.0, 0.1, 0.5, -0.3, 0.8], dtype=jnp.float32))  # fmt: skip
-    z, log_q = _fullrank_draws(vi, healthy, key, 500)
+    z, log_q = fullrank_draws(vi, healthy, key, 500)
     np.testing.assert_array_equal(z, vi.sample(key, healthy, 500))
     chol = np.diag(np.exp([0.2, -1.0, 0.1])) + np.tril(np.zeros((3, 3)))
     chol[np.tril_indices(3, -1)] = [0.5, -0.3, 0.8]
@@ -106,4 +106,4 @@ def test_fullrank_log_q_is_exact_and_a_float32_collapse_is_diverged():
     np.testing.assert_allclose(log_q, exact, atol=1e-3)
     collapsed = healthy._replace(chol_params=jnp.array([-6.0, -6.0, -6.0, 3e3, 3e3, 3e3], dtype=jnp.float32))
     with pytest.raises(FloatingPointError, match="lost precision"):
-        _fullrank_draws(vi, collapsed, key, 500)
+        fullrank_draws(vi, collapsed, key, 500)

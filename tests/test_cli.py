@@ -35,6 +35,18 @@ def has_ok_row(store) -> bool:
         return False
 
 
+def claims_held(store) -> int | None:
+    """While a run writes it: how many cells it still claims (a claim goes once the cell's record is stored)."""
+    try:
+        con = sqlite3.connect(store)
+        try:
+            return con.execute("SELECT COUNT(*) FROM claims").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:  # no table yet, or the writer holds the lock
+        return None
+
+
 @requires_numpyro
 def test_run_resume_force_and_report(tmp_path):
     store = tmp_path / "out" / "bench.sqlite"
@@ -141,16 +153,18 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path, signum):
     store = tmp_path / "s.sqlite"
     args = ["run", "--suite", "toy", "--problems", "gamma", "--methods", "testing.exact,testing.sleep",
             "--repeats", "1", "--store", str(store)]  # fmt: skip
-    env = dict(os.environ, BENCH_TEST_METHODS="1")
+    started = tmp_path / "sleep-started"  # testing.sleep touches it once its fit has begun
+    env = dict(os.environ, BENCH_TEST_METHODS="1", BENCH_TEST_STARTED=str(started))
     # Started with SIGINT ignored, as a shell starts a background job (trap, not preexec_fn: no fork of this
     # multithreaded test process running Python before exec).
     command = ["sh", "-c", 'trap "" INT; exec "$0" "$@"', sys.executable, "-m", "bench", *args]
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if has_ok_row(store):
-            break
-        time.sleep(0.2)
+    # The signal lands at one known point: testing.exact's record stored and its claim released (the
+    # driver is done with it), testing.sleep running. The limit only stops a broken run from hanging.
+    deadline = time.monotonic() + 600
+    while not (started.exists() and has_ok_row(store) and claims_held(store) == 1):
+        assert proc.poll() is None and time.monotonic() < deadline, "the run never reached the sleeping cell"
+        time.sleep(0.1)
     proc.send_signal(signum)
     proc.communicate(timeout=60)
     assert proc.returncode == 130
@@ -160,3 +174,10 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path, signum):
     assert resumed.returncode == 0 and "reused 1 finished cells" in resumed.stdout
     leftover = subprocess.run(["pgrep", "-f", f"bench-cell-.*{tmp_path.name}"], capture_output=True)
     assert leftover.returncode != 0  # no orphaned worker
+    from tests.test_zygote import processes_marked  # the interrupted run's processes carry its environment
+
+    mark = f"BENCH_TEST_STARTED={started}"
+    deadline = time.monotonic() + 60
+    while processes_marked(mark) and time.monotonic() < deadline:  # a killed process is gone once reaped
+        time.sleep(0.2)
+    assert processes_marked(mark) == []  # nor its zygote, nor the forked sleeping cell

@@ -121,7 +121,7 @@ def test_history_marks_the_change_point(tmp_path):
 def test_a_record_run_on_a_cluster_worker_is_compared_by_the_workers_machine(tmp_path):
     """A record bringing its worker's environment (the Dask executor's do) is judged by that
     machine, not by the driver's that began the run."""
-    from bench.execution.driver import _note_provenance
+    from bench.execution.driver import note_provenance
 
     def store_with(path, driver_cpu, worker_cpu, run_s):
         with Store(path, create=True) as store:
@@ -133,7 +133,7 @@ def test_a_record_run_on_a_cluster_worker_is_compared_by_the_workers_machine(tmp
                 record.metrics = {"steps": 1000.0, "elbo": -14.79}
                 record.info.update(executor="dask", host="worker-host")
                 record.environment = {"cpu": worker_cpu, "gpus": [{"name": "Test GPU"}]}
-                _note_provenance(store, record)
+                note_provenance(store, record)
                 store.add_record("r1", record)
         return path
 
@@ -145,5 +145,5 @@ def test_a_record_run_on_a_cluster_worker_is_compared_by_the_workers_machine(tmp
     assert set(compare.load_side(str(base), base).samples["machine"]) == {"Worker CPU / Test GPU"}
     local = Record(Cell("toy", "gamma", "numpyro.svi", "", 0, "cpu", "float32", 1, 100, {}), "ok")
     with Store(base) as store:
-        _note_provenance(store, local)  # a local executor's record: run here, in the run's environment
+        note_provenance(store, local)  # a local executor's record: run here, in the run's environment
     assert local.info == {"executor": "local", "host": socket.gethostname()}

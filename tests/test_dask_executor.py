@@ -155,7 +155,7 @@ def test_unreachable_scheduler_is_bad_input_and_writes_nothing(tmp_path):
 def test_host_slots_are_distinct_while_held_and_reused_after(tmp_path):
     from bench.execution.dask_executor import host_slot
 
-    cache = tmp_path / "cache" / "jax"
+    cache = tmp_path / "cache"
     with host_slot(cache) as first, host_slot(cache) as second:
         assert (first, second) == (0, 1)
     with host_slot(cache) as again:

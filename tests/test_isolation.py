@@ -45,6 +45,6 @@ def test_failures_become_rows_while_the_other_cells_finish(forked, monkeypatch):
 def test_worker_environment_pins_device_dtype_and_threads(jobs):
     from bench.execution.executors import worker_environment
 
-    env = worker_environment(cell("testing.exact"), threads=2, jax_cache=None)
+    env = worker_environment(cell("testing.exact"), threads=2, cache_dir=None)
     assert env["JAX_PLATFORMS"] == "cpu" and env["CUDA_VISIBLE_DEVICES"] == ""
     assert env["JAX_ENABLE_X64"] == "0" and env["OMP_NUM_THREADS"]

@@ -118,7 +118,7 @@ def test_worst_marginal_axis_widens_for_a_near_method_and_notes_a_far_one():
     import numpy as np
 
     reference = np.random.default_rng(0).normal(0.0, 1.0, 10_000)
-    low, high = plots._limits(reference)
+    low, high = plots.axis_limits(reference)
     near = np.random.default_rng(1).normal(3.0, 1.0, 2000)
     n_low, n_high, note = plots.marginal_axis(reference, near)
     assert n_low == low and n_high > np.percentile(near, 99.9) > high and note == ""
@@ -132,12 +132,12 @@ def test_plot_command_draws_posteriordb_worst_marginals(tmp_path):
     reference's own draws, which hold theta and not theta_trans). The cell runs in this process."""
     from bench.execution import driver
     from bench.execution.plan import Request, build_plan
-    from tests.test_bad_input import _Inline
+    from tests.test_bad_input import InlineExecutor
 
     store = tmp_path / "bench.sqlite"
     cells = build_plan(Request(suite="posteriordb", problems=["eight_schools_noncentered"], methods=["testing.exact"],
                                repeats=1, draws=500))  # fmt: skip
-    driver.execute(cells, store, _Inline())
+    driver.execute(cells, store, InlineExecutor())
     assert list(report.latest_records(store)["status"]) == ["ok"]
     plotted = bench("plot", "--suite", "posteriordb", "--kind", "densities", "--store", str(store),
                     "--out", str(tmp_path / "figs"), cwd=tmp_path)  # fmt: skip

@@ -170,6 +170,6 @@ def test_each_concurrent_slot_gets_its_own_pytensor_compiledir(tmp_path):
 
     cell = Cell(suite="toy", problem="coinflip", method="pymc.advi", variant="", seed=0, device="cpu",
                 dtype="float64", repeats=1, draws=10)  # fmt: skip
-    flags = [worker_environment(cell, 1, tmp_path / "cache" / "jax", slot)["PYTENSOR_FLAGS"] for slot in (0, 1)]
+    flags = [worker_environment(cell, 1, tmp_path / "cache", slot)["PYTENSOR_FLAGS"] for slot in (0, 1)]
     assert f"compiledir={tmp_path / 'cache' / 'pytensor' / 'slot-0'}" in flags[0]
     assert "slot-1" in flags[1] and all("floatX=float64" in f for f in flags)

@@ -1,6 +1,7 @@
 """MCMC references: gates, verdicts, staleness, provenance, and agreement with exact references."""
 
 import json
+import shutil
 import sqlite3
 
 import numpy as np
@@ -24,8 +25,25 @@ def short_build(tmp_path, name="sine"):
     return problem, reference_build.build(problem, 0, "numpyro.nuts", settings, tmp_path / "references")
 
 
-def test_a_short_chain_fails_the_gates_and_is_stored_as_failed(tmp_path):
-    problem, stored = short_build(tmp_path)
+@pytest.fixture(scope="module")
+def built_sine(tmp_path_factory):
+    """One short build of sine's reference for the tests below (a build costs hundreds of eager
+    compiles in NumPyro's initialisation); each test works on a copy of its folder."""
+    folder = tmp_path_factory.mktemp("built")
+    problem, stored = short_build(folder)
+    return problem, stored, folder / "references"
+
+
+@pytest.fixture
+def sine_build(built_sine, tmp_path):
+    """(problem, stored reference): the module's short sine build, copied under this test's tmp_path/references."""
+    problem, _, references = built_sine
+    shutil.copytree(references, tmp_path / "references")
+    return problem, reference_store.find(tmp_path / "references", "sine", 0)
+
+
+def test_a_short_chain_fails_the_gates_and_is_stored_as_failed(built_sine):
+    problem, stored, references = built_sine  # read only
     assert stored.netcdf.exists() and stored.provenance_path.exists()
     provenance = json.loads(stored.provenance_path.read_text())
     assert provenance["verdict"] == "failed"
@@ -33,7 +51,7 @@ def test_a_short_chain_fails_the_gates_and_is_stored_as_failed(tmp_path):
     for key in ("sampler", "settings", "seed", "versions", "spec_hash", "data_hash", "diagnostics", "divergences"):
         assert key in provenance
     assert provenance["data_hash"] == problem.make_data(0).fingerprint()
-    reference = reference_store.to_reference(reference_store.find(tmp_path / "references", "sine", 0), problem)
+    reference = reference_store.to_reference(reference_store.find(references, "sine", 0), problem)
     assert reference.verdict == "failed" and reference.kind == "mcmc"
     assert reference.predictive_test.shape == (len(problem.make_data(0).test),)
     assert len(reference.draws(np.random.default_rng(0), 30)["w1"]) == 30
@@ -47,8 +65,8 @@ def test_gates_pass_and_fail_on_the_numbers():
     assert reference_build.gate_failures({**diag, "r_hat_max": float("nan")}, 4, 10_000) == ["R-hat nan > 1.01"]
 
 
-def test_a_stale_reference_is_refused(tmp_path):
-    problem, stored = short_build(tmp_path)
+def test_a_stale_reference_is_refused(tmp_path, sine_build):
+    problem, stored = sine_build
     provenance = json.loads(stored.provenance_path.read_text())
     provenance["data_hash"] = "0" * 64  # as if the data recipe had changed since the build
     stored.provenance_path.write_text(json.dumps(provenance))
@@ -63,8 +81,7 @@ def test_a_stale_reference_is_refused(tmp_path):
     assert verify.returncode == 1 and "stale" in verify.stdout
 
 
-def test_scores_against_a_failed_reference_say_so(tmp_path):
-    short_build(tmp_path)
+def test_scores_against_a_failed_reference_say_so(tmp_path, sine_build):
     store = tmp_path / "bench.sqlite"
     result = bench("run", "--suite", "bnn", "--problems", "sine", "--methods", "numpyro.svi:auto_normal",
                    "--set", "steps=300", "--repeats", "1", "--store", str(store), cwd=tmp_path)  # fmt: skip

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+from backends.jax_common.runtime import SINGLE_THREAD_XLA
 from bench.runtime import threads
 from bench.records.cells import Cell
 from bench.spec.errors import BenchInputError
@@ -41,10 +42,10 @@ def test_the_cell_hash_changes_with_threads_and_the_key_does_not():
 
 
 def test_xla_flags_merge_and_single_thread_eigen():
-    env = threads.environment(1, "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=true")
-    assert env["XLA_FLAGS"].split() == ["--xla_dump_to=/tmp/x", threads.SINGLE_THREAD_XLA]
+    env = threads.environment(1, {"XLA_FLAGS": "--xla_dump_to=/tmp/x --xla_cpu_multi_thread_eigen=true"})
+    assert env["XLA_FLAGS"].split() == ["--xla_dump_to=/tmp/x", SINGLE_THREAD_XLA]
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "1"
-    assert threads.SINGLE_THREAD_XLA not in threads.environment(2)["XLA_FLAGS"]
+    assert SINGLE_THREAD_XLA not in threads.environment(2)["XLA_FLAGS"]
 
 
 def _cell(method, variant, n, settings):
@@ -76,7 +77,7 @@ def test_the_setting_reaches_torch_blas_and_xla_inside_the_worker():
         assert torch_info["torch"] == {"intra_op": n, "inter_op": n}
         assert f"openmp={n}" in torch_info["native_pools"]  # torch's own OpenMP runtime
         assert f"openblas={n}" in jax_info["native_pools"]  # numpy's BLAS in the JAX worker
-        assert (threads.SINGLE_THREAD_XLA in jax_info["env"]["XLA_FLAGS"]) == (n == 1)
+        assert (SINGLE_THREAD_XLA in jax_info["env"]["XLA_FLAGS"]) == (n == 1)
 
 
 @pytest.mark.slow

@@ -5,7 +5,8 @@ order, with the shell the workflow declares, `${{ github.run_id }}` filled in, `
 to `python -m bench`, and only the variables the workflow itself exposes in `env:` changed
 (a tiny testing.exact grid instead of the nightly suite, two confirm rounds). One baseline night,
 then: the same code while a busy process loads the CPU (exit 0), and a planted 2x slowdown
-(the test method's sleep_per_step doubled: exit 1).
+(the test method's sleep_per_step doubled: exit 1), and a night whose grid changed a setting
+(steps: exit 3, a configuration error, never a regression).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
-GRID = "--problems coinflip --methods testing.exact --seeds 1 --repeats 5 --set steps=20 --set sleep_per_step={sleep}"
+GRID = "--problems coinflip --methods testing.exact --seeds 1 --repeats 5 --set steps={steps} --set sleep_per_step={sleep}"
 pytestmark = pytest.mark.slow  # end to end: a few `bench run`s of a 20-step test method
 
 
@@ -75,15 +76,15 @@ def step(results, name: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def baseline_night(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("night1")
-    results = run_workflow(tmp, 1, {"BENCH_NIGHTLY_ARGS": GRID.format(sleep=0.002), "BENCH_CONFIRM_ROUNDS": "2"})
+    results = run_workflow(tmp, 1, {"BENCH_NIGHTLY_ARGS": GRID.format(steps=20, sleep=0.002), "BENCH_CONFIRM_ROUNDS": "2"})
     assert all(code == 0 for _, code, _ in results), results
     assert "first nightly" in step(results, "Compare")[1]
     return tmp / "results"
 
 
-def second_night(baseline: Path, tmp: Path, sleep: float) -> list:
+def second_night(baseline: Path, tmp: Path, sleep: float, steps: int = 20) -> list:
     shutil.copytree(baseline, tmp / "results")
-    return run_workflow(tmp, 2, {"BENCH_NIGHTLY_ARGS": GRID.format(sleep=sleep), "BENCH_CONFIRM_ROUNDS": "2"})
+    return run_workflow(tmp, 2, {"BENCH_NIGHTLY_ARGS": GRID.format(steps=steps, sleep=sleep), "BENCH_CONFIRM_ROUNDS": "2"})
 
 
 def test_same_code_under_cpu_load_passes(baseline_night, tmp_path):
@@ -111,3 +112,12 @@ def test_planted_slowdown_fails_the_job(baseline_night, tmp_path):
     assert re.search(r"regression: coinflip testing\.exact run_s: confirmed", out), out
     assert (tmp_path / "results" / "reports" / "bencher.json").exists()  # `if: always()` steps still ran
     assert step(results, "Report")[0] == 0
+
+
+def test_changed_settings_are_a_configuration_error_not_a_regression(baseline_night, tmp_path):
+    results = second_night(baseline_night, tmp_path, sleep=0.002, steps=40)  # twice the steps: twice the run time
+    code, out = step(results, "Compare")
+    assert code == 3, out
+    assert "settings differ: steps 20 (baseline) vs 40 (current)" in out and "configuration error" in out
+    assert "0 regression" in out and "regression:" not in out
+    assert step(results, "Report")[0] == 0  # `if: always()` steps still ran

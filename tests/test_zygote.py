@@ -36,7 +36,7 @@ def test_compile_time_and_metrics_do_not_depend_on_what_ran_before_in_the_slot(m
     other, cell = svi_cell(guide="auto_mvn"), svi_cell()
 
     def run(pool, c):
-        record = run_in_subprocess(c, 600, threads=1, jax_cache=None, zygotes=pool)
+        record = run_in_subprocess(c, 600, threads=1, cache_dir=None, zygotes=pool)
         assert record.status == "ok", record.reason
         return record
 
@@ -70,7 +70,7 @@ def test_a_second_run_loads_its_compiles_from_the_persistent_cache(tmp_path):
     for _ in range(2):
         pool = zygote.Zygotes()  # a new slot: nothing shared but the cache folder
         try:
-            records.append(run_in_subprocess(svi_cell(steps=100), 600, jax_cache=tmp_path / "jax", zygotes=pool))
+            records.append(run_in_subprocess(svi_cell(steps=100), 600, cache_dir=tmp_path, zygotes=pool))
         finally:
             pool.close()
     cold, warm = records

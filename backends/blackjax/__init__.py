@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backends.jax_common.runtime import JAX
 from backends.jax_common.settings import NUTSSettings
 from bench.spec.methods import Method, recipe_defaults, require_positive
+from bench.spec.runtime import BackendRuntime
 
 REQUIRES = ("jax", "blackjax", "numpyro", "optax")
 
@@ -60,3 +62,8 @@ METHODS = (
            defaults=recipe_defaults("blackjax.fullrank_vi")),  # fmt: skip
     Method("blackjax.pathfinder", PathfinderSettings, "backends.blackjax.vi:fit_pathfinder", "blackjax", REQUIRES),
 )
+
+# BlackJAX compiles a function while it is imported (adaptation.step_size), which initialises a JAX
+# backend: a fork server that imported it could not fork safely, so it preloads what comes before
+# and each cell imports BlackJAX itself.
+RUNTIME = BackendRuntime(JAX, packages=("blackjax", "numpyro", "optax"), preload=("backends.jax_common.target", "optax"))

@@ -14,25 +14,17 @@ import jax
 import jax.numpy as jnp
 
 from backends.blackjax import NUTSSettings, RMHSettings
-from backends.jax_common.compile import compile_and_time, require_jax_device
+from backends.jax_common.compile import compile_and_time
 from backends.jax_common.mcmc import mcmc_result
-from backends.jax_common.target import JaxTarget
+from backends.jax_common.target import setup_fit
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
 
 RMH_ROUND = 100  # burn-in iterations between two adaptations of the random-walk scale
 
 
-def _setup(problem: Problem, data: Dataset, context: FitContext) -> tuple[JaxTarget, jax.Array, jax.Array]:
-    require_jax_device(context.device)
-    dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
-    target = JaxTarget(problem, data.train, dtype)
-    run_key, start_key = jax.random.split(jax.random.PRNGKey(context.seed))
-    return target, run_key, start_key
-
-
 def fit_nuts(problem: Problem, data: Dataset, settings: NUTSSettings, context: FitContext) -> FitResult:
-    target, run_key, start_key = _setup(problem, data, context)
+    target, run_key, start_key = setup_fit(problem, data, context)
     chains, warmup, kept, thin = settings.chains, settings.warmup, settings.draws, settings.thin
     starts = target.uniform_points(start_key, chains)
     depth = settings.max_tree_depth
@@ -62,15 +54,15 @@ def fit_nuts(problem: Problem, data: Dataset, settings: NUTSSettings, context: F
         _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
         return samples, (-warm_info.state.logdensity.T, warm_info.info.num_integration_steps.T), stats
 
-    (samples, warm, stats), compile_s, run_s = compile_and_time(run, (run_key, starts), context.repeats)
-    return mcmc_result(target, samples, warm, stats, compile_s, run_s, settings)
+    (samples, warm, stats), *timing = compile_and_time(run, (run_key, starts), context.repeats)
+    return mcmc_result(target, samples, warm, stats, timing, settings)
 
 
 def fit_rmh(problem: Problem, data: Dataset, settings: RMHSettings, context: FitContext) -> FitResult:
     """Random-walk Metropolis with a diagonal Gaussian proposal. BlackJAX has no adaptation for it,
     so burn-in runs in rounds: per-coordinate sds from the last round's draws, and a global scale
     tuned towards `target_accept` by Robbins-Monro on its logarithm (the torch.mh recipe)."""
-    target, run_key, start_key = _setup(problem, data, context)
+    target, run_key, start_key = setup_fit(problem, data, context)
     chains, kept, thin = settings.chains, settings.draws, settings.thin
     rounds = max(1, settings.warmup // RMH_ROUND)
     starts = target.uniform_points(start_key, chains)
@@ -119,5 +111,5 @@ def fit_rmh(problem: Problem, data: Dataset, settings: RMHSettings, context: Fit
         _, (samples, stats) = jax.lax.scan(keep, states, jax.random.split(sample_key, kept))
         return samples, (warm_energy.reshape(-1, 1), None), stats
 
-    (samples, warm, stats), compile_s, run_s = compile_and_time(run, (run_key, starts), context.repeats)
-    return mcmc_result(target, samples, warm, stats, compile_s, run_s, replace(settings, warmup=rounds * RMH_ROUND))
+    (samples, warm, stats), *timing = compile_and_time(run, (run_key, starts), context.repeats)
+    return mcmc_result(target, samples, warm, stats, timing, replace(settings, warmup=rounds * RMH_ROUND))

@@ -22,24 +22,24 @@ from blackjax.vi.fullrank_vi import _unflatten_cholesky, generate_fullrank_logde
 from blackjax.vi.meanfield_vi import generate_meanfield_logdensity
 
 from backends.blackjax import GaussianVISettings, PathfinderSettings
-from backends.blackjax.mcmc import _setup
 from backends.jax_common.compile import compile_and_time, harness_jit
 from backends.jax_common.segments import checkpoint_steps, scan_with_snapshots, snapshot_at
-from backends.jax_common.target import JaxTarget
+from backends.jax_common.target import JaxTarget, setup_fit
 from bench.spec.checkpoints import vi_checkpoints
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
 from backends.jax_common.model import data_device
 
 
-def _result(target: JaxTarget, z, log_q_z, losses, compile_s, run_s, steps: int, grad_evals: int,
-            checkpoints=()) -> FitResult:  # fmt: skip
+def _result(target: JaxTarget, z, log_q_z, losses, timing, steps: int, grad_evals: int, checkpoints=()) -> FitResult:
+    compile_s, run_s, repeats_end = timing
     return FitResult(
         draws=target.draws_to_numpy(z),
         log_q=target.log_q_constrained(z, log_q_z),
         losses=np.asarray(losses, dtype=np.float64),
         compile_s=compile_s,
         run_s=run_s,
+        repeats_end=repeats_end,
         steps=steps,
         grad_evals=grad_evals,
         info={"jax_backend": jax.default_backend(), "computed_dtype": str(z.dtype),
@@ -62,7 +62,7 @@ def _meanfield_draws(vi, state, key, num: int):
     return harness_jit(draw)(state)
 
 
-def _fullrank_draws(vi, state, key, num: int):
+def fullrank_draws(vi, state, key, num: int):
     """(z, log q) with z = mu + L eps, BlackJAX's draws (same key, same layout), and log q exact from
     eps; FloatingPointError when the library's log q, the one its objective used, disagrees. Eager, as
     BlackJAX's own `sample` is: a compiled product rounds differently in the last bit."""
@@ -91,7 +91,7 @@ def fullrank_precision(state, z, log_q) -> None:
 def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tuple[str, str]) -> FitResult:
     """draw(vi, state, key, n): n draws of q and their log q; family: the state's two parameter fields
     (mean and scale), the part a checkpoint keeps."""
-    target, run_key, _ = _setup(problem, data, context)
+    target, run_key, _ = setup_fit(problem, data, context)
     steps, particles = settings.steps, settings.particles
     vi = algorithm(target.logdensity, optax.adam(settings.learning_rate), num_samples=particles)
     state0 = vi.init(jnp.zeros(target.dim, dtype=target.dtype))
@@ -107,7 +107,7 @@ def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tup
         return scan_with_snapshots(step, state, steps, keep, lambda s: tuple(getattr(s, f) for f in family),
                                    xs=jax.random.split(key, steps))  # fmt: skip
 
-    (state, losses, snapshots), compile_s, run_s = compile_and_time(run, (state0, fit_key), context.repeats)
+    (state, losses, snapshots), *timing = compile_and_time(run, (state0, fit_key), context.repeats)
     z, log_q = draw(vi, state, draw_key, context.draws)
     # one compiled sampler for every checkpoint (the first `num` of a full batch)
     sample = harness_jit(lambda s: vi.sample(draw_key, s, context.draws))
@@ -122,7 +122,7 @@ def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tup
         return at
 
     checkpoints = vi_checkpoints(keep, steps, sampler_at)
-    return _result(target, z, log_q, losses, compile_s, run_s, steps, steps * particles, checkpoints)
+    return _result(target, z, log_q, losses, timing, steps, steps * particles, checkpoints)
 
 
 def fit_meanfield(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:
@@ -130,14 +130,14 @@ def fit_meanfield(problem: Problem, data: Dataset, settings: GaussianVISettings,
 
 
 def fit_fullrank(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:
-    return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi, _fullrank_draws,
+    return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi, fullrank_draws,
                          ("mu", "chol_params"))  # fmt: skip
 
 
 def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings, context: FitContext) -> FitResult:
     """Single-path Pathfinder from the init_to_median point; the loss trace is the negative ELBO
     estimate at each L-BFGS iterate (BlackJAX keeps the best one)."""
-    target, run_key, _ = _setup(problem, data, context)
+    target, run_key, _ = setup_fit(problem, data, context)
     fit_key, draw_key = jax.random.split(run_key)
     start = target.median_point
 
@@ -148,7 +148,7 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings
         )  # fmt: skip
         return state, -info.path.elbo
 
-    (state, losses), compile_s, run_s = compile_and_time(run, (fit_key, start), context.repeats)
+    (state, losses), *timing = compile_and_time(run, (fit_key, start), context.repeats)
     z, log_q = harness_jit(lambda s: blackjax.pathfinder.sample(draw_key, s, context.draws))(state)  # one compile, not op by op
     losses = np.asarray(losses)
     # -inf ELBOs mark iterates without an estimate: the start (no curvature yet) and the padding
@@ -156,5 +156,4 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings
     finite = np.flatnonzero(np.isfinite(losses))
     iterations = int(finite[-1]) if len(finite) else 0
     taken = len(finite)
-    return _result(target, z, log_q, losses[finite], compile_s, run_s, iterations,
-                   iterations + taken * settings.elbo_draws)  # fmt: skip
+    return _result(target, z, log_q, losses[finite], timing, iterations, iterations + taken * settings.elbo_draws)

@@ -32,9 +32,10 @@ def harness_jit(function, **jit_kwargs):
 
 
 def compile_and_time(run, args: tuple, repeats: int):
-    """jit(run) compiled ahead of time for args (compile_s apart), then `repeats` synchronised warm calls."""
+    """jit(run) compiled ahead of time for args (compile_s apart), then `repeats` synchronised warm
+    calls: the last output, compile_s, run_s and when the repeats ended (FitResult.repeats_end)."""
     start = perf_counter()
     compiled = jax.jit(run).lower(*args).compile()
     compile_s = perf_counter() - start
-    output, run_s = time_repeats(lambda: compiled(*args), jax.block_until_ready, repeats)
-    return output, compile_s, run_s
+    output, run_s, repeats_end = time_repeats(lambda: compiled(*args), jax.block_until_ready, repeats)
+    return output, compile_s, run_s, repeats_end

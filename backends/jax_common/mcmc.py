@@ -17,10 +17,12 @@ def chain_major(samples: jax.Array) -> jax.Array:
     return jnp.swapaxes(samples, 0, 1).reshape(-1, samples.shape[-1])
 
 
-def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s: list[float], settings) -> FitResult:
+def mcmc_result(target: JaxTarget, samples, warm, stats, timing: tuple[float, list[float], float], settings) -> FitResult:
     """One FitResult for every JAX sampler. warm = (potential energy, leapfrog steps) per warmup
     iteration and chain; stats = (potential energy, diverging, accept prob, leapfrog steps) per kept
-    iteration and chain. A random walk passes None for divergences and leapfrog steps: it has neither."""
+    iteration and chain; timing = (compile_s, run_s, repeats_end) from compile_and_time. A random walk
+    passes None for divergences and leapfrog steps: it has neither."""
+    compile_s, run_s, repeats_end = timing
     chains = settings.chains
     energy_warm, steps_warm = warm
     energy, diverging, accept, steps = (None if a is None else np.asarray(a).reshape(-1, chains) for a in stats)
@@ -43,6 +45,7 @@ def mcmc_result(target: JaxTarget, samples, warm, stats, compile_s: float, run_s
         losses=np.concatenate([np.asarray(energy_warm).mean(axis=1), energy.mean(axis=1)]).astype(np.float64),
         compile_s=compile_s,
         run_s=run_s,
+        repeats_end=repeats_end,
         steps=settings.warmup + settings.draws * settings.thin,
         grad_evals=None if steps is None else int(np.asarray(steps_warm).sum() + steps.sum()),
         info=info,

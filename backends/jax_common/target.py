@@ -16,10 +16,11 @@ import numpy as np
 from numpyro.infer.initialization import init_to_median
 from numpyro.infer.util import initialize_model, log_density
 
-from backends.jax_common.compile import harness_jit
+from backends.jax_common.compile import harness_jit, require_jax_device
 from backends.jax_common.model import make_model, model_data
 from bench.spec.draws import flat_layout
-from bench.spec.problem import Problem, Split
+from bench.spec.fitting import FitContext
+from bench.spec.problem import Dataset, Problem, Split
 
 
 class JaxTarget:
@@ -81,3 +82,12 @@ class JaxTarget:
         """log q of the constrained draws: log q(z) - log|J_T(z)|, so the common ELBO applies."""
         jacobian = harness_jit(jax.vmap(self.log_abs_det_jacobian))(z)
         return np.asarray(log_q_unconstrained, dtype=np.float64) - np.asarray(jacobian, dtype=np.float64)
+
+
+def setup_fit(problem: Problem, data: Dataset, context: FitContext) -> tuple[JaxTarget, jax.Array, jax.Array]:
+    """A fit's device check, its flat target on the training split and its two keys (run, starting points)."""
+    require_jax_device(context.device)
+    dtype = jnp.float64 if context.dtype == "float64" else jnp.float32
+    target = JaxTarget(problem, data.train, dtype)
+    run_key, start_key = jax.random.split(jax.random.PRNGKey(context.seed))
+    return target, run_key, start_key

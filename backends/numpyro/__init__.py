@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from backends.jax_common.runtime import JAX
 from backends.jax_common.settings import NUTSSettings
 from bench.spec.methods import Method, recipe_defaults, require_positive
 from bench.spec.problem import Problem
+from bench.spec.runtime import BackendRuntime
 
 AUTO_GUIDES = ("auto_normal", "auto_mvn")
 # Normalising-flow guides (NumPyro's AutoIAFNormal, AutoBNAFNormal): NumPyro builds them for 2 or more
@@ -85,3 +87,5 @@ METHODS = (
         kind="mcmc",
     ),
 )
+
+RUNTIME = BackendRuntime(JAX, packages=("numpyro", "optax"))

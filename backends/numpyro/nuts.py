@@ -46,5 +46,5 @@ def fit(problem: Problem, data: Dataset, settings: NUTSSettings, context: FitCon
         state, (samples, stats) = jax.lax.scan(keep, state, None, length=kept)
         return samples, (warm_energy, warm_steps), stats
 
-    (samples, warm, stats), compile_s, run_s = compile_and_time(run, (state0,), context.repeats)
-    return mcmc_result(target, samples, warm, stats, compile_s, run_s, settings)
+    (samples, warm, stats), *timing = compile_and_time(run, (state0,), context.repeats)
+    return mcmc_result(target, samples, warm, stats, timing, settings)

@@ -177,7 +177,7 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
     else:
         val = {}
         run = make_run_loop(svi, settings.steps, **common)
-    (state, losses, taken, (snapshots, taken_at)), compile_s, run_s = compile_and_time(
+    (state, losses, taken, (snapshots, taken_at)), compile_s, run_s, repeats_end = compile_and_time(
         from_seed(svi, run), (np.int32(context.seed), train, val), context.repeats
     )
     taken = int(taken)  # read back after the clock has stopped
@@ -202,6 +202,7 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
         losses=np.asarray(losses)[:taken],
         compile_s=compile_s,
         run_s=run_s,
+        repeats_end=repeats_end,
         steps=taken,
         grad_evals=taken * settings.particles,
         checkpoints=vi_checkpoints(np.asarray(taken_at), taken, sampler_at),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backends.pymc.runtime import PYTENSOR
 from bench.spec.methods import Method, recipe_defaults, require_positive
 from bench.spec.problem import Problem
+from bench.spec.runtime import BackendRuntime
 
 REQUIRES = ("pymc", "pytensor")
 COMPILE_MODES = ("C", "NUMBA")
@@ -86,3 +88,5 @@ METHODS = (
     Method("pymc.nuts", PyMCNUTSSettings, "backends.pymc.fit:fit_nuts", "pymc", REQUIRES, kind="mcmc",
            unsupported=on_cpu_only),  # fmt: skip
 )
+
+RUNTIME = BackendRuntime(PYTENSOR, packages=("pymc",))

@@ -11,7 +11,7 @@ minus log p without it), so the harness's common ELBO and k-hat apply.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,6 @@ from bench.spec.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
 from bench.spec.errors import Unsupported
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
-from bench.spec.fitting import mark_repeats_end
 
 COMPILE_MODES = {"C": "FAST_RUN", "NUMBA": "NUMBA"}
 
@@ -101,14 +100,14 @@ def _fit_advi(problem: Problem, data: Dataset, settings: ADVISettings, context: 
             if i + 1 in keep_at:  # a copy of the family's parameters for time to accuracy
                 kept[i + 1] = [p.get_value() for p in group.params]
         run_s.append(perf_counter() - start)
-    mark_repeats_end()
+    repeats_end = monotonic()  # what follows is reading the family back and drawing from it
     # PyMC divides a minibatch loss by total_size / batch_size (scale_cost_to_minibatch); scaled
     # back, every VI trace reads on the full data set's negative-ELBO scale (1 without minibatches)
     loss_scale = float(pytensor.function([], inference.approx.symbolic_normalizing_constant)())
     losses = losses * loss_scale
     info = _info(settings) | ({"batch_size": batch_size, "loss_scale": loss_scale} if batch_size else {})
-    common = {"compile_s": compile_s, "run_s": run_s, "steps": steps, "grad_evals": steps * settings.particles,
-              "info": info}  # fmt: skip
+    common = {"compile_s": compile_s, "run_s": run_s, "repeats_end": repeats_end, "steps": steps,
+              "grad_evals": steps * settings.particles, "info": info}  # fmt: skip
     if not np.all(np.isfinite(losses)):  # the harness reports `diverged` at the first non-finite step
         nan = {lat.name: np.full((1, *lat.shape), np.nan) for lat in problem.latents}
         return FitResult(draws=nan, log_q=None, losses=losses, **common)

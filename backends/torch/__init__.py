@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backends.torch.runtime import TORCH
 from bench.spec.methods import Method, recipe_defaults, require_positive
+from bench.spec.runtime import BackendRuntime
 
 REQUIRES = ("torch",)
 
@@ -79,3 +81,5 @@ METHODS = (
     Method("torch.mh", MHSettings, "backends.torch.mcmc:fit_mh", "torch", REQUIRES, kind="mcmc"),
     Method("torch.hmc", HMCSettings, "backends.torch.mcmc:fit_hmc", "torch", REQUIRES, kind="mcmc"),
 )
+
+RUNTIME = BackendRuntime(TORCH)

@@ -174,7 +174,8 @@ def _fit(problem: Problem, data: Dataset, settings: MHSettings | HMCSettings, co
     torch.set_default_dtype(dtype)
     target = TorchTarget(problem, data.train, device, dtype)
     with torch.no_grad():  # gradients are taken explicitly, under enable_grad
-        out, run_s = time_repeats(lambda: sampler(target, settings, context.seed), synchronize(device), context.repeats)
+        run = lambda: sampler(target, settings, context.seed)
+        out, run_s, repeats_end = time_repeats(run, synchronize(device), context.repeats)
     samples = out["samples"].permute(1, 0, 2).reshape(-1, target.dim)  # chain-major: (chains * draws, D)
     iterations = settings.warmup + settings.draws * settings.thin
     leapfrogs = getattr(settings, "num_steps", 0)
@@ -193,6 +194,7 @@ def _fit(problem: Problem, data: Dataset, settings: MHSettings | HMCSettings, co
         losses=out["trace"].detach().cpu().numpy().astype(np.float64),
         compile_s=0.0,
         run_s=run_s,
+        repeats_end=repeats_end,
         steps=iterations,
         grad_evals=iterations * settings.chains * leapfrogs if leapfrogs else None,
         info=info,

@@ -158,7 +158,7 @@ def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitCont
         return params["mu"] + torch.exp(params["log_sigma"]) * eps
 
     with torch.no_grad():
-        (params, losses, kept), run_s = time_repeats(run_once, sync, context.repeats)
+        (params, losses, kept), run_s, repeats_end = time_repeats(run_once, sync, context.repeats)
         z = draw(params, context.draws)
         log_q_constrained = log_q(params, z) - target.log_abs_det_jacobian(z)
         draws = target.draws_to_numpy(z)
@@ -178,6 +178,7 @@ def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitCont
         losses=losses.cpu().numpy().astype("float64"),
         compile_s=compile_s,
         run_s=run_s,
+        repeats_end=repeats_end,
         steps=steps,
         grad_evals=steps * settings.particles,
         checkpoints=vi_checkpoints(sorted(kept), steps, sampler_at),

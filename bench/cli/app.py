@@ -19,6 +19,7 @@ from rich.table import Table
 from bench.store import paths
 from bench.cli.errors import BenchGroup
 from bench.cli.selection import parse_names
+from bench.scoring.metrics import SUMMARY_KEEP_ORDER  # summary columns a narrow terminal drops, last first
 from bench.spec.errors import BenchInputError, unknown
 
 DEFAULT_STORE = paths.DEFAULT_STORE
@@ -89,33 +90,58 @@ def _root(
 
 
 @app.command("list")
-def list_command(what: str = typer.Argument("all", help="suites, problems, methods or all")) -> None:
-    """List suites, problems and methods."""
+def list_command(
+    what: str = typer.Argument("all", help="suites, problems, methods, all, or runs (the runs of --store)"),
+    store: Path = typer.Option(DEFAULT_STORE, help="SQLite store (`bench list runs`)"),
+) -> None:
+    """List suites, problems and methods, or the runs of a store."""
+    choices = ("suites", "problems", "methods", "all", "runs")
+    if what not in choices:
+        raise unknown("listing", what, choices)
+    if what == "runs":
+        _list_runs(store)
+        return
     import backends
     import suites
 
-    choices = ("suites", "problems", "methods", "all")
-    if what not in choices:
-        raise unknown("listing", what, choices)
     if what in ("suites", "all"):
         table = Table("suite", "problems", "default methods", title="suites")
         for suite in suites.suite_names():
-            table.add_row(suite, ", ".join(suites.problem_names(suite)), ", ".join(suites.DEFAULT_METHODS[suite]))
+            table.add_row(suite, ", ".join(suites.problem_names(suite)), ", ".join(suites.default_methods(suite)))
         console.print(table)
     if what in ("problems", "all"):
-        table = Table("problem", "suite", "task", "latents", "description", title="problems")
+        table = Table("problem", "suite", "task", "latents", "origin", "description", title="problems")
+        origins = suites.origins()
         for name in suites.problem_names():
-            problem = suites.get_problem(name)
-            latents = sum(lat.size for lat in problem.latents)
-            table.add_row(name, problem.suite, problem.task, str(latents), problem.description)
+            problem = suites.declaration(name)  # a model problem is not built to be listed
+            latents = str(sum(lat.size for lat in problem.latents)) if hasattr(problem, "latents") else f"({problem.kind} model)"
+            table.add_row(name, problem.suite, problem.task, latents, origins.get(name, "built in"), problem.description)
         console.print(table)
     if what in ("methods", "all"):
-        table = Table("method", "variants", "kind", "installed", "pip extra", title="methods")
+        table = Table("method", "variants", "kind", "installed", "pip extra", "origin", title="methods")
+        origins = backends.origins()
         for method in backends.registry().values():
             missing = method.missing()
             installed = "yes" if not missing else f"no ({', '.join(missing)})"
-            table.add_row(method.name, ", ".join(method.known_variants), method.kind, installed, method.extra)
+            table.add_row(method.name, ", ".join(method.known_variants), method.kind, installed, method.extra,
+                          origins[method.name])  # fmt: skip
         console.print(table)
+
+
+def _list_runs(store: Path) -> None:
+    """The store's runs, oldest first: tag, start and end, protocol(s), cells written and reused."""
+    from bench.store import Store, run_summaries
+
+    Store(store).close()  # exists and is a readable store
+    runs = run_summaries(store)
+    table = Table("run", "tag", "started", "finished", "protocol", "cells", "ran", "reused", title=f"runs in {store}")
+    for row in runs.itertuples():
+        protocols = ", ".join(p for p in str(row.protocols or "").split(",") if p) or "not recorded"
+        table.add_row(row.run_id, row.tag or "", row.started_at, row.finished_at or "[yellow]never finished[/]",
+                      protocols, str(int(row.ran) + int(row.reused)), str(int(row.ran)), str(int(row.reused)))
+    console.print(table)
+    if runs.empty:
+        console.print("[yellow]no runs with records[/]")
 
 
 def run(
@@ -136,6 +162,10 @@ def run(
     if file is None and suite is None:
         raise BenchInputError("bench run needs --suite (see `bench list suites`) or --config grid.toml")
     options = RunOptions.merged(flags, file.options if file else {})
+    if options.posteriordb is not None:
+        import suites
+
+        suites.use_posteriordb(options.posteriordb)  # the workers read the clone through the environment
     overrides = parse_overrides(set_)
     if suite is not None or file is None:  # the command line names the grid: it replaces the file's
         import suites
@@ -187,9 +217,9 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
     dtype = cells[0].dtype if cells else "float32"
     check_readable(store)
     check_writable_store(store)
-    cache = options.jax_cache
+    cache = options.cache_dir
     threads = options.threads
-    env_extra = {"jax_compilation_cache": str(cache) if cache else None,
+    env_extra = {"jax_compilation_cache": str(cache / "jax") if cache else None,  # the key older records carry
                  "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}  # fmt: skip
     if options.executor == "dask":
         from bench.execution.dask_executor import DaskExecutor
@@ -197,7 +227,7 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
         # connects (or starts a LocalCluster) before the store opens: an unreachable scheduler writes nothing
         pool = DaskExecutor(options.scheduler, jobs, timeout, cache, env_extra, gpu=device == "gpu")
     else:
-        pool = LocalExecutor(jobs=jobs, timeout=timeout, jax_cache=cache)
+        pool = LocalExecutor(jobs=jobs, timeout=timeout, cache_dir=cache)
     console.print(f"[bold]{len(cells)} cells[/] ({label}, {device}, {dtype}) -> {store}")
     running: dict[str, None] = {}  # cell keys in flight, in start order
     with Progress(
@@ -254,7 +284,8 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
     table = report.latest_records(store, hashes=[c.hash for c in cells])
     _print_summary(table, wide)
     counts = ", ".join(f"{n} {s}" for s, n in sorted(outcome.statuses.items())) or "nothing new"
-    console.print(f"run {outcome.run_id}: ran {outcome.ran} ({counts}), reused {outcome.reused} finished cells")
+    kept = "" if outcome.recorded else " (nothing changed: no run recorded)"
+    console.print(f"run {outcome.run_id}: ran {outcome.ran} ({counts}), reused {outcome.reused} finished cells{kept}")
     console.print(summary_line(work[0], perf_counter() - started))
     for other, n in outcome.elsewhere.items():
         console.print(f"[yellow]left {n} cells to run {other}[/], which is running them now (their records appear there)")
@@ -262,10 +293,6 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
         raise typer.Exit(1)
 
 
-# Summary columns dropped first when the terminal is too narrow (the last ones go first).
-SUMMARY_KEEP_ORDER = ("ELBO", "max std err", "min sd ratio", "AUC", "accuracy", "RMSE", "k-hat", "run_s", "compile_s",
-                      "steps/s", "ESS/s", "max R-hat", "cover90", "LPD", "ref agree", "ECE", "min ESS", "accept",
-                      "AUC sd", "Brier", "ELBO se")  # fmt: skip
 
 
 def fit_columns(headers: list[str], rows: list[list[str]], width: int) -> list[int]:
@@ -353,7 +380,8 @@ def report(
         else:
             from bench.reporting import html as html_report
 
-            text = html_report.page(store, table, paper, references or store.parent / "references")
+            figured = table[~table["problem"].isin(_unregistered(table))]  # figures need the problem's definition
+            text = html_report.page(store, figured, paper, references or store.parent / "references")
             out = out or paths.REPORTS_DIR / "report.html"
     if out is None:
         sys.stdout.write(text)
@@ -363,10 +391,24 @@ def report(
         console.print(f"wrote {out}")
 
 
-def _problem_tasks(table) -> dict[str, str]:
+def _unregistered(table) -> list[str]:
+    """Problems of the selection's records that are no longer registered (a removed problem file, an
+    uninstalled plugin, a posteriordb clone not named this time)."""
     import suites
 
-    return {name: suites.get_problem(name).task for name in table["problem"].unique()}
+    known = set(suites.problem_names())
+    return sorted(n for n in table["problem"].unique() if n not in known and suites.scale_family().parse(n) is None)
+
+
+def _problem_tasks(table) -> dict[str, str]:
+    """Each problem's task; a problem no longer registered is shown with the density columns, one warning."""
+    import suites
+
+    missing = _unregistered(table)
+    if missing:
+        console.print(f"[yellow]warning[/]: {len(missing)} problem(s) no longer registered, shown with the density "
+                      f"columns: {', '.join(missing)}", highlight=False)  # fmt: skip
+    return {name: "density" if name in missing else suites.get_problem(name).task for name in table["problem"].unique()}
 
 
 @app.command("plot")
@@ -398,6 +440,14 @@ def plot_command(
     table = _selected_records(store, suite, problems, methods, tag)
     import matplotlib.pyplot as plt
 
+    missing = _unregistered(table)
+    if missing:  # their figures need the problem's definition: skipped, one warning
+        console.print(f"[yellow]warning[/]: skipped the records of {len(missing)} problem(s) no longer registered: "
+                      f"{', '.join(missing)}", highlight=False)  # fmt: skip
+        table = table[~table["problem"].isin(missing)]
+    from bench.reporting.report import label_by_settings
+
+    table = label_by_settings(table)  # one method run with two settings: two labelled series, never one
     figures = plots.make_figures(store, table, kinds, references or store.parent / "references")
     out.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
@@ -465,7 +515,9 @@ def compare_command(
     out: Optional[Path] = typer.Option(None, help="also write the comparison (csv) or the current side (dashboard formats)"),
     format: str = typer.Option("csv", "--format", help="--out format: csv, github-action-benchmark or bencher"),
 ) -> None:
-    """Regression gate: exit 1 if any cell regressed (significant and large enough), 0 if not."""
+    """Regression gate: exit 1 if any cell regressed (significant and large enough); else exit 3 if
+    a cell ran with different settings on the two sides ("not comparable": a configuration error,
+    no verdict is given across settings); else 0."""
     from bench.regression import sides as compare
     from bench.regression import dashboards
     from bench.execution import lifecycle
@@ -500,16 +552,18 @@ def compare_command(
     if table.empty:
         console.print("[yellow]no cell is present on both sides[/]")
     shown = table[table["verdict"] != "unchanged"]
-    out_table = Table("problem", "method", "device", "metric", "verdict", "baseline", "current", "change", "p", "n",
-                      title=f"changes ({len(table) - len(shown)} unchanged not shown)")  # fmt: skip
+    labels = compare.settings_labels(table)  # the settings telling apart two cells of one method, where any do
+    out_table = Table("problem", "method", *(["settings"] if any(labels.values()) else []), "device", "metric", "verdict",
+                      "baseline", "current", "change", "p", "n", title=f"changes ({len(table) - len(shown)} unchanged not shown)")
     from bench.reporting.report import fmt
 
-    for _, row in shown.sort_values(["verdict", "problem", "method"]).iterrows():
+    for index, row in shown.sort_values(["verdict", "problem", "method"]).iterrows():
         style = {"regression": "red", "improvement": "green", "not comparable": "cyan", "noisy": "magenta"}.get(row["verdict"], "yellow")
-        change = "" if row["verdict"] == "not comparable" else f"{row['change']:+.1%}"
+        change = "" if row["verdict"] == "not comparable" or row["change"] != row["change"] else f"{row['change']:+.1%}"
         out_table.add_row(
-            row["problem"], row["method"], row["device"], row["metric"], f"[{style}]{row['verdict']}[/]",
-            fmt(row.get("baseline")), fmt(row.get("current")), change, fmt(row.get("p_value")), str(row.get("n") or ""),
+            row["problem"], row["method"], *([labels[index]] if any(labels.values()) else []), row["device"], row["metric"],
+            f"[{style}]{row['verdict']}[/]", fmt(row.get("baseline")), fmt(row.get("current")), change,
+            fmt(row.get("p_value")), fmt(row.get("n")),
         )  # fmt: skip
     console.print(out_table)
     for _, row in shown.sort_values(["verdict", "problem", "method"]).iterrows():
@@ -520,6 +574,10 @@ def compare_command(
             console.print(f"  {label}: {' '.join(map(str, key))}")
     counts = table["verdict"].value_counts().to_dict()
     console.print(", ".join(f"{counts.get(v, 0)} {v}" for v in compare.VERDICTS))
+    across = table["note"].fillna("").str.startswith(compare.SETTINGS_DIFFER)
+    if across.any():
+        console.print(f"[cyan]{int(across.sum())} cell(s) not comparable: the two sides ran them with different settings[/] "
+                      "(no verdict across settings; compare runs of the same settings, or re-run one side)")
     if counts.get("noisy", 0) and not confirm:
         console.print("noisy cells are not regressions; `--confirm` re-measures them for both code versions")
     if out is not None and format == "csv":
@@ -529,6 +587,8 @@ def compare_command(
         dashboards.write(cur, format, out)
     if counts.get("regression", 0):
         raise typer.Exit(1)
+    if across.any():
+        raise typer.Exit(compare.EXIT_NOT_COMPARABLE)
 
 
 @app.command("history")
@@ -540,7 +600,9 @@ def history_command(
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
     plot: Optional[Path] = typer.Option(None, help="write a trend plot (PNG or PDF) here"),
 ) -> None:
-    """A metric of one cell over time, per machine, with change points marked."""
+    """A metric of one cell over time, per machine, with change points marked; a run whose cell ran
+    with other settings than the run before it is "not comparable" (no change is computed) and the
+    command exits 3."""
     from bench.regression import history
     from bench.execution.plan import DEVICES
     from bench.reporting.report import fmt
@@ -557,12 +619,20 @@ def history_command(
     out = Table("run", "machine", metric, "n", "change", "change point", title=f"{problem} {method} {device}")
     for _, row in table.iterrows():
         change = "" if row["change"] != row["change"] else f"{row['change']:+.1%}"
+        if row["not_comparable"]:
+            change = "[cyan]not comparable[/]"
         out.add_row(row["run_id"], row["machine"], fmt(row["median"]), str(row["n"]), change,
                     "[red]yes[/]" if row["change_point"] else "")  # fmt: skip
     console.print(out)
+    for _, row in table[table["not_comparable"] != ""].iterrows():
+        console.print(f"  not comparable: run {row['run_id']}: {row['not_comparable']}", highlight=False)
     if plot is not None:
         history.plot(table, f"{problem} {method} ({device})", metric, plot)
         console.print(f"wrote {plot}")
+    if (table["not_comparable"] != "").any():
+        from bench.regression.sides import EXIT_NOT_COMPARABLE
+
+        raise typer.Exit(EXIT_NOT_COMPARABLE)
 
 
 @app.command("draws")

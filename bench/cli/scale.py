@@ -52,7 +52,7 @@ def scale_command(
     from bench.cli.selection import check_writable_store
     from bench.store import check_readable
 
-    problems = suites.scale_study()
+    family = suites.scale_family()
     names = [d.strip() for d in devices.split(",") if d.strip()]
     for name in names:
         if name not in scale.DEVICES:
@@ -82,9 +82,9 @@ def scale_command(
                 raise
             missing = str(exc)
     console.print(f"[bold]{sum(map(len, planned.values()))} cells[/] (scale: {', '.join(planned)}) -> {store}")
-    cache = store.parent / "cache" / "jax" if compile_cache else None
+    cache = store.parent / "cache" if compile_cache else None
     hashes = [c.hash for cells in planned.values() for c in cells]
-    env_extra = {"jax_compilation_cache": str(cache) if cache else None,
+    env_extra = {"jax_compilation_cache": str(cache / "jax") if cache else None,  # the key older records carry
                  "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}  # fmt: skip
     command = shlex.join(["bench", *sys.argv[1:]])
     interrupted = False
@@ -93,10 +93,10 @@ def scale_command(
     interrupt_on_signals()
     try:
         for device, n, batch in scale.batches(planned, study.sizes):
-            pool = LocalExecutor(jobs=1, timeout=timeout, jax_cache=cache)
+            pool = LocalExecutor(jobs=1, timeout=timeout, cache_dir=cache)
             outcome = driver.execute(batch, store, pool, force=force, tag=tag, command=command, on_record=_print_record,
                                      env_extra=env_extra)  # fmt: skip
-            at = f"N={problems.size_token(n)}" if n else "every N"
+            at = f"N={family.size_token(n)}" if n else "every N"
             console.print(f"run {outcome.run_id} ({at}, {device}): ran {outcome.ran}, "
                           f"reused {outcome.reused} finished cells")  # fmt: skip
     except KeyboardInterrupt:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from bench.execution.lifecycle import _alive
+from bench.execution.lifecycle import pid_alive
 from bench.store import Store
 
 STALE_S = 6 * 3600.0
@@ -35,7 +35,7 @@ def _now() -> str:
 
 def _live(pid: int, host: str, heartbeat_at: str) -> bool:
     if host == socket.gethostname():
-        return _alive(pid)
+        return pid_alive(pid)
     return datetime.now(timezone.utc) - datetime.fromisoformat(heartbeat_at) < timedelta(seconds=STALE_S)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from bench.runtime import environment
 from bench.records.cells import Cell
 from bench.spec.errors import BenchInputError
-from bench.execution.executors import _Processes, run_in_subprocess
+from bench.execution.executors import Processes, run_in_subprocess
 from bench.records.reasons import one_line
 from bench.records.record import Record
 
@@ -67,13 +67,13 @@ def lost_reason(retries: int) -> str:
 
 
 # -- on the worker ---------------------------------------------------------------------------
-_LIVE: dict[str, _Processes] = {}  # each run's live cell processes on this worker, for its cancellation
+_LIVE: dict[str, Processes] = {}  # each run's live cell processes on this worker, for its cancellation
 _LIVE_LOCK = threading.Lock()
 
 
-def _live(run_token: str) -> _Processes:
+def _live(run_token: str) -> Processes:
     with _LIVE_LOCK:
-        return _LIVE.setdefault(run_token, _Processes())
+        return _LIVE.setdefault(run_token, Processes())
 
 
 def kill_cells(run_token: str) -> None:
@@ -82,14 +82,14 @@ def kill_cells(run_token: str) -> None:
 
 
 @contextmanager
-def host_slot(jax_cache: Path | None) -> Iterator[int]:
+def host_slot(cache_dir: Path | None) -> Iterator[int]:
     """The lowest slot number free on this host, held (an flock) while the cell runs: concurrent cells
-    of all the host's workers get distinct PyTensor compile directories (`worker_environment` puts
-    them beside the JAX cache), and later cells reuse them as the local executor's slots do."""
-    if jax_cache is None:
+    of all the host's workers get distinct per-slot compile caches (`worker_environment` hands the slot
+    to each framework's runtime record), and later cells reuse them as the local executor's slots do."""
+    if cache_dir is None:
         yield 0
         return
-    folder = jax_cache.parent / "pytensor"
+    folder = cache_dir / "slots"
     folder.mkdir(parents=True, exist_ok=True)
     for slot in itertools.count():
         lock = open(folder / f"slot-{slot}.lock", "w")
@@ -122,7 +122,7 @@ def _worker_environment(dtype: str, device: str, extra_json: str) -> dict:
     return environment.capture(dtype=dtype, device=device, extra=json.loads(extra_json))
 
 
-def run_task(cell_json: str, timeout: float, threads_by_host: dict[str, int], jax_cache: str | None,
+def run_task(cell_json: str, timeout: float, threads_by_host: dict[str, int], cache: str | None,
              env_extra_json: str, run_token: str) -> str:  # fmt: skip
     """One cell on this worker, in its own process; the record carries the worker's environment."""
     from distributed import get_worker
@@ -135,7 +135,7 @@ def run_task(cell_json: str, timeout: float, threads_by_host: dict[str, int], ja
     # the run's thread policy (--threads, part of the cell's hash) applies on every worker; the host's
     # share of cores per running cell is recorded beside it, so oversubscription is visible
     share = threads_by_host.get(host) or max(1, (os.cpu_count() or 1) // worker.state.nthreads)
-    cache_dir = Path(jax_cache) if jax_cache else None
+    cache_dir = Path(cache) if cache else None
     with host_slot(cache_dir) as slot:
         record = run_in_subprocess(cell, timeout, cell.threads, cache_dir, live=_live(run_token), slot=slot)
     record.info.update(executor="dask", host=socket.gethostname(), worker=worker.address, cores_share=share)
@@ -163,14 +163,14 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(
-        self, scheduler: str | None = None, jobs: int = 1, timeout: float = 1800.0, jax_cache: Path | None = None,
+        self, scheduler: str | None = None, jobs: int = 1, timeout: float = 1800.0, cache_dir: Path | None = None,
         env_extra: dict | None = None, gpu: bool = False,
     ) -> None:  # fmt: skip
         distributed = _distributed()
         import dask
 
         self.timeout = timeout
-        self.jax_cache = None if jax_cache is None else str(jax_cache)
+        self.cache_dir = None if cache_dir is None else str(cache_dir)
         self.env_extra_json = json.dumps(env_extra or {}, sort_keys=True, default=str)
         self.cluster = None
         if scheduler is None:
@@ -214,7 +214,7 @@ class DaskExecutor:
         try:
             for cell in cells:
                 future = self.client.submit(
-                    run_task, cell.to_json(), self.timeout, self.threads_by_host, self.jax_cache, self.env_extra_json,
+                    run_task, cell.to_json(), self.timeout, self.threads_by_host, self.cache_dir, self.env_extra_json,
                     token, key=f"bench-cell-{cell.key}-{token}", resources={"GPU": 1} if cell.device == "gpu" else None,
                 )  # fmt: skip
                 cell_of[future] = cell

@@ -28,6 +28,7 @@ class RunOutcome:
     reused: int
     statuses: dict[str, int]
     elsewhere: dict[str, int] = field(default_factory=dict)  # run id -> cells left to that live run
+    recorded: bool = True  # False: nothing ran and nothing new was named, so no run was kept
 
 
 def new_run_id() -> str:
@@ -55,6 +56,8 @@ def execute(
         env = environment.capture(dtype=dtype, device=device, extra=env_extra)
         run_id = new_run_id()
         store.begin_run(run_id, now(), command, tag, env, environment.environment_id(env))
+        reused = store.reused_record_ids(c.hash for c in cells if c.hash in done)
+        store.add_reused(run_id, reused)  # the run holds its reused cells: its tag names all of them
         held = claims.claim(store, run_id, [c.hash for c in todo], force=force)
         todo = [c for c in todo if c.hash in held.mine]
         statuses: dict[str, int] = {}
@@ -62,7 +65,7 @@ def execute(
         try:
             for record in records:
                 start = perf_counter()
-                _note_provenance(store, record)
+                note_provenance(store, record)
                 record_id = store.add_record(run_id, record.clip_reason())
                 store.add_phase(record_id, "store_write", perf_counter() - start)
                 claims.release(store, run_id, record.hash)
@@ -76,16 +79,20 @@ def execute(
             with contextlib.suppress(StoreError):  # a full disk: the claims are stale once we exit
                 claims.release(store, run_id)
         store.finish_run(run_id, now())
+        # A re-run that changed nothing keeps no run: unless it names its reused cells with a new tag.
+        recorded = bool(statuses) or (tag is not None and bool(reused) and not store.tag_covers(tag, reused, other_than=run_id))
+        if not recorded:
+            store.drop_run(run_id)
         elsewhere: dict[str, int] = {}
         for other in held.elsewhere.values():
             elsewhere[other] = elsewhere.get(other, 0) + 1
         return RunOutcome(run_id=run_id, ran=len(todo), reused=len(cells) - len(todo) - len(held.elsewhere),
-                          statuses=statuses, elsewhere=elsewhere)  # fmt: skip
+                          statuses=statuses, elsewhere=elsewhere, recorded=recorded)
     finally:
         store.close()
 
 
-def _note_provenance(store: Store, record: Record) -> None:
+def note_provenance(store: Store, record: Record) -> None:
     """Where a record ran: its executor and host (this machine unless the executor says otherwise),
     and the environment of the worker that ran it where the record brings one (a cluster's do), so a
     comparison sees the worker's hardware rather than the driver's."""

@@ -21,15 +21,15 @@ from pathlib import Path
 from time import monotonic, perf_counter
 from typing import Protocol
 
-from backends import get_method
+import backends
 from bench.execution import zygote
-from bench.runtime import threads as thread_policy
-from bench.records.cells import Cell
-from bench.runtime.environment import PROJECT_ROOT
 from bench.execution.lifecycle import cell_prefix
-from bench.runtime.gpu import GPU_WORKER_ENV
-from bench.records.record import Record
 from bench.execution.worker import run_cell
+from bench.records.cells import Cell
+from bench.records.record import Record
+from bench.runtime import threads as thread_policy
+from bench.runtime.environment import PROJECT_ROOT
+from bench.spec.runtime import WorkerSetup
 
 
 class Executor(Protocol):
@@ -38,30 +38,20 @@ class Executor(Protocol):
         ...
 
 
-def worker_environment(cell: Cell, threads: int, jax_cache: Path | None, slot: int = 0) -> dict[str, str]:
+def worker_environment(cell: Cell, threads: int, cache_dir: Path | None, slot: int = 0) -> dict[str, str]:
+    """A cell's worker environment: the device, the thread policy (the same for every backend), and
+    each registered framework's own variables from its runtime record (dtype, device, compile caches
+    under `cache_dir`, a folder each). Every framework's, whichever the cell runs: one environment per
+    device, dtype and slot, so a slot's fork server serves every backend."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONHASHSEED"] = "0"
-    env["JAX_ENABLE_X64"] = "1" if cell.dtype == "float64" else "0"
     if cell.device == "cpu":
-        env["JAX_PLATFORMS"] = "cpu"
         env["CUDA_VISIBLE_DEVICES"] = ""
-    else:
-        env["JAX_PLATFORMS"] = "cuda"
-        env.update(GPU_WORKER_ENV)  # JAX allocates on demand: cells may share the GPU
-    env.update(thread_policy.environment(threads, env.get("XLA_FLAGS")))  # the same for every backend
-    if jax_cache is not None:
-        env["JAX_COMPILATION_CACHE_DIR"] = str(jax_cache)
-        # every compile is kept, however short: a warm cell then loads all of them, and whether a
-        # compile was a cache load does not depend on how fast this machine compiled it the first time
-        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
-    # PyTensor: the run's dtype, and a compile directory per concurrent slot. Its directory is
-    # locked while compiling, so parallel cells sharing one would serialise; cells that follow
-    # each other in a slot still reuse its compiled modules (warm compiles take seconds, cold ones tens).
-    flags = [f"floatX={cell.dtype}"]
-    if jax_cache is not None:
-        flags.append(f"compiledir={jax_cache.parent / 'pytensor' / f'slot-{slot}'}")
-    env["PYTENSOR_FLAGS"] = ",".join(filter(None, [env.get("PYTENSOR_FLAGS", ""), *flags]))
+    env.update(thread_policy.environment(threads, env))
+    setup = WorkerSetup(cell.device, cell.dtype, threads, cache_dir, slot, inherited=dict(env))
+    for framework in backends.frameworks().values():
+        env.update(framework.worker_env(setup))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -89,7 +79,7 @@ def _describe_exit(returncode: int, stderr_tail: str, oom_killed: bool) -> tuple
     return "error", f"worker exited with code {returncode}: {last}"
 
 
-class _Processes:
+class Processes:
     """The live worker processes, so an interrupted driver can kill them all. Once closed, a
     process registered late (spawned while the driver was being interrupted) is killed at once."""
 
@@ -123,19 +113,19 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def run_in_subprocess(
-    cell: Cell, timeout: float, threads: int = 1, jax_cache: Path | None = None, live: _Processes | None = None,
+    cell: Cell, timeout: float, threads: int = 1, cache_dir: Path | None = None, live: Processes | None = None,
     slot: int = 0, zygotes: zygote.Zygotes | None = None,
 ) -> Record:  # fmt: skip
     """One cell, one process; always returns a record. The process is forked from this slot's
     zygote (bench.execution.zygote: the framework imported once per slot) or, where that is off or not
     safe, spawned as a fresh interpreter."""
-    if cell.unsupported:
+    if cell.unsupported or cell.failed:
         return run_cell(cell)  # nothing to isolate: the record is known without running anything
     if live is not None and live.closed:
         return Record(cell, "skipped", "the run was interrupted before this cell started")
     start = perf_counter()
     deadline = monotonic() + timeout
-    env = worker_environment(cell, threads, jax_cache, slot)
+    env = worker_environment(cell, threads, cache_dir, slot)
     with tempfile.TemporaryDirectory(prefix=cell_prefix()) as tmp:
         cell_path, out_path, log_path = Path(tmp, "cell.json"), Path(tmp, "record.json"), Path(tmp, "worker.log")
         cell_path.write_text(cell.to_json())
@@ -161,13 +151,13 @@ _SPAWN = object()  # _run_forked's answer when the cell must run in a spawned in
 
 
 def _run_forked(cell: Cell, env: dict[str, str], paths: tuple[Path, Path, Path], deadline: float,
-                live: _Processes | None, pool: zygote.Zygotes) -> int | None | object:  # fmt: skip
+                live: Processes | None, pool: zygote.Zygotes) -> int | None | object:  # fmt: skip
     """The cell forked from a zygote: its exit code, None on timeout (its group killed), or _SPAWN."""
     if not zygote.enabled():
         return _SPAWN
     started = monotonic()
     cell_path, out_path, log_path = paths
-    preload = zygote.preload_modules(get_method(cell.method).fit.split(":")[0])
+    preload = backends.runtime_of(cell.method).preload_for(backends.get_method(cell.method).fit.split(":")[0])
     if not pool.may_fork(env, preload):
         return _SPAWN
     try:
@@ -210,7 +200,7 @@ def _run_forked(cell: Cell, env: dict[str, str], paths: tuple[Path, Path, Path],
 
 
 def _run_spawned(env: dict[str, str], paths: tuple[Path, Path, Path], deadline: float,
-                 live: _Processes | None) -> int | None:  # fmt: skip
+                 live: Processes | None) -> int | None:  # fmt: skip
     """The cell in a fresh interpreter: its exit code, or None on timeout (its group killed)."""
     cell_path, out_path, log_path = paths
     with open(log_path, "wb") as log:
@@ -240,14 +230,14 @@ def _run_spawned(env: dict[str, str], paths: tuple[Path, Path, Path], deadline: 
 class LocalExecutor:
     """A pool of `jobs` concurrent worker processes on this machine."""
 
-    def __init__(self, jobs: int = 1, timeout: float = 1800.0, jax_cache: Path | None = None) -> None:
+    def __init__(self, jobs: int = 1, timeout: float = 1800.0, cache_dir: Path | None = None) -> None:
         self.jobs = jobs
         self.timeout = timeout
-        self.jax_cache = jax_cache
+        self.cache_dir = cache_dir
         self.on_start: Callable[[Cell], None] | None = None  # told when a cell's process starts (progress)
 
     def run(self, cells: Sequence[Cell]) -> Iterator[Record]:
-        live = _Processes()
+        live = Processes()
         zygotes = zygote.Zygotes()  # one per slot and environment, for this run only
         pool = ThreadPoolExecutor(max_workers=self.jobs)
         free_slots: queue.SimpleQueue[int] = queue.SimpleQueue()
@@ -259,7 +249,7 @@ class LocalExecutor:
             try:
                 if self.on_start is not None and not cell.unsupported:
                     self.on_start(cell)
-                return run_in_subprocess(cell, self.timeout, cell.threads, self.jax_cache, live, slot, zygotes)
+                return run_in_subprocess(cell, self.timeout, cell.threads, self.cache_dir, live, slot, zygotes)
             finally:
                 free_slots.put(slot)
 

@@ -26,7 +26,7 @@ def cell_prefix() -> str:
     return f"{CELL_PREFIX}{os.getpid()}-"
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -41,7 +41,7 @@ def sweep_orphans(root: Path | None = None) -> list[Path]:
     removed = []
     for folder in Path(root or tempfile.gettempdir()).glob(f"{CELL_PREFIX}*-*"):
         pid = _driver_pid(folder)
-        if pid is not None and pid != os.getpid() and not _alive(pid):
+        if pid is not None and pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
@@ -70,7 +70,7 @@ def die_with_parent(folder: Path | None = None) -> None:
     parent, driver = os.getppid(), _driver_pid(folder)
 
     def gone() -> bool:
-        return os.getppid() != parent or (driver is not None and not _alive(driver))
+        return os.getppid() != parent or (driver is not None and not pid_alive(driver))
 
     if gone():
         _end(folder)

@@ -52,6 +52,10 @@ class RunOptions:
     )
     strict: bool = option(False, "exit 1 if any cell ends in error, timeout, oom or diverged", switch="--strict")
     references: Path | None = option(None, "stored MCMC references (default: references/ beside the store)")
+    posteriordb: Path | None = option(
+        None, "a local posteriordb clone: the posteriordb suite becomes its posteriors with a PyMC model and reference "
+        "draws (default: BENCH_POSTERIORDB, else the eight built-in posteriors)", metavar="PATH",
+    )
     save_draws: bool = option(
         False, "also write each cell's draws as ArviZ netCDF under draws/ beside the store", switch="--save-draws"
     )
@@ -65,8 +69,9 @@ class RunOptions:
         return Path(self.references) if self.references else Path(self.store).parent / "references"
 
     @property
-    def jax_cache(self) -> Path | None:
-        return Path(self.store).parent / "cache" / "jax" if self.compile_cache else None
+    def cache_dir(self) -> Path | None:
+        """The persistent compile caches (a folder per framework inside), or None when they are off."""
+        return Path(self.store).parent / "cache" if self.compile_cache else None
 
     @classmethod
     def merged(cls, flags: Mapping[str, Any], *layers: Mapping[str, Any]) -> RunOptions:
@@ -76,7 +81,7 @@ class RunOptions:
         for layer in reversed(layers):
             values.update({k: v for k, v in layer.items() if v is not None})
         values.update({k: v for k, v in flags.items() if v is not None})
-        for name in ("store", "references"):
+        for name in ("store", "references", "posteriordb"):
             if values.get(name) is not None:
                 values[name] = Path(values[name])
         return cls(**values)

@@ -13,16 +13,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from bench.spec.fitting import repeats_end, reset  # noqa: F401  (reset: the worker clears the marker per cell)
-
 if TYPE_CHECKING:
     from bench.records.record import Record
 
 
-def fit_phases(fit_start: float, fit_end: float, compile_s: float, run_s: Iterable[float]) -> dict[str, float]:
-    """Split a fit's wall time into setup, compile, timed repeats and final draws."""
+def fit_phases(
+    fit_start: float, fit_end: float, compile_s: float, run_s: Iterable[float], repeats_end: float | None = None
+) -> dict[str, float]:
+    """Split a fit's wall time into setup, compile, timed repeats and final draws (from when the
+    repeats ended, FitResult.repeats_end, to the end of the fit)."""
     repeats = float(sum(run_s))
-    draws = max(0.0, fit_end - repeats_end(fit_end))
+    draws = max(0.0, fit_end - (fit_end if repeats_end is None else repeats_end))
     setup = max(0.0, (fit_end - fit_start) - compile_s - repeats - draws)
     return {"setup": setup, "compile": float(compile_s), "repeats": repeats, "final_draws": draws}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import backends
 import suites
 from bench.execution.options import DEVICES, EXECUTORS, RunOptions
-from bench.runtime import environment, gpu
+from bench.runtime import code_identity, environment, gpu
 from bench.runtime import threads as thread_policy
 from bench.references import store as reference_store
 from bench.records.cells import Cell, content_hash
@@ -68,7 +68,7 @@ def gpu_unsupported(device: str, method_names: Sequence[str]) -> dict[str, str]:
     it sees a GPU; none does -> exit 2 naming the fix; {method: reason} for those that do not."""
     if device != "gpu":
         return {}
-    return gpu.preflight({name: backends.registry()[name].requires for name in method_names})
+    return gpu.preflight(method_names)
 
 
 def split_method(spec: str) -> tuple[str, str]:
@@ -92,7 +92,7 @@ def build_plan(request: Request) -> list[Cell]:
         if not suites.in_suite(request.suite, name):
             raise unknown(f"problem in suite {request.suite}", name, problem_names)
     chosen = list(request.problems) or problem_names
-    method_specs = list(request.methods) or list(suites.DEFAULT_METHODS[request.suite])
+    method_specs = list(request.methods) or list(suites.default_methods(request.suite))
     methods = [split_method(spec) for spec in method_specs]
     check_positive(seeds=request.seeds, repeats=request.repeats, draws=request.draws)
     check_device(request.device)
@@ -102,18 +102,27 @@ def build_plan(request: Request) -> list[Cell]:
     # on a cluster the workers hold the GPUs: their frameworks are asked there, not here
     no_gpu = {} if request.device_elsewhere else gpu_unsupported(request.device, [name for name, _ in methods])
 
-    code = environment.code_version()
+    harness = code_identity.harness_fingerprint()
     versions_of = {name: environment.package_versions(CORE_PACKAGES + backends.registry()[name].requires)
                    for name, _ in methods}  # fmt: skip
     cells: list[Cell] = []
     for problem_name in chosen:
         problem = suites.get_problem(problem_name)
         spec_hash = problem.fingerprint()
+        problem_code = suites.code_modules(problem_name)
+        failed = problem.config.get("broken")  # a model that did not build, or (asked for) a failed translation check
+        if failed is None and problem.config.get("check_translation"):
+            from bench.references import translation_check
+
+            failed = translation_check.gate(problem, request.references)
         datasets = {seed: problem.make_data(seed) for seed in range(request.seeds)}
         data_hashes = {seed: data.fingerprint() for seed, data in datasets.items()}
         stored = {seed: _stored_reference(request, problem, seed, data) for seed, data in datasets.items()}
         for method_name, variant in methods:
             method = backends.registry()[method_name]
+            # the code this cell depends on (not the commit): its problem's and backend's modules, the harness's
+            modules = problem_code + code_identity.method_modules(method.fit)
+            code = {"harness": harness, "modules": code_identity.fingerprint(modules)}
             applicable = method.variants(problem)
             for var in [variant] if variant else applicable:
                 reason = method.unsupported(problem, request.device) or no_gpu.get(method_name)
@@ -125,7 +134,7 @@ def build_plan(request: Request) -> list[Cell]:
                     cell = Cell(
                         suite=problem.suite, problem=problem_name, method=method_name, variant=var, seed=seed,
                         device=request.device, dtype=request.dtype, repeats=request.repeats, draws=request.draws,
-                        settings=settings, unsupported=reason,
+                        settings=settings, unsupported=None if failed else reason, failed=failed,
                         reference=str(stored[seed].provenance_path) if stored[seed] else "",
                         threads=request.threads,
                     )  # fmt: skip

@@ -19,7 +19,7 @@ from bench.records import reasons
 from bench.records.cells import Cell
 from bench.records.record import Record
 from bench.spec.errors import Unsupported
-from bench.runtime.gpu import framework_of, peak_memory
+from bench.runtime.gpu import peak_memory
 
 
 def _fit_and_score(cell: Cell, record: Record) -> None:
@@ -34,7 +34,7 @@ def _fit_and_score(cell: Cell, record: Record) -> None:
         phases[name] = phases.get(name, 0.0) + monotonic() - tick
         tick = monotonic()
 
-    from backends import get_method
+    from backends import get_method, runtime_of
     from bench import scoring
     from bench.runtime import threads
     from bench.scoring.accuracy import cost_to_accuracy
@@ -45,6 +45,7 @@ def _fit_and_score(cell: Cell, record: Record) -> None:
 
     problem = get_problem(cell.problem)
     method = get_method(cell.method)
+    framework = runtime_of(cell.method).framework
     fit_function = method.load_fit()
     lap("imports")
     data = problem.make_data(cell.seed)
@@ -53,15 +54,14 @@ def _fit_and_score(cell: Cell, record: Record) -> None:
         return
     context = FitContext(seed=cell.seed, device=cell.device, dtype=cell.dtype, repeats=cell.repeats, draws=cell.draws)
     lap("data")
-    clock.reset()
     threads.configure_loaded(cell.threads)  # the backend is imported, nothing has run yet
-    cache = compile_cache.Watch(method.requires)
+    cache = compile_cache.Watch(framework)
     cache.start()
     fit = fit_function(problem, data, method.make_settings(cell.settings), context)
-    phases.update(clock.fit_phases(tick, monotonic(), fit.compile_s, fit.run_s))
+    phases.update(clock.fit_phases(tick, monotonic(), fit.compile_s, fit.run_s, fit.repeats_end))
     record.info.update(cache.verdict())
     record.info["threads"] = threads.report()
-    memory = peak_memory(cell.device, framework_of(method.requires))  # before scoring allocates anything
+    memory = peak_memory(cell.device, framework.name)  # before scoring allocates anything
     tick = monotonic()
 
     record.timing = {"compile_s": [fit.compile_s], "run_s": list(fit.run_s)}
@@ -143,6 +143,10 @@ def run_cell(cell: Cell) -> Record:
     load = machine_load()
     start = perf_counter()
     try:
+        if cell.failed:
+            record.update(status="error", reason=cell.failed)
+            record.wall_s = perf_counter() - start
+            return record.clip_reason()
         if cell.unsupported:
             raise Unsupported(cell.unsupported)
         _fit_and_score(cell, record)

@@ -1,15 +1,16 @@
 """A pre-importing fork server per worker slot: a fresh process per cell, the framework imported once.
 
-Importing jax, numpyro, torch or pymc costs seconds, and a cell of a small problem measures
-about as much. A zygote is a long-lived `python -m bench.execution.zygote` started with a cell's worker
-environment (device, dtype, threads, caches: everything set before any import). It imports the
-harness and the cell's framework, never touching a device, a compiled function or a thread pool,
-then forks one child per cell. The child starts a session of its own (a timeout kills its whole
-process group), sends its output to the cell's log and runs `bench.execution.worker` exactly as a spawned
-process would: no backend initialised, no compiled function in memory, so `compile_s` is still
-what a user's first call costs. A crash, timeout or OOM kills only the child; the executor then
-retires the zygote and the next cell gets a new one. Where the imports started a thread or
-initialised a backend, forking would not be safe: the zygote says so and the executor spawns.
+Importing a framework costs seconds, and a cell of a small problem measures about as much. A
+zygote is a long-lived `python -m bench.execution.zygote` started with a cell's worker environment
+(device, dtype, threads, caches: everything set before any import). It imports the harness and what
+the cell's backend's runtime record lets it preload (the fit module, by default), never touching a
+device, a compiled function or a thread pool, then forks one child per cell. The child starts a
+session of its own (a timeout kills its whole process group), sends its output to the cell's log
+and runs `bench.execution.worker` exactly as a spawned process would: no backend initialised, no
+compiled function in memory, so `compile_s` is still what a user's first call costs. A crash,
+timeout or OOM kills only the child; the executor then retires the zygote and the next cell gets a
+new one. Where the imports started a thread or initialised a backend (each framework's record says
+how to tell), forking would not be safe: the zygote says so and the executor spawns.
 
 Protocol, one JSON object a line: the zygote writes {"ready": ...} once, then for each request
 {"cell", "out", "log", "preload"} it answers {"pid"} (or {"unsafe": why}) and later {"exit": code}
@@ -35,12 +36,11 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
+import backends
+
 # What every cell imports whatever its framework: the worker, scoring, the registries.
 HARNESS_MODULES = ("numpy", "scipy.stats", "sklearn.metrics", "arviz_stats.base", "bench.execution.worker", "bench.scoring.fit_metrics", "bench.scoring.diagnostics",
                    "bench.scoring.checkpoints", "bench.scoring.figure_data", "bench.spec.fitting", "backends", "suites")  # fmt: skip
-# blackjax compiles a function while it is imported (adaptation.step_size), which initialises a JAX
-# backend: forking after that is not safe, so its cells preload what comes before and import it themselves.
-PRELOAD_INSTEAD = {"backends.blackjax.": ("backends.jax_common.target", "optax")}
 DISABLE_ENV = "BENCH_NO_ZYGOTE"
 START_GRACE_S = 300.0  # how long a zygote may take to start and import, beyond a cell's own timeout  # "1": spawn a fresh interpreter per cell, as before zygotes
 
@@ -65,7 +65,7 @@ def die_with_parent() -> None:
 
 # Threads a clean fork may inherit: OpenBLAS's pool (numpy starts it at import; it stops and
 # restarts itself around a fork), counted once the harness is imported, and jemalloc's background
-# thread (pymc's imports bring it; jemalloc re-initialises in the child).
+# thread (a framework's imports may bring it; jemalloc re-initialises in the child).
 ALLOWED_THREADS = ("jemalloc_bg_thd",)
 _BASELINE_THREADS = [1]
 
@@ -79,27 +79,18 @@ def _os_threads() -> int:
 
 
 def fork_safety() -> str:
-    """Why forking now would not give a clean process ("" when it would)."""
-    bridge = sys.modules.get("jax._src.xla_bridge")
-    if bridge is not None and getattr(bridge, "_backends", None):
-        return "a JAX backend was initialised during the imports"
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_initialized():
-        return "CUDA was initialised during the imports"
+    """Why forking now would not give a clean process ("" when it would): each framework's own check
+    (its runtime record's fork hazard: a device backend initialised, say), then threads."""
+    for framework in backends.frameworks().values():
+        hazard = framework.fork_hazard() if framework.fork_hazard is not None else ""
+        if hazard:
+            return hazard
     if threading.active_count() > 1:
         return f"the imports started {threading.active_count() - 1} Python thread(s)"
     extra = _os_threads() - _BASELINE_THREADS[0]
     if extra > 0:
         return f"the imports started {extra} thread(s)"
     return ""
-
-
-def preload_modules(fit_module: str) -> tuple[str, ...]:
-    """What a zygote imports for a cell whose method lives in `fit_module`."""
-    for prefix, instead in PRELOAD_INSTEAD.items():
-        if fit_module.startswith(prefix):
-            return instead
-    return (fit_module,)
 
 
 def _preload(modules: Sequence[str]) -> None:

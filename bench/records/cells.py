@@ -21,6 +21,7 @@ class Cell:
     draws: int
     settings: dict[str, Any] = field(default_factory=dict, hash=False)
     unsupported: str | None = None  # known before running: recorded without a process
+    failed: str | None = None  # known to fail before running (a failed translation check): an error row, no process
     reference: str = ""  # provenance file of the stored MCMC reference scored against ("" for none or exact)
     threads: int = 1  # every framework's thread count in the worker (bench.runtime.threads); part of the hash
     hash: str = ""

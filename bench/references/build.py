@@ -10,6 +10,7 @@ points and a grid, with their own R-hat (weights are not identifiable; predictio
 from __future__ import annotations
 
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from time import perf_counter
@@ -164,6 +165,15 @@ def predictive_groups(problem: Problem, data: Dataset, draws: dict[str, np.ndarr
     return xr.Dataset(variables), xr.Dataset(constants), summary
 
 
+def in_float64(sampler: str) -> AbstractContextManager:
+    """The scope in which an in-process fit of `sampler` computes in float64 (its framework's
+    runtime record says how; scoped, so callers in float32 stay so)."""
+    import backends
+
+    precision = backends.runtime_of(sampler).framework.precision
+    return precision("float64") if precision is not None else nullcontext()
+
+
 def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, directory) -> StoredReference:
     """Run NUTS, check the gates, and store the reference with its verdict and provenance."""
     if sampler not in SAMPLERS:
@@ -171,15 +181,13 @@ def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, di
     from bench.spec.arviz_setup import arviz
 
     az = arviz()
-    import jax
-
     from backends import get_method
     from bench.spec.fitting import FitContext
 
     data = problem.make_data(seed)
     context = FitContext(seed=seed, device="cpu", dtype="float64", repeats=1, draws=0)
     start = perf_counter()
-    with jax.enable_x64(True):  # references are float64 (scoped: callers in float32 stay so)
+    with in_float64(sampler):  # references are float64 (scoped: callers in float32 stay so)
         method = get_method(sampler)
         fit = method.load_fit()(problem, data, method.make_settings(asdict(settings)), context)
     wall_s = perf_counter() - start

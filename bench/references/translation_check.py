@@ -10,15 +10,16 @@ sqrt(mcse_ours^2 + mcse_ref^2), so the check stays honest at fewer draws than th
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from time import perf_counter
 from typing import Any
 
 import numpy as np
 
+from bench.references.build import MCSE_TOLERANCE, SAMPLERS, BuildSettings, diagnostics, in_float64
 from bench.spec.draws import flatten
 from bench.spec.errors import unknown
 from bench.spec.problem import Problem
-from bench.references.build import MCSE_TOLERANCE, SAMPLERS, BuildSettings, diagnostics
 
 
 def reference_diagnostics(problem: Problem, reference) -> dict[str, Any]:
@@ -53,8 +54,6 @@ def check(problem: Problem, sampler: str, settings: BuildSettings, seed: int = 0
     """Run `sampler` on our translation and compare with the problem's external reference draws."""
     if sampler not in SAMPLERS:
         raise unknown("reference sampler", sampler, SAMPLERS)
-    import jax
-
     from backends import get_method
     from bench.spec.fitting import FitContext
 
@@ -62,7 +61,7 @@ def check(problem: Problem, sampler: str, settings: BuildSettings, seed: int = 0
     reference = problem.reference(data)
     context = FitContext(seed=seed, device="cpu", dtype="float64", repeats=1, draws=0)
     start = perf_counter()
-    with jax.enable_x64(True):
+    with in_float64(sampler):
         method = get_method(sampler)
         fit = method.load_fit()(problem, data, method.make_settings(asdict(settings)), context)
     wall_s = perf_counter() - start
@@ -76,7 +75,38 @@ def check(problem: Problem, sampler: str, settings: BuildSettings, seed: int = 0
 
 
 def has_external_draws(problem: Problem) -> bool:
-    """Whether the problem's reference is stored draws from elsewhere (posteriordb), not our own."""
+    """Whether the problem's reference is stored draws from elsewhere (posteriordb, a model problem's
+    draws file), not our own."""
     if problem.reference is None:
         return False
-    return problem.reference(problem.make_data(0)).kind == "posteriordb"
+    return problem.reference(problem.make_data(0)).kind in ("posteriordb", "draws")
+
+
+GATE_SETTINGS = BuildSettings(chains=4, warmup=500, draws=500)  # the check is in MCSE units: honest at fewer draws
+GATE_SAMPLER = "numpyro.nuts"
+
+
+def gate(problem: Problem, directory: Path | None) -> str | None:
+    """Before any cell of a problem that asks for it (a posteriordb clone's): our NUTS on the model's
+    translation against the reference draws. None when it passes, else the one-line reason every cell
+    records. The verdict is kept under `directory`/translation, keyed by the problem's hash."""
+    import json
+
+    name = f"{problem.name}-{problem.fingerprint()[:16]}.json"
+    path = None if directory is None else Path(directory) / "translation" / name
+    if path is not None and path.exists():
+        verdict = json.loads(path.read_text())
+    else:
+        try:
+            result = check(problem, GATE_SAMPLER, GATE_SETTINGS)
+            verdict = {key: result[key] for key in ("passed", "failures", "worst_mcse_multiple", "settings")}
+        except Exception as exc:  # the sampler itself failed on the translation: that is the verdict
+            verdict = {"passed": False, "failures": [f"{GATE_SAMPLER} failed: {type(exc).__name__}: {exc}"]}
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(verdict, indent=1, default=float))
+    if verdict["passed"]:
+        return None
+    failures = verdict["failures"]
+    more = f" (+{len(failures) - 1} more)" if len(failures) > 1 else ""
+    return f"translation check against the reference draws failed: {failures[0]}{more}"

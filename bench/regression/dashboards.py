@@ -19,21 +19,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.regression.sides import GROUP, METRICS, Side
+from bench.regression.sides import GROUP, KEY, METRICS, Side, settings_by_group, settings_diff
+from bench.scoring.metrics import UNITS
 
 FORMATS = ("github-action-benchmark", "bencher")
-UNITS = {"run_s": "s", "compile_s": "s", "steps_per_s": "steps/s", "elbo": "nats", "lpd": "nats per point"}
+
+
+def benchmark_name(key: tuple, variants: set[str]) -> str:
+    """suite/problem/method/device/dtype, with the settings that set it apart where the side holds
+    the cell with more than one set of settings: `.../float32 [steps=500]`."""
+    *group, settings = key
+    name = "/".join(map(str, group))
+    if len(variants) < 2:
+        return name
+    differ = sorted({n for other in variants for n in settings_diff(other, settings)})
+    values = json.loads(settings)
+    return name + " [" + ", ".join(f"{n}={values.get(n)}" for n in differ) + "]"
 
 
 def entries(side: Side) -> pd.DataFrame:
-    """benchmark, metric, unit, higher, value, lower, upper, seeds: one row per cell group and metric."""
+    """benchmark, metric, unit, higher, value, lower, upper, seeds: one row per cell (group and
+    settings) and metric; units from the metric catalogue."""
     samples = side.samples[side.samples["metric"].isin(list(METRICS))]
-    per_seed = samples.groupby([*GROUP, "metric", "seed"], as_index=False)["value"].median()
+    per_seed = samples.groupby([*KEY, "metric", "seed"], as_index=False)["value"].median()
+    variants = settings_by_group(side)
     rows = []
-    for (*key, metric), group in per_seed.groupby([*GROUP, "metric"]):
+    for (*key, metric), group in per_seed.groupby([*KEY, "metric"]):
         values = group["value"].to_numpy()
         rows.append({
-            "benchmark": "/".join(map(str, key)), "metric": metric, "unit": UNITS.get(metric, ""),
+            "benchmark": benchmark_name(tuple(key), variants[tuple(key[:-1])]), "metric": metric, "unit": UNITS.get(metric, ""),
             "higher": METRICS[metric][1], "value": float(np.median(values)), "lower": float(np.min(values)),
             "upper": float(np.max(values)), "seeds": len(values),
         })  # fmt: skip

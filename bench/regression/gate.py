@@ -9,8 +9,12 @@
   standard errors (ELBO's `elbo_se`, the moment error's MCSE, AUC's bootstrap over test points);
   a metric without a standard error (deterministic given the seed) needs the minimum effect only.
   A rank test on two or three values a side can never reach significance, so none is used.
-- Compile time (one value per seed): against the cell's own history on the same machine (the
-  last `history` runs): beyond median + k robust sd and the minimum effect.
+- Compile time (one value per seed): against the cell's own history on the same machine and with
+  the same compile cache state (the last `history` runs): beyond median + k robust sd and the
+  minimum effect. A cold compile (cache miss) and a cached one (hit) are never compared.
+- Settings: a cell is compared only with the same cell run with the same resolved settings; one
+  that the two sides ran with different settings only is "not comparable" with the settings that
+  differ (`bench compare` exits 3: a configuration error, not a regression).
 
 A cell's verdict is its seeds' common verdict; `noisy` if any seed is; mixed seeds are inconclusive.
 """
@@ -25,21 +29,32 @@ import pandas as pd
 from scipy import stats
 
 from bench import store
-from bench.regression.sides import GROUP, METRICS, STANDARD_ERRORS, Side, Thresholds, machine_of, relative_change, verdict
+from bench.regression.sides import (
+    GROUP, KEY, METRICS, SETTINGS_DIFFER, STANDARD_ERRORS, Side, Thresholds, compared_key, describe_diff, machine_of,
+    relative_change,
+    settings_by_group, settings_diff, verdict,
+)
 
 SPEED_SAMPLES = ("run_s", "steps_per_s")
-COLUMNS = [*GROUP, "metric", "verdict", "baseline", "current", "change", "p_value", "n", "seeds", "note"]
+COLUMNS = [*GROUP, "metric", "verdict", "baseline", "current", "change", "p_value", "n", "seeds", "note", "settings"]
 
 
 def compare(base: Side, current: Side, thresholds: Thresholds = Thresholds()) -> pd.DataFrame:
-    """One row per (cell group, metric) present on both sides."""
+    """One row per (cell, metric) present on both sides with the same settings; a cell that the
+    sides ran with different settings only is one "not comparable" row naming the settings."""
     rows = []
-    base_groups = dict(iter(base.samples.groupby(GROUP)))
-    for key, cur in current.samples.groupby(GROUP):
+    base_groups = dict(iter(base.samples.groupby(KEY)))
+    base_settings, current_settings = settings_by_group(base), settings_by_group(current)
+    for key, cur in current.samples.groupby(KEY):
+        group, settings = tuple(key[:-1]), key[-1]
+        cell = {**dict(zip(GROUP, group)), "settings": settings}
         if key not in base_groups:
+            others = base_settings.get(group, set())
+            if others and not others & current_settings[group]:  # never run alike: no verdict across settings
+                diffs = "; ".join(describe_diff(settings_diff(other, settings)) for other in sorted(others))
+                rows.append({**cell, "metric": "*", "verdict": "not comparable", "note": SETTINGS_DIFFER + diffs})
             continue
         old = base_groups[key]
-        cell = dict(zip(GROUP, key))
         machines = (set(old["machine"]), set(cur["machine"]))
         if machines[0] != machines[1]:
             rows.append({**cell, "metric": "*", "verdict": "not comparable",
@@ -59,6 +74,10 @@ def compare(base: Side, current: Side, thresholds: Thresholds = Thresholds()) ->
                 if len(a) == 0 or len(b) == 0:
                     continue
                 rec_a, rec_b = _record(base, key, seed), _record(current, key, seed)
+                if metric == "compile_s" and _cache_state(rec_a) != _cache_state(rec_b):
+                    why = f"compile cache {_cache_state(rec_a)} vs {_cache_state(rec_b)}: cold and cached compiles are not compared"
+                    per_seed.append((int(seed), "not comparable", a[0], b[0], float("nan"), float("nan"), why, f"{len(a)}/{len(b)}"))
+                    continue
                 if metric in SPEED_SAMPLES:
                     outcome = _speed(a, b, higher, thresholds, rec_a, rec_b, _values(old, "run_s", seed), _values(cur, "run_s", seed))
                 elif metric == "compile_s":
@@ -80,7 +99,7 @@ def combine(per_seed: list[tuple], unmatched: list = ()) -> dict:
         outcome = verdicts[0]
     else:
         outcome = "inconclusive"
-    notes = [f"seed {s}: {v} {c:+.1%}" + (f" ({why})" if why else "") for s, v, _, _, c, _, why, _ in per_seed]
+    notes = [f"seed {s}: {v}" + (f" {c:+.1%}" if c == c else "") + (f" ({why})" if why else "") for s, v, _, _, c, _, why, _ in per_seed]
     if unmatched:
         notes.append(f"seeds on one side only, not compared: {', '.join(map(str, unmatched))}")
     p_values = [row[5] for row in per_seed if row[5] == row[5]]
@@ -88,7 +107,7 @@ def combine(per_seed: list[tuple], unmatched: list = ()) -> dict:
         "verdict": outcome,
         "baseline": float(np.median([row[2] for row in per_seed])),
         "current": float(np.median([row[3] for row in per_seed])),
-        "change": float(np.median([row[4] for row in per_seed])),
+        "change": float(np.median([row[4] for row in per_seed])) if any(row[4] == row[4] for row in per_seed) else float("nan"),
         "p_value": max(p_values) if p_values else float("nan"),
         "n": " ".join(row[7] for row in per_seed),
         "seeds": len(per_seed),
@@ -104,7 +123,8 @@ def _record(side: Side, key: tuple, seed) -> dict:
     records = side.records
     if records is None:
         return {}
-    mask = np.logical_and.reduce([records[col] == value for col, value in zip(GROUP, key)]) & (records["seed"] == seed)
+    columns = KEY if len(key) == len(KEY) else GROUP
+    mask = np.logical_and.reduce([records[col] == value for col, value in zip(columns, key)]) & (records["seed"] == seed)
     rows = records[mask]
     return {} if rows.empty else rows.sort_values("record_id").iloc[-1].to_dict()
 
@@ -165,6 +185,12 @@ def _compile(a: float, b: float, base: Side, current: Side, rec_a: dict, rec_b: 
     return ("regression" if change > 0 else "improvement"), center, b, change, float("nan"), note
 
 
+def _cache_state(record: dict) -> str:
+    """A record's compile cache state (info.compile_cache: hit, miss, partial, uncached), "unknown" if unrecorded."""
+    state = record.get("compile_cache") if record else None
+    return state if isinstance(state, str) and state else "unknown"
+
+
 def compile_history(base: Side, current: Side, rec_a: dict, rec_b: dict, th: Thresholds) -> np.ndarray:
     """Past compile times of the cell on the current record's machine: the current store's records
     before it, and the baseline store's up to the baseline record when that is another file."""
@@ -174,6 +200,9 @@ def compile_history(base: Side, current: Side, rec_a: dict, rec_b: dict, th: Thr
     if rec_a and base.store is not None and Path(base.store).resolve() != Path(current.store).resolve():
         frames.append(store.metric_history(base.store, rec_a["cell_key"], "compile_s", int(rec_a["record_id"]), th.history))
     history = pd.concat(frames, ignore_index=True)
-    machine = machine_of(rec_b.get("environment"))
+    machine, cache = machine_of(rec_b.get("environment")), _cache_state(rec_b)
     history = history[[machine_of(e) == machine for e in history["environment"]]]
+    history = history[[_cache_state({"compile_cache": c}) == cache for c in history["compile_cache"]]]  # cold with cold
+    settings, method = rec_b.get("settings"), rec_b.get("base_method", "")
+    history = history[[compared_key(method, s) == settings for s in history["settings"]]]  # the same compared settings
     return history["value"].dropna().to_numpy()[: th.history]

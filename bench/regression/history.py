@@ -1,7 +1,9 @@
 """A metric of one cell over the runs of a store, per machine, with change points marked.
 
 A change point is a run whose samples differ from the previous run on the same machine by the
-regression gate's own rule (significant and at least the minimum effect).
+regression gate's own rule (significant and at least the minimum effect). A run whose cell ran
+with other settings than the previous one on its machine gets no verdict: it is "not comparable",
+with the settings that differ (`bench history` then exits 3, as `bench compare` does).
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import pandas as pd
 
 from bench.regression import sides as compare
 from bench.spec.errors import BenchInputError, unknown
-from bench.store import run_ids
+from bench.store import run_summaries
 
 
 def runs_in(store: Path) -> list[str]:
-    return run_ids(store)
+    """The runs that wrote records, oldest first (a run that only reused cells adds no point)."""
+    runs = run_summaries(store)
+    return list(runs.loc[runs["ran"] > 0, "run_id"])
 
 
 def history(
@@ -30,22 +34,26 @@ def history(
     min_effect = thresholds.min_effect_time if kind == "time" else thresholds.min_effect_quality
     rows, previous = [], {}
     for run_id in runs_in(store):
-        side = compare.load_side(run_id, store)
+        side = compare.load_side(run_id, store, reused=False)  # a run's own records: a reused one is no new point
         s = side.samples
         s = s[(s["problem"] == problem) & (s["method"] == method) & (s["device"] == device) & (s["metric"] == metric)]
         if s.empty:
             continue
-        machine = s["machine"].iloc[0]
-        values = s["value"].to_numpy()
-        change_point, change = False, float("nan")
-        if machine in previous:
-            outcome, change, _ = compare.verdict(
-                previous[machine], values, higher, min_effect, thresholds.alpha, best_must_move=kind == "time"
-            )
-            change_point = outcome in ("regression", "improvement")
-        previous[machine] = values
-        rows.append({"run_id": run_id, "machine": machine, "median": float(np.median(values)), "n": len(values),
-                     "change": change, "change_point": change_point})  # fmt: skip
+        for settings, part in s.groupby("settings", sort=False):
+            machine = part["machine"].iloc[0]
+            values = part["value"].to_numpy()
+            change_point, change, note = False, float("nan"), ""
+            if machine in previous and previous[machine][0] != settings:
+                note = compare.SETTINGS_DIFFER + compare.describe_diff(compare.settings_diff(previous[machine][0], settings),
+                                                                       "before", "now")
+            elif machine in previous:
+                outcome, change, _ = compare.verdict(
+                    previous[machine][1], values, higher, min_effect, thresholds.alpha, best_must_move=kind == "time"
+                )
+                change_point = outcome in ("regression", "improvement")
+            previous[machine] = (settings, values)
+            rows.append({"run_id": run_id, "machine": machine, "median": float(np.median(values)), "n": len(values),
+                         "change": change, "change_point": change_point, "not_comparable": note})
     if not rows:
         raise BenchInputError(f"no ok records of {problem} with {method} on {device} in {store}")
     return pd.DataFrame(rows)

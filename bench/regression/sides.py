@@ -17,17 +17,22 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from bench.scoring.metrics import GATED, STANDARD_ERRORS
 from bench.scoring.metrics import METRICS as CATALOGUE
 from bench.spec.errors import BenchInputError
+from bench.spec.methods import compared_settings
 from bench import store as stored
 
-# The gated metrics: metric -> (kind, True when higher is better), from the catalogue.
-GATED = ("run_s", "steps_per_s", "compile_s", "elbo", "std_mean_err_max", "auc", "accuracy", "lpd", "rmse")
+# The gated metrics: metric -> (kind, True when higher is better), from the catalogue (as are
+# GATED and STANDARD_ERRORS: quality metric -> the metric holding its standard error).
 METRICS: dict[str, tuple[str, bool]] = {name: (CATALOGUE[name].kind, CATALOGUE[name].higher_is_better) for name in GATED}
 GROUP = ["suite", "problem", "method", "device", "dtype"]
+KEY = [*GROUP, "settings"]  # a cell's identity: its group and its resolved settings (canonical JSON)
 VERDICTS = ("regression", "improvement", "noisy", "inconclusive", "unchanged", "not comparable")
-# quality metric -> the metric holding its standard error (where the worker stores one)
-STANDARD_ERRORS = {"elbo": "elbo_se", "auc": "auc_se", "std_mean_err_max": "std_mean_err_max_se"}
+SETTINGS_DIFFER = "settings differ: "  # how a "not comparable" note across different settings begins
+EXIT_NOT_COMPARABLE = 3  # `bench compare` / `bench history`: a cell's sides ran with different settings
+__all__ = ["GATED", "GROUP", "KEY", "METRICS", "STANDARD_ERRORS", "Side", "Thresholds", "load_side", "settings_diff",
+           "settings_labels"]
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,9 @@ class Side:
     store: Path | None = None  # the store file the records were read from
 
 
-def _record_ids(path: Path, spec: str, is_file: bool) -> tuple[list[int], str]:
-    """The records a side names: a whole store, a run id, a tag, or latest / previous."""
+def _record_ids(path: Path, spec: str, is_file: bool, reused: bool = True) -> tuple[list[int], str]:
+    """The records a side names: a whole store, a run id, a tag, or latest / previous (a run's
+    records: those it wrote and, with `reused`, the finished ones it reused)."""
     if is_file:
         return stored.latest_record_ids(path), "latest record per cell"
     runs = stored.runs(path)
@@ -69,23 +75,24 @@ def _record_ids(path: Path, spec: str, is_file: bool) -> tuple[list[int], str]:
             f"{spec!r} is not a store file, run id or tag; valid choices: latest, previous, "
             f"tags {', '.join(tags) or '(none)'}, or one of {len(runs)} run ids (see `bench history`)"
         )
-    return stored.latest_record_ids(path, run_ids), f"run(s) {', '.join(run_ids)}"
+    return stored.latest_record_ids(path, run_ids, reused=reused), f"run(s) {', '.join(run_ids)}"
 
 
-def load_side(spec: str, store: Path) -> Side:
+def load_side(spec: str, store: Path, reused: bool = True) -> Side:
     path = Path(spec)
     is_file = path.suffix in (".sqlite", ".db") or path.is_file()
     source = path if is_file else store
     stored.check_readable(source)
     if not source.exists():
         raise BenchInputError(f"store {source} does not exist")
-    ids, what = _record_ids(source, spec, is_file)
+    ids, what = _record_ids(source, spec, is_file, reused)
     if not ids:
         raise BenchInputError(f"{spec!r} holds no records")
     records = stored.records_with_environment(source, ids)
     metrics = stored.scalar_metrics(source, ids)
     timings = stored.timing_samples(source, ids, "run_s")
     records = records[records["status"] == "ok"].copy()
+    records["base_method"] = records["method"]
     records["method"] = [m + (f":{v}" if v else "") for m, v in zip(records["method"], records["variant"])]
     records["machine"] = [machine_of(e) for e in records["environment"]]
     steps = metrics[metrics["metric"] == "steps"].set_index("record_id")["value"]
@@ -93,10 +100,20 @@ def load_side(spec: str, store: Path) -> Side:
     speed = timings.assign(metric="steps_per_s", value=steps.reindex(timings["record_id"]).to_numpy() / timings["value"])
     one_per_seed = metrics[metrics["metric"].isin([m for m in METRICS if m not in ("run_s", "steps_per_s")])]
     samples = pd.concat([per_repeat, speed, one_per_seed], ignore_index=True)
-    samples = samples.merge(records[["record_id", "seed", *GROUP, "machine"]], on="record_id")
+    records["settings"] = [compared_key(method, settings) for method, settings in zip(records["base_method"], records["settings"])]
+    samples = samples.merge(records[["record_id", "seed", *KEY, "machine", "compile_cache"]], on="record_id")
     scalars = metrics.pivot_table(index="record_id", columns="metric", values="value", aggfunc="first")
     records = records.join(scalars, on="record_id")
     return Side(f"{spec} ({what})", samples.dropna(subset=["value"]), records, source)
+
+
+def compared_key(method: str, settings: str | None) -> str:
+    """A record's settings as a comparison keys it: canonical JSON, without the settings its method
+    declares not compared (bench.spec.methods.not_compared)."""
+    import backends
+
+    values = json.loads(settings) if isinstance(settings, str) and settings else {}
+    return json.dumps(compared_settings(backends.registry().get(method), values), sort_keys=True)
 
 
 def machine_of(environment: str | None) -> str:
@@ -131,6 +148,51 @@ def verdict(
     return ("improvement" if better else "regression"), change, p
 
 
+def settings_diff(a: str | dict, b: str | dict) -> dict[str, tuple]:
+    """{setting: (value in a, value in b)} for every setting the two differ in (None: absent)."""
+    a = json.loads(a) if isinstance(a, str) else a
+    b = json.loads(b) if isinstance(b, str) else b
+    return {name: (a.get(name), b.get(name)) for name in sorted(set(a) | set(b)) if a.get(name) != b.get(name)}
+
+
+def describe_diff(diff: dict[str, tuple], left: str = "baseline", right: str = "current") -> str:
+    """'steps 10000 (baseline) vs 500 (current), ...': what a not-comparable verdict names."""
+    return ", ".join(f"{name} {a} ({left}) vs {b} ({right})" for name, (a, b) in diff.items())
+
+
+def settings_by_group(side: Side) -> dict[tuple, set[str]]:
+    """{cell group: the settings it ran with on this side}."""
+    out: dict[tuple, set[str]] = {}
+    for *group, settings in map(tuple, side.samples[KEY].drop_duplicates().to_numpy()):
+        out.setdefault(tuple(group), set()).add(settings)
+    return out
+
+
+def settings_labels(table: pd.DataFrame) -> dict:
+    """{row index: "steps=500, ..."} for a comparison table's rows: the settings that tell apart the
+    rows of one cell group (empty where a group ran with one set of settings only)."""
+    if "settings" not in table or table.empty:
+        return {}
+    labels = {}
+    for _, group in table.groupby(GROUP, dropna=False):
+        variants = set(group["settings"].dropna())
+        for index, settings in group["settings"].items():
+            differ = sorted({n for other in variants for n in settings_diff(other, settings)}) if len(variants) > 1 else []
+            values = json.loads(settings) if isinstance(settings, str) else {}
+            labels[index] = ", ".join(f"{n}={values.get(n)}" for n in differ)
+    return labels
+
+
 def only_in(one: Side, other: Side) -> list[tuple]:
-    keys = set(map(tuple, one.samples[GROUP].drop_duplicates().to_numpy()))
-    return sorted(keys - set(map(tuple, other.samples[GROUP].drop_duplicates().to_numpy())))
+    """Cells of `one` that `other` does not hold at all (a cell the other side ran with different
+    settings only is "not comparable" instead); a cell shown with the settings that set it apart."""
+    mine, theirs = settings_by_group(one), settings_by_group(other)
+    out = []
+    for group, settings in sorted(mine.items()):
+        if group not in theirs:
+            out.append(group)
+        elif settings & theirs[group]:  # matched with the same settings; the rest ran only here
+            for extra in sorted(settings - theirs[group]):
+                diff = settings_diff(sorted(theirs[group])[0], extra)
+                out.append((*group, ", ".join(f"{k}={b}" for k, (_, b) in diff.items())))
+    return out

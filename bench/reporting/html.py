@@ -20,6 +20,7 @@ table.bench th, table.bench td { padding: 0.25em 0.7em; border-bottom: 1px solid
 table.bench th.row_heading, table.bench th.index_name { text-align: left; }
 figure { margin: 1em 0 2.5em; } figure img { max-width: 100%; } figcaption { color: #555; font-size: 0.9em; }
 .meta { color: #555; font-size: 0.85em; }
+.caption, .legend { color: #444; font-size: 0.85em; margin: 0.2em 0; }
 """
 
 
@@ -34,14 +35,17 @@ def page(store: Path, table: pd.DataFrame, paper: list[tables.PaperTable], refer
 
     from bench.reporting import plots
 
-    figures = plots.make_figures(store, table, plots.KINDS, references)
+    from bench.reporting.report import label_by_settings
+
+    figures = plots.make_figures(store, label_by_settings(table), plots.KINDS, references)
     runs = ", ".join(sorted(table["run_id"].unique()))
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8"><title>bench report</title>',
         f"<style>{STYLE}</style></head><body>", "<h1>bench report</h1>",
         f'<p class="meta">store {html.escape(str(store))}; runs {html.escape(runs)}; '
         f"generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}. Cells: mean ± sd over seeds of the "
-        "latest ok record; best per problem in bold; failed and unsupported cells keep their rows.</p>",
+        "latest ok record of each cell (problem, method, settings); best per problem in bold, never a cell marked not "
+        "converged (‡); † marks k-hat > 0.7; failed and unsupported cells keep their rows.</p>",
         tables.to_html_tables(paper),
         accuracy_table.to_html(accuracy_table.build(table, {p: suites.get_problem(p).task for p in table["problem"].unique()})),
         "<h2>Figures</h2>",

@@ -228,7 +228,7 @@ def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
         label = f"exact ({reference.kind})"
         if len(names) == 1:
             (name,) = names
-            low, high = _limits(exact[name])
+            low, high = axis_limits(exact[name])
             grid = np.linspace(low, high, 400)
             density = _exact_density(problem, data, {name: grid}, grid[1] - grid[0])
             peak = max(density.max(), 1e-12)
@@ -244,7 +244,7 @@ def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
                 ax.legend(fontsize=LEGEND_SIZE)
         else:
             x, y = names[:2]
-            (x_low, x_high), (y_low, y_high) = _limits(exact[x]), _limits(exact[y])
+            (x_low, x_high), (y_low, y_high) = axis_limits(exact[x]), axis_limits(exact[y])
             gx, gy = np.meshgrid(np.linspace(x_low, x_high, 120), np.linspace(y_low, y_high, 120))
             cell = (gx[0, 1] - gx[0, 0]) * (gy[1, 0] - gy[0, 0])
             density = _exact_density(problem, data, {x: gx.ravel(), y: gy.ravel()}, cell).reshape(gx.shape)
@@ -265,7 +265,7 @@ def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
     return figures
 
 
-def _limits(values: np.ndarray) -> tuple[float, float]:
+def axis_limits(values: np.ndarray) -> tuple[float, float]:
     """The reference's 0.25-99.75% range with a 15% margin: the same axes for every panel, wide
     enough that the reference is never clipped."""
     low, high = np.percentile(values, [0.25, 99.75])
@@ -307,12 +307,12 @@ FAR_OFF = 20.0  # a method's range this many reference widths from the reference
 
 def marginal_axis(reference: np.ndarray, values: np.ndarray | None) -> tuple[float, float, str]:
     """(low, high, note) of one worst-component panel: the reference's range, widened to the method's
-    (the same `_limits`) unless that reaches FAR_OFF reference widths away (then both would be invisible: a
+    (the same `axis_limits`) unless that reaches FAR_OFF reference widths away (then both would be invisible: a
     spike beside a flat line); the note says how many of the method's draws the axis leaves out."""
-    low, high = _limits(reference)
+    low, high = axis_limits(reference)
     if values is None or not len(values):
         return low, high, ""
-    v_low, v_high = _limits(values)
+    v_low, v_high = axis_limits(values)
     if max(high, v_high) - min(low, v_low) <= FAR_OFF * (high - low):
         low, high = min(low, v_low), max(high, v_high)
     outside = float(np.mean((values < low) | (values > high)))
@@ -351,10 +351,6 @@ def worst_marginals(store: Path, ok: pd.DataFrame, problem) -> dict[str, plt.Fig
     fig.suptitle(f"{problem.name}\nworst component {worst}", fontsize=10)
     fig.tight_layout()
     return {f"densities_{problem.name}": fig}
-
-
-def _box(x: np.ndarray, y: np.ndarray) -> list[list[float]]:
-    return [list(np.percentile(x, [0.5, 99.5])), list(np.percentile(y, [0.5, 99.5]))]
 
 
 def _reference_surface(references: Path, problem_name: str, seed: int):

@@ -12,20 +12,27 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from bench.runtime import gpu
+import backends
+from bench.runtime import gpu, threads
 from bench.runtime.gpu import gpus  # noqa: F401  (the nvidia-smi query lives with the GPU pre-flight)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = (
-    "numpy", "scipy", "arviz", "arviz-stats", "jax", "jaxlib", "numpyro", "optax", "blackjax",
-    "pymc", "pytensor", "torch", "scikit-learn", "pandas",
-)  # fmt: skip
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "XLA_FLAGS")
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # bench/runtime/environment.py -> the checkout
+# The harness's own numerical stack; each backend's runtime record adds its framework's and its own.
+CORE_PACKAGES = ("numpy", "scipy", "arviz", "arviz-stats", "scikit-learn", "pandas")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 
-def package_versions(names=PACKAGES) -> dict[str, str | None]:
+def packages() -> tuple[str, ...]:
+    """The distributions every environment record versions: the core and every registered backend's."""
+    names = [*CORE_PACKAGES]
+    for runtime in backends.runtimes():
+        names += [*runtime.framework.packages, *runtime.packages]
+    return tuple(dict.fromkeys(names))
+
+
+def package_versions(names: tuple[str, ...] | None = None) -> dict[str, str | None]:
     versions: dict[str, str | None] = {}
-    for name in names:
+    for name in packages() if names is None else names:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -41,7 +48,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
 
 
 
@@ -76,11 +82,11 @@ def capture(dtype: str, device: str, extra: dict | None = None) -> dict:
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "gpus": gpus(),
-        "cuda": gpu.cuda_versions(),  # the driver's CUDA, JAX's CUDA plugins, torch's build
+        "cuda": gpu.cuda_versions(),  # the driver's CUDA and the CUDA each framework's wheels carry
         "gpu_probe": gpu.probed(),  # what each framework reported in this run's --device gpu pre-flight
         "device": device,
         "dtype": dtype,
-        "threads": {name: os.environ.get(name) for name in THREAD_VARIABLES},
+        "threads": {name: os.environ.get(name) for name in (*THREAD_VARIABLES, *threads.framework_variables())},
         "packages": package_versions(),
         **code_version(),
     }

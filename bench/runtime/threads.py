@@ -7,22 +7,22 @@ threads, 44 us on 1). So the default is 1 thread per cell, and a run may raise i
 `--threads N` as long as threads x jobs stays within the cores.
 
 Applied in two places: `environment(n)` goes into the worker's environment before it starts
-(OpenMP, MKL, OpenBLAS and the BLAS PyTensor links, XLA's Eigen threads), and `configure_loaded(n)`
-runs inside the worker once the backend is imported (torch's intra- and inter-op pools, which
-torch sizes by itself). `report()` is what each framework says it uses, kept in every record.
+(OpenMP, MKL, OpenBLAS and the BLAS a framework links, plus the variables each framework's runtime
+record names for its own pools), and `configure_loaded(n)` runs inside the worker once the backend
+is imported (the pools a framework sizes only by call). `report()` is what each framework says it
+uses, kept in every record.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+from collections.abc import Mapping
 
+import backends
 from bench.spec.errors import BenchInputError
 
-DEFAULT_THREADS = 1
 BLAS_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
                   "NUMEXPR_NUM_THREADS")  # fmt: skip
-SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false"  # XLA:CPU has no flag for N > 1 threads: its pool is sized by cores
 
 
 def check(threads: int, jobs: int, cores: int | None = None) -> None:
@@ -37,47 +37,41 @@ def check(threads: int, jobs: int, cores: int | None = None) -> None:
         )
 
 
-def environment(threads: int, xla_flags: str | None = None) -> dict[str, str]:
-    """The variables a worker starts with: every BLAS/OpenMP count, and XLA's flags (merged with
-    any the caller had, its own Eigen setting replaced)."""
+def environment(threads: int, inherited: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables a worker starts with: every BLAS/OpenMP count, and each framework's own
+    (merged with what the caller had, `inherited`)."""
     env = {name: str(threads) for name in BLAS_VARIABLES}
-    flags = [f for f in (xla_flags or "").split() if not f.startswith("--xla_cpu_multi_thread_eigen")]
-    if threads == 1:
-        flags.append(SINGLE_THREAD_XLA)
-    env["XLA_FLAGS"] = " ".join(flags)
+    for framework in backends.frameworks().values():
+        env.update(framework.thread_env(threads, inherited or {}))
     env["BENCH_THREADS"] = str(threads)
     return env
 
 
+def framework_variables() -> tuple[str, ...]:
+    """The variables the frameworks' runtime records set for their pools."""
+    return tuple(dict.fromkeys(name for fw in backends.frameworks().values() for name in fw.thread_env(1, {})))
+
+
 def configure_loaded(threads: int) -> None:
-    """Frameworks that size their pools in-process: torch (intra-op from OMP_NUM_THREADS already;
-    inter-op only by call, and only before its first parallel work)."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return
-    torch.set_num_threads(threads)
-    if torch.get_num_interop_threads() != threads:
-        try:
-            torch.set_num_interop_threads(threads)
-        except RuntimeError:  # inter-op work already ran in this process; report() shows what stands
-            pass
+    """Frameworks that size their pools in-process, by call (their runtime records' thread hooks)."""
+    for framework in backends.frameworks().values():
+        if framework.configure_threads is not None:
+            framework.configure_threads(threads)
 
 
 def report() -> dict:
-    """What this process's frameworks use now: the policy, torch's pools, each loaded native
-    thread pool (threadpoolctl: OpenMP, OpenBLAS, MKL), XLA's flags, PyTensor's BLAS."""
+    """What this process's frameworks use now: the policy, each loaded framework's own report, each
+    loaded native thread pool (threadpoolctl: OpenMP, OpenBLAS, MKL) and the variables set."""
     out: dict = {"setting": int(os.environ["BENCH_THREADS"]) if "BENCH_THREADS" in os.environ else None,
-                 "env": {name: os.environ.get(name) for name in (*BLAS_VARIABLES, "XLA_FLAGS")}}  # fmt: skip
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        out["torch"] = {"intra_op": torch.get_num_threads(), "inter_op": torch.get_num_interop_threads()}
+                 "env": {name: os.environ.get(name) for name in (*BLAS_VARIABLES, *framework_variables())}}  # fmt: skip
+    for name, framework in backends.frameworks().items():
+        seen = framework.report_threads() if framework.report_threads is not None else None
+        if seen is not None:
+            out[name] = seen
     try:
         from threadpoolctl import threadpool_info
 
         out["native_pools"] = sorted({f"{p['internal_api']}={p['num_threads']}" for p in threadpool_info()})
     except ImportError:
         pass
-    pytensor = sys.modules.get("pytensor")
-    if pytensor is not None:
-        out["pytensor"] = {"blas__ldflags": pytensor.config.blas__ldflags, "openmp": bool(pytensor.config.openmp)}
     return out

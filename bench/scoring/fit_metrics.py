@@ -24,9 +24,10 @@ from bench.spec.problem import Dataset, Problem
 from bench.spec.references import Reference
 from bench.scoring import diagnostics
 from bench.scoring import predictive
+from bench.scoring.metrics import METRICS
 
 KHAT_MIN_DRAWS = 2000
-KHAT_FLAG = 0.7
+KHAT_FLAG = METRICS["khat"].flag.above  # the catalogue's flag rule (0.7)
 REFERENCE_DRAWS = 20_000
 TRACE_POINTS = 1000
 
@@ -85,7 +86,7 @@ def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, se
     for metric, values in per_component.items():
         aggregates[f"{metric}_max"] = float(np.max(values))
         aggregates[f"{metric}_mean"] = float(np.mean(values))
-    aggregates["sd_ratio_min"] = float(np.min(per_component["sd_ratio"]))
+    aggregates["sd_ratio_min"] = float(np.min(per_component["sd_ratio"]))  # beside sd_ratio_max: too narrow and too wide
     worst = int(np.argmax(per_component["std_mean_err"]))
     aggregates["std_mean_err_max_se"] = _mean_mcse(q[:, worst], fit.chains) / float(ref_sd[worst])
     components = {metric: dict(zip(names, map(float, values))) for metric, values in per_component.items()}

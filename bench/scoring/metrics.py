@@ -1,13 +1,40 @@
-"""The metric catalogue: every aggregate metric's column header, axis label, unit, which way is
-better and the tasks it applies to, in one table that report, tables, compare, checkpoints and
-plots all read (so a metric has one polarity and one name everywhere)."""
+"""The metric catalogue: every metric a record can carry, with its column header, axis label, unit,
+which way is better, the tasks it applies to, the metric holding its standard error, whether the
+regression gate checks it, its rank in the terminal summary and the rule that flags it. Report,
+tables, the gate, the dashboards, checkpoints and plots all derive their lists from this one table,
+so a metric has one name, one polarity and one unit everywhere (tests/test_metric_catalogue.py
+checks that every metric name bench/ uses or a fit emits is here)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 ALL_TASKS = ("density", "classification", "regression")
 PREDICTIVE = ("classification", "regression")
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A value a table marks wherever it shows the cell: k-hat above 0.7, a fit that did not converge."""
+
+    above: float | None = None  # flagged when the value exceeds this
+    equals: float | None = None  # flagged when the value equals this
+    text: str = ""  # what the mark means, in a legend ("PSIS k-hat > 0.7")
+    short: str = ""  # the mark in a summary's flags column ("k-hat > 0.7")
+    marker: str = "†"  # Markdown, HTML, summary and CSV
+    latex: str = r"\dagger"  # LaTeX, as a superscript in math
+    excludes_best: bool = False  # a flagged row is never bolded as best
+
+    def applies(self, value: object) -> bool:
+        if value is None:
+            return False
+        value = float(value)  # type: ignore[arg-type]
+        if math.isnan(value):
+            return False
+        if self.above is not None and value > self.above:
+            return True
+        return self.equals is not None and value == self.equals
 
 
 @dataclass(frozen=True)
@@ -16,10 +43,14 @@ class Metric:
     header: str  # short column header (summaries, paper tables)
     label: str  # axis label (figures)
     better: str | float | None  # "higher", "lower", a target value the best is closest to, or None: no direction
-    unit: str = ""
+    unit: str = ""  # "" for a pure number
     tasks: tuple[str, ...] = ALL_TASKS  # the tasks whose records carry it
-    kind: str = "quality"  # "quality", "time" or "diagnostic": the regression gate's threshold class
+    kind: str = "quality"  # "quality", "time", "diagnostic", "cost" (deterministic counts) or "context"
     summary: bool = True  # a column of `bench report`'s summary
+    se: str | None = None  # the metric holding this one's per-record standard error
+    gated: bool = False  # the regression gate (`bench compare`) checks it
+    rank: int | None = None  # summary columns leave a narrow terminal highest rank first; None: never dropped
+    flag: Flag | None = None  # the rule that marks a value in every format
 
     @property
     def higher_is_better(self) -> bool:
@@ -31,42 +62,99 @@ class Metric:
         return {"higher": "max", "lower": "min"}.get(self.better, self.better)  # type: ignore[arg-type]
 
 
+KHAT = Flag(above=0.7, text="PSIS k-hat > 0.7: importance weights unreliable", short="k-hat > 0.7", marker="†",
+            latex=r"\dagger")
+NOT_CONVERGED = Flag(equals=0.0, text="not converged: the loss had not settled (convergence_stat, its R-hat over the "
+                     "last windows, above 1.1); never bolded as best",
+                     short="not converged", marker="‡", latex=r"\ddagger", excludes_best=True)
+DIAG, CTX = "diagnostic", "context"
+DENSITY, CLASSIFICATION, REGRESSION = ("density",), ("classification",), ("regression",)
+
 _METRICS = (
-    Metric("elbo", "ELBO", "ELBO", "higher", "nats"),
-    Metric("elbo_se", "ELBO se", "ELBO standard error", "lower", "nats", kind="diagnostic"),
-    Metric("khat", "k-hat", "PSIS k-hat", None, kind="diagnostic"),  # a diagnostic: flagged above 0.7, never "best"
-    Metric("std_mean_err_max", "max std err", "max standardised mean error", "lower", tasks=("density",)),
-    Metric("sd_ratio_min", "sd ratio", "min sd ratio", 1.0, tasks=("density",)),
-    Metric("w1_max", "W1", "max 1-D Wasserstein distance", "lower", tasks=("density",), summary=False),
-    Metric("auc", "AUC", "AUC", "higher", tasks=("classification",)),
-    Metric("auc_draws_sd", "AUC sd", "AUC sd over draws", "lower", tasks=("classification",), kind="diagnostic"),
-    Metric("accuracy", "accuracy", "accuracy", "higher", tasks=("classification",)),
-    Metric("rmse", "RMSE", "RMSE to the true function", "lower", tasks=("regression",)),
-    Metric("coverage_90", "cover90", "90% interval coverage", 0.9, tasks=("regression",)),
-    Metric("lpd", "LPD", "test log predictive density", "higher", "nats", tasks=PREDICTIVE),
-    Metric("brier", "Brier", "Brier score", "lower", tasks=("classification",)),
-    Metric("ece", "ECE", "expected calibration error", "lower", tasks=("classification",)),
-    Metric("ref_agreement", "ref agree", "mean |p - p_ref|", "lower", tasks=PREDICTIVE),
-    Metric("ess_bulk_min", "min ESS", "min bulk ESS", "higher", kind="diagnostic"),
-    Metric("r_hat_max", "R-hat", "max R-hat", 1.0, kind="diagnostic"),
-    Metric("acceptance_rate", "accept", "acceptance rate", "higher", kind="diagnostic"),
-    Metric("compile_s", "compile_s", "compile time (s)", "lower", "s", kind="time"),
-    Metric("run_s", "run_s", "run time (s)", "lower", "s", kind="time"),
-    Metric("steps_per_s", "steps/s", "steps per second", "higher", "1/s", kind="time"),
-    Metric("ess_per_s", "ESS/s", "bulk ESS per second", "higher", "1/s", kind="time"),
+    # quality (the headline columns)
+    Metric("elbo", "ELBO", "ELBO", "higher", "nats", se="elbo_se", gated=True, rank=1),
+    Metric("elbo_se", "ELBO se", "ELBO standard error", "lower", "nats", kind=DIAG, rank=23),
+    Metric("khat", "k-hat", "PSIS k-hat", None, kind=DIAG, rank=8, flag=KHAT),  # a diagnostic: flagged, never "best"
+    Metric("khat_flag", "k-hat flag", "k-hat above 0.7 (1) or not (0)", None, kind=DIAG, summary=False),
+    Metric("std_mean_err_max", "max std err", "max standardised mean error", "lower", "sd", DENSITY,
+           se="std_mean_err_max_se", gated=True, rank=2),
+    Metric("std_mean_err_mean", "mean std err", "mean standardised mean error", "lower", "sd", DENSITY, summary=False),
+    Metric("sd_ratio_min", "sd ratio", "min sd ratio", 1.0, tasks=DENSITY, rank=3),
+    Metric("sd_ratio_max", "max sd ratio", "max sd ratio", 1.0, tasks=DENSITY, rank=4),
+    Metric("sd_ratio_mean", "mean sd ratio", "mean sd ratio", 1.0, tasks=DENSITY, summary=False),
+    Metric("w1_max", "W1", "max 1-D Wasserstein distance", "lower", tasks=DENSITY, summary=False),
+    Metric("w1_mean", "mean W1", "mean 1-D Wasserstein distance", "lower", tasks=DENSITY, summary=False),
+    Metric("w1_sd_max", "max W1 (sd)", "max 1-D Wasserstein distance in reference sds", "lower", "sd", DENSITY,
+           summary=False),
+    Metric("w1_sd_mean", "mean W1 (sd)", "mean 1-D Wasserstein distance in reference sds", "lower", "sd", DENSITY,
+           summary=False),
+    Metric("auc", "AUC", "AUC", "higher", tasks=CLASSIFICATION, se="auc_se", gated=True, rank=5),
+    Metric("auc_draws_sd", "AUC sd", "AUC sd over draws", "lower", tasks=CLASSIFICATION, kind=DIAG, rank=21),
+    Metric("auc_draws_mean", "AUC draws", "mean AUC over draws", "higher", tasks=CLASSIFICATION, summary=False),
+    Metric("accuracy", "accuracy", "accuracy", "higher", tasks=CLASSIFICATION, gated=True, rank=6),
+    Metric("rmse", "RMSE", "RMSE to the true function", "lower", tasks=REGRESSION, gated=True, rank=7),
+    Metric("rmse_all", "RMSE all", "RMSE to the true function, whole test range", "lower", tasks=REGRESSION,
+           summary=False),
+    Metric("coverage_90", "cover90", "90% interval coverage", 0.9, tasks=REGRESSION, rank=15),
+    Metric("lpd", "LPD", "test log predictive density", "higher", "nats per point", PREDICTIVE, gated=True, rank=16),
+    Metric("brier", "Brier", "Brier score", "lower", tasks=CLASSIFICATION, rank=22),
+    Metric("ece", "ECE", "expected calibration error", "lower", tasks=CLASSIFICATION, rank=18),
+    Metric("ref_agreement", "ref agree", "mean |p - p_ref|", "lower", tasks=PREDICTIVE, rank=17),
+    # convergence of an iterative fit (an optimiser's verdict; a sampler's is its R-hat)
+    # the convergence verdict of an iterative VI fit (bench.scoring.convergence): 1 converged, 0 not
+    Metric("converged", "conv", "converged (loss R-hat at most 1.1)", None, kind=DIAG, summary=False,
+           flag=NOT_CONVERGED),
+    Metric("convergence_stat", "loss R-hat", "R-hat of the loss over the last windows", None, kind=DIAG, summary=False),
+    # samplers
+    Metric("ess_bulk_min", "min ESS", "min bulk ESS", "higher", kind=DIAG, rank=19),
+    Metric("ess_tail_min", "min tail ESS", "min tail ESS", "higher", kind=DIAG, summary=False),
+    Metric("r_hat_max", "R-hat", "max R-hat", 1.0, kind=DIAG, rank=14),
+    Metric("acceptance_rate", "accept", "acceptance rate", "higher", kind=DIAG, rank=20),
+    Metric("divergences", "divergences", "divergent transitions", "lower", kind=DIAG, summary=False),
+    Metric("mean_tree_steps", "tree steps", "mean leapfrog steps per draw", None, kind=DIAG, summary=False),
+    Metric("draws_outside_support", "outside", "draws of q outside the support", "lower", kind=DIAG, summary=False),
+    # cost
+    Metric("compile_s", "compile_s", "compile time (s)", "lower", "s", kind="time", gated=True, rank=10),
+    Metric("compile_cached_s", "compile_s cached", "compile time from the persistent cache (s)", "lower", "s",
+           kind="time", rank=11),
+    Metric("run_s", "run_s", "run time (s)", "lower", "s", kind="time", gated=True, rank=9),
+    Metric("steps_per_s", "steps/s", "steps per second", "higher", "steps/s", kind="time", gated=True, rank=12),
+    Metric("ess_per_s", "ESS/s", "bulk ESS per second", "higher", "ESS/s", kind="time", rank=13),
+    Metric("steps", "steps", "steps taken", None, "steps", kind="cost", summary=False),
+    Metric("grad_evals", "grad evals", "gradient evaluations", "lower", "gradients", kind="cost", summary=False),
+    Metric("time_per_step_s", "s/step", "run time per step (s)", "lower", "s", kind="time", summary=False),
+    Metric("time_per_grad_s", "s/grad", "run time per gradient evaluation (s)", "lower", "s", kind="time",
+           summary=False),
+    Metric("loss_native", "loss", "the library's own final loss (mean of the last 100 steps)", None, kind=DIAG,
+           summary=False),
+    # per-component values (stored with a component name; the aggregates above summarise them)
+    Metric("std_mean_err", "std err", "standardised mean error, per component", "lower", "sd", DENSITY, summary=False),
+    Metric("sd_ratio", "sd ratio", "sd ratio, per component", 1.0, tasks=DENSITY, summary=False),
+    Metric("w1", "W1", "1-D Wasserstein distance, per component", "lower", tasks=DENSITY, summary=False),
+    Metric("w1_sd", "W1 (sd)", "1-D Wasserstein distance in reference sds, per component", "lower", "sd", DENSITY,
+           summary=False),
     # context and standard errors the regression gate reads (no direction, not summary columns)
-    Metric("load_1m", "load", "1-minute load average at the cell's start", None, kind="context", summary=False),
-    Metric("cores", "cores", "CPU cores", None, kind="context", summary=False),
-    Metric("run_s_spread", "spread", "slowest / fastest timed repeat", None, kind="context", summary=False),
-    Metric("peak_device_bytes", "peak dev mem", "peak device memory (bytes)", None, "B", kind="context", summary=False),
+    Metric("load_1m", "load", "1-minute load average at the cell's start", None, kind=CTX, summary=False),
+    Metric("cores", "cores", "CPU cores", None, kind=CTX, summary=False),
+    Metric("run_s_spread", "spread", "slowest / fastest timed repeat", None, kind=CTX, summary=False),
+    Metric("peak_device_bytes", "peak dev mem", "peak device memory (bytes)", None, "B", kind=CTX, summary=False),
     Metric("peak_rss_bytes", "peak RSS", "peak resident memory of the cell's process (bytes)", None, "B",
-           kind="context", summary=False),
-    Metric("auc_se", "AUC se", "bootstrap standard error of the AUC", None, tasks=("classification",),
-           kind="diagnostic", summary=False),
-    Metric("std_mean_err_max_se", "std err se", "MCSE of the worst standardised mean error", None,
-           tasks=("density",), kind="diagnostic", summary=False),
+           kind=CTX, summary=False),
+    Metric("auc_se", "AUC se", "bootstrap standard error of the AUC", None, tasks=CLASSIFICATION, kind=DIAG,
+           summary=False),
+    Metric("std_mean_err_max_se", "std err se", "MCSE of the worst standardised mean error", None, "sd", DENSITY,
+           kind=DIAG, summary=False),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
+
+# -- the satellite tables, derived ------------------------------------------------------------------
+GATED: tuple[str, ...] = tuple(m.name for m in _METRICS if m.gated)
+STANDARD_ERRORS: dict[str, str] = {m.name: m.se for m in _METRICS if m.se}
+FLAGS: dict[str, Flag] = {m.name: m.flag for m in _METRICS if m.flag}
+UNITS: dict[str, str] = {m.name: m.unit for m in _METRICS if m.unit}
+SUMMARY_KEEP_ORDER: tuple[str, ...] = tuple(
+    m.header for m in sorted((m for m in _METRICS if m.summary and m.rank is not None), key=lambda m: m.rank)
+)  # summary headers, kept longest first: a narrow terminal drops them from the end
 
 # The metric each task is judged by against cost and time (checkpoints, cost-accuracy figures).
 QUALITY_METRIC = {"density": "std_mean_err_max", "classification": "auc", "regression": "rmse"}
@@ -79,6 +167,11 @@ def quality_metric(task: str) -> Metric:
 def quality_label(problem) -> str:
     """The quality metric's axis label for one problem: its recipe's, where it names the target."""
     return problem.recipe.quality_label or quality_metric(problem.task).label
+
+
+def flags_of(values: dict) -> list[Flag]:
+    """The flags a cell's metrics raise (k-hat above its threshold, not converged), in catalogue order."""
+    return [flag for name, flag in FLAGS.items() if flag.applies(values.get(name))]
 
 
 def result_metrics(metrics: dict) -> dict:

@@ -26,10 +26,6 @@ def flatten(draws: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...
     return names, np.concatenate(columns, axis=1)
 
 
-def flatten_point(values: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, ...]]) -> np.ndarray:
-    return np.concatenate([np.asarray(values[n], dtype=np.float64).reshape(-1) for n in shapes])
-
-
 def num_draws(draws: Mapping[str, np.ndarray]) -> int:
     return len(next(iter(draws.values())))
 

@@ -39,12 +39,16 @@ class FitResult:
     # MCMC: per-draw sampler statistics under ArviZ's names (diverging, acceptance_rate, lp, n_steps,
     # tree_depth, energy), chain-major like the draws; only those the backend gives.
     sample_stats: dict[str, np.ndarray] = field(default_factory=dict)
+    # `time.monotonic()` when the last timed repeat ended (time_repeats gives it): the fit's wall time
+    # after it is final draws and bookkeeping (bench.execution.phases); None counts none as such.
+    repeats_end: float | None = None
 
 
-def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: int) -> tuple[Any, list[float]]:
-    """Run an already-compiled fit `repeats` times; the clock stops only after `sync` returns."""
+def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: int) -> tuple[Any, list[float], float]:
+    """Run an already-compiled fit `repeats` times; the clock stops only after `sync` returns.
+    Returns the last output, each repeat's seconds and `monotonic()` when the last repeat ended
+    (FitResult.repeats_end: what follows is final draws and bookkeeping)."""
     from time import perf_counter
-
 
     samples: list[float] = []
     output = None
@@ -52,22 +56,4 @@ def time_repeats(call: Callable[[], Any], sync: Callable[[Any], Any], repeats: i
         start = perf_counter()
         output = sync(call())
         samples.append(perf_counter() - start)
-    mark_repeats_end()
-    return output, samples
-
-
-# Where a fit's timed repeats ended (bench.execution.phases splits the fit's wall time with it).
-_REPEATS_END: list[float] = []  # set by fitting.time_repeats (and loops of their own): where final draws begin
-
-
-def mark_repeats_end() -> None:
-    """Called when a fit's last timed repeat has finished: what follows is drawing and bookkeeping."""
-    _REPEATS_END[:] = [monotonic()]
-
-
-def repeats_end(default: float) -> float:
-    return _REPEATS_END[0] if _REPEATS_END else default
-
-
-def reset() -> None:
-    _REPEATS_END.clear()
+    return output, samples, monotonic()

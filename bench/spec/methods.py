@@ -54,6 +54,7 @@ class Method:
 
     @property
     def backend(self) -> str:
+        """The backend's name, the method name's first part (a plugin may not reuse a built-in one)."""
         return self.name.split(".", 1)[0]
 
     def missing(self) -> list[str]:
@@ -127,6 +128,24 @@ def recipe_defaults(name: str, particles: bool = True) -> Callable[[Problem, str
         return values
 
     return defaults
+
+
+NOT_COMPARED = {"compared": False}  # field metadata: a setting left out of a cell's identity in comparisons
+
+
+def not_compared(default: Any) -> Any:
+    """A setting field that stands for a change of code, not of the computation compared (the testing
+    backend's planted slowdown): `bench compare` and `bench history` match cells that differ only in
+    it. It stays in the cell's hash, so a run with another value still re-runs the cell."""
+    return dataclasses.field(default=default, metadata=NOT_COMPARED)
+
+
+def compared_settings(method: Method | None, settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings that make a cell's identity when it is compared (all but `not_compared` ones)."""
+    if method is None:
+        return dict(settings)
+    skip = {f.name for f in dataclasses.fields(method.settings) if f.metadata.get("compared") is False}
+    return {name: value for name, value in settings.items() if name not in skip}
 
 
 def require_positive(settings: Any, *names: str) -> None:

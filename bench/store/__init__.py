@@ -10,7 +10,7 @@ from bench.store.database import (
 )  # fmt: skip
 from bench.store.queries import (
     LATEST_PER_CELL, cell_keys, component_metrics, distinct_values, incomplete_runs, latest_record_for_key,
-    latest_record_ids, latest_records, load, load_arrays, metric_history, records_with_environment, run_ids, run_records, runs,
+    latest_record_ids, latest_records, load, load_arrays, metric_history, records_with_environment, run_ids, run_records, run_summaries, runs,
     scalar_metrics, timing_rows, timing_samples, traces,
 )  # fmt: skip
 
@@ -18,5 +18,5 @@ __all__ = [
     "LATEST_PER_CELL", "RESUMABLE", "SCHEMA_VERSION", "TABLES", "Store", "StoreError", "cell_keys", "check_readable",
     "component_metrics", "distinct_values", "incomplete_runs", "latest_record_for_key", "latest_record_ids",
     "latest_records", "load", "load_arrays", "metric_history", "open_readonly", "records_with_environment",
-    "run_ids", "run_records", "runs", "scalar_metrics", "timing_rows", "timing_samples", "traces",
+    "run_ids", "run_records", "run_summaries", "runs", "scalar_metrics", "timing_rows", "timing_samples", "traces",
 ]  # fmt: skip

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from bench.records.record import Record
 
 SCHEMA_VERSION = 1
-TABLES = ("runs", "environments", "records", "metrics", "timing_samples", "traces", "arrays")
+TABLES = ("runs", "environments", "records", "metrics", "timing_samples", "traces", "arrays", "run_cells")
 RESUMABLE = ("ok", "diverged", "unsupported")  # outcomes a re-run with the same hash need not repeat
 StoreError = sqlite3.Error  # a store SQLite could not read or write (a full disk, say)
 
@@ -49,10 +49,15 @@ CREATE TABLE IF NOT EXISTS timing_samples (
     repeat INTEGER NOT NULL, seconds REAL);
 CREATE TABLE IF NOT EXISTS traces (
     record_id INTEGER NOT NULL REFERENCES records(record_id), step INTEGER NOT NULL, loss REAL);
+CREATE TABLE IF NOT EXISTS run_cells (
+    run_id TEXT NOT NULL REFERENCES runs(run_id), record_id INTEGER NOT NULL REFERENCES records(record_id));
 CREATE TABLE IF NOT EXISTS arrays (
     record_id INTEGER NOT NULL REFERENCES records(record_id), name TEXT NOT NULL, shape TEXT NOT NULL,
     data BLOB NOT NULL);
 """
+# `run_cells` holds the finished records a run reused instead of re-running them: they belong to
+# that run (its tag, its comparisons) as much as the records it wrote. Older stores lack the table
+# until a run opens them for writing; readers treat it as empty.
 # `arrays` holds what figures need and scalars cannot carry (a thinned sample of draws, predictive
 # surfaces on a grid, per-draw AUCs): float32, little-endian raw bytes with their shape as JSON.
 CLAIMS_SCHEMA = """CREATE TABLE IF NOT EXISTS claims (
@@ -131,6 +136,37 @@ class Store:
                 (run_id, started_at, command, tag, env_id),
             )
 
+    def add_reused(self, run_id: str, record_ids: Iterable[int]) -> None:
+        """The finished records a run reused: part of the run for its tag and its comparisons."""
+        with self.con:
+            self.con.executemany("INSERT INTO run_cells VALUES (?, ?)", [(run_id, int(r)) for r in record_ids])
+
+    def reused_record_ids(self, hashes: Iterable[str]) -> list[int]:
+        """The latest finished record of each of these hashes (what a run reuses)."""
+        ids = []
+        for cell_hash in dict.fromkeys(hashes):
+            row = self.con.execute(f"SELECT MAX(record_id) FROM records WHERE cell_hash = ? AND status IN {RESUMABLE}",
+                                   (cell_hash,)).fetchone()
+            if row and row[0] is not None:
+                ids.append(int(row[0]))
+        return ids
+
+    def tag_covers(self, tag: str | None, record_ids: Iterable[int], other_than: str = "") -> bool:
+        """Whether runs tagged `tag` (untagged runs, for None), other than run `other_than`, already
+        hold all of these records (written or reused)."""
+        runs = "SELECT run_id FROM runs WHERE tag IS ? AND run_id != ?"
+        held = {row[0] for row in self.con.execute(
+            f"SELECT record_id FROM records WHERE run_id IN ({runs}) UNION SELECT record_id FROM run_cells WHERE run_id IN ({runs})",
+            (tag, other_than, tag, other_than))}
+        return set(record_ids) <= held
+
+    def drop_run(self, run_id: str) -> None:
+        """Forget a run that wrote nothing and reused nothing new (a re-run that changed nothing)."""
+        with self.con:
+            self.con.execute("DELETE FROM run_cells WHERE run_id = ?", (run_id,))
+            if not self.con.execute("SELECT 1 FROM records WHERE run_id = ? LIMIT 1", (run_id,)).fetchone():
+                self.con.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))
+
     def finish_run(self, run_id: str, finished_at: str) -> None:
         with self.con:
             self.con.execute("UPDATE runs SET finished_at = ? WHERE run_id = ?", (finished_at, run_id))
@@ -185,18 +221,6 @@ class Store:
             query = f"SELECT DISTINCT cell_hash FROM records WHERE status IN {RESUMABLE} AND cell_hash IN ({marks})"
             found |= {row[0] for row in self.con.execute(query, chunk)}
         return found
-
-    def record_for_hash(self, cell_hash: str) -> dict[str, Any] | None:
-        """The latest finished record with this hash, as the summary shows it."""
-        row = self.con.execute(
-            f"SELECT record_id, status, reason FROM records WHERE cell_hash = ? AND status IN {RESUMABLE}"
-            " ORDER BY record_id DESC LIMIT 1",
-            (cell_hash,),
-        ).fetchone()
-        if row is None:
-            return None
-        metrics = dict(self.con.execute("SELECT metric, value FROM metrics WHERE record_id = ? AND component = ''", (row[0],)))
-        return {"record_id": row[0], "status": row[1], "reason": row[2], "metrics": metrics}
 
     # -- claims (bench.execution.claims decides who holds a cell; the SQL is here) -------------------------
     @contextmanager

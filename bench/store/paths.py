@@ -10,11 +10,6 @@ REPORTS_DIR = RESULTS / "reports"
 FIGURES_DIR = RESULTS / "figures"
 
 
-def references_beside(store: Path) -> Path:
-    """Stored MCMC references live beside the store unless --references names another folder."""
-    return store.parent / "references"
-
-
 def draws_beside(store: Path) -> Path:
     """Saved ArviZ draws (--save-draws) live beside the store."""
     return store.parent / "draws"

@@ -19,7 +19,7 @@ import pandas as pd
 
 import suites
 
-problems = suites.scale_study()  # the parametric moons family: names, sizes, widths
+family = suites.scale_family()  # the parametric moons family: names, sizes, widths
 
 
 VI_METHODS = ("numpyro.svi:auto_normal", "blackjax.meanfield_vi", "torch.vi")
@@ -33,7 +33,7 @@ NUTS_SETTINGS = {"chains": "2", "warmup": "50", "draws": "50", "max_tree_depth":
 from bench.scoring.fit_metrics import COST_ONLY_DRAWS as SCORE_DRAWS  # noqa: E402
 DEVICES = ("cpu", "gpu")
 # Steps per timed VI run by N (unless --steps fixes them): the timed run covers POINT_STEPS data
-# points (about 0.1-5 s of CPU), between MIN_STEPS and problems.STEPS steps. 200 steps of 1e6
+# points (about 0.1-5 s of CPU), between MIN_STEPS and family.steps steps. 200 steps of 1e6
 # points would be minutes of CPU per repeat for one number; the loop is one compiled scan, so ten
 # steps already give its steady-state cost per step (compile is timed apart, before the repeats).
 POINT_STEPS = 2_000_000
@@ -42,8 +42,8 @@ MIN_STEPS = 10
 
 @dataclass(frozen=True)
 class Study:
-    sizes: tuple[int, ...] = problems.SIZES
-    widths: tuple[int, ...] = problems.WIDTHS
+    sizes: tuple[int, ...] = family.sizes
+    widths: tuple[int, ...] = family.widths
     methods: tuple[str, ...] = VI_METHODS
     nuts_max_n: int = 10_000  # numpyro.nuts runs on the sizes up to this (0: not at all)
     steps: int = 0  # VI steps per timed run at every N; 0: by N (steps_at)
@@ -61,7 +61,7 @@ QUICK = Study(sizes=(1_000, 10_000, 100_000, 1_000_000), widths=(32,), nuts_max_
 
 def steps_at(study: Study, n: int) -> int:
     """VI steps per timed run at N: the study's fixed count, else POINT_STEPS / N within bounds."""
-    return study.steps or max(MIN_STEPS, min(problems.STEPS, POINT_STEPS // n))
+    return study.steps or max(MIN_STEPS, min(family.steps, POINT_STEPS // n))
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -105,11 +105,11 @@ def plan(study: Study, device: str):
     cells = []
     for n in study.sizes if vi else ():
         steps = {"steps": str(steps_at(study, n))}
-        cells += build_plan(Request(problems=problems.grid([n], study.widths), methods=vi, overrides=steps, **common))
-    small = problems.grid([n for n in study.sizes if n <= study.nuts_max_n], study.widths)
+        cells += build_plan(Request(problems=family.grid([n], study.widths), methods=vi, overrides=steps, **common))
+    small = family.grid([n for n in study.sizes if n <= study.nuts_max_n], study.widths)
     if small and study.nuts_max_n:
         cells += build_plan(Request(problems=small, methods=[NUTS], overrides=NUTS_SETTINGS, **common))
-    return sorted(cells, key=lambda c: (problems.parse(c.problem), c.label))
+    return sorted(cells, key=lambda c: (family.parse(c.problem), c.label))
 
 
 def batches(planned: dict[str, list], sizes: Sequence[int]) -> list[tuple[str, int | None, list]]:
@@ -119,7 +119,7 @@ def batches(planned: dict[str, list], sizes: Sequence[int]) -> list[tuple[str, i
     order = {n: i for i, n in enumerate(sizes)}
 
     def by_size(cells):
-        return sorted(cells, key=lambda c: order[problems.parse(c.problem)[0]])  # stable: widths, labels kept
+        return sorted(cells, key=lambda c: order[family.parse(c.problem)[0]])  # stable: widths, labels kept
 
     if len(planned) == 1:
         ((device, cells),) = planned.items()
@@ -127,7 +127,7 @@ def batches(planned: dict[str, list], sizes: Sequence[int]) -> list[tuple[str, i
     out = []
     for n in sizes:
         for device, cells in planned.items():
-            batch = [c for c in cells if problems.parse(c.problem)[0] == n]
+            batch = [c for c in cells if family.parse(c.problem)[0] == n]
             if batch:
                 out.append((device, n, batch))
     return out
@@ -146,7 +146,7 @@ def study_rows(table: pd.DataFrame) -> pd.DataFrame:
     rows = table[table["suite"] == "scale"].copy()
     if rows.empty:
         return rows.assign(n=[], width=[], seconds=[])
-    parsed = [problems.parse(p) for p in rows["problem"]]
+    parsed = [family.parse(p) for p in rows["problem"]]
     rows["n"] = [p[0] for p in parsed]
     rows["width"] = ["x".join(map(str, p[1])) for p in parsed]
     per_grad = rows["time_per_grad_s"] if "time_per_grad_s" in rows else pd.Series(np.nan, index=rows.index)
@@ -217,7 +217,7 @@ def _time_text(row) -> str:
 def time_table(rows: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
     """Headers and rows: (width, method, device) by N, milliseconds per step; failures by status."""
     sizes = sorted(rows["n"].unique())
-    headers = ["width", "method", "device"] + [f"N={problems.size_token(n)}" for n in sizes]
+    headers = ["width", "method", "device"] + [f"N={family.size_token(n)}" for n in sizes]
     body = []
     for (width, method, device), group in rows.groupby(["width", "method", "device"], sort=False):
         by_n = {int(r["n"]): _time_text(r) for _, r in group.iterrows()}
@@ -238,7 +238,7 @@ def to_markdown(rows: pd.DataFrame) -> str:
         lines += ["", "| width | method | crossover | CPU / GPU time at the largest N |", "|---|---|---|---|"]
         for _, row in found.iterrows():
             lines.append(f"| {row['width']} | {row['method']} | {describe_crossover(row)} | "
-                         f"{row['speedup_at_max_n']:.3g} (N={problems.size_token(row['max_n'])}) |")  # fmt: skip
+                         f"{row['speedup_at_max_n']:.3g} (N={family.size_token(row['max_n'])}) |")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

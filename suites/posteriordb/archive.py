@@ -2,8 +2,9 @@
 
 Each posterior folder holds posteriordb's zip archives of its data and reference draws (byte for
 byte: `data/MANIFEST.json` lists their sha256 and the checksums of the JSON inside, which match
-posteriordb's), the reference's info file (sampler settings, diagnostics, checks), the posterior
-record and the Stan program. posteriordb is BSD-3 licensed: `data/LICENCE.md` keeps the notice.
+posteriordb's), the reference's info file (sampler settings, diagnostics, checks) and the posterior
+record; not the Stan program (each translation's docstring names its posterior, which is the
+reference). posteriordb is BSD-3 licensed: `data/LICENCE.md` keeps the notice.
 
 The reference is the draws themselves (10 chains x 1,000 thinned Stan NUTS draws): the moments
 and W1 are computed from them, on the quantities posteriordb stores, named as in Stan (1-based).

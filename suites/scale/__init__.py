@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from bench.spec.family import ProblemFamily
 from bench.spec.problem import Dataset, Problem, Recipe, Split
 
 HOLDOUT = 500  # validation and test points each, at every N
@@ -76,3 +77,6 @@ def make_problem(name: str) -> Problem:
         description=f"make_moons, {n} training points (noise {NOISE}); MLP {'-'.join(map(str, widths))} tanh; Bernoulli",
         config={"widths": widths, "n_train": n, "holdout": HOLDOUT, "noise": NOISE, "cost_only": True},
     )  # fmt: skip
+
+
+FAMILY = ProblemFamily(SIZES, WIDTHS, STEPS, problem_name, parse, size_token, make_problem)

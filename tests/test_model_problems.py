@@ -1,0 +1,141 @@
+"""Problems from a PyMC model and from a NumPyro model: their log density is the model's own
+(float64, against scipy), and pymc.advi, numpyro.svi:auto_normal and blackjax.meanfield_vi run both
+(through a plugin distribution made here), scored against reference draws made here with NUTS."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tests.conftest import ROOT, requires_blackjax, requires_pymc
+from tests.test_plugins import make_distribution
+
+Y = np.round(np.random.default_rng(3).normal(1.5, 2.0, size=20), 3)
+
+MODELS = f'''
+import numpy as np
+from pathlib import Path
+from bench.spec.models import ModelProblem
+from bench.spec.problem import Recipe
+
+Y = np.array({Y.tolist()!r})
+
+
+def pymc_model(data):
+    import pymc as pm
+
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        sigma = pm.HalfNormal("sigma", 5.0)
+        pm.Normal("y", mu, sigma, observed=data["y"])
+    return model
+
+
+def numpyro_model(y):
+    import numpyro
+    import numpyro.distributions as dist
+
+    mu = numpyro.sample("mu", dist.Normal(0.0, 10.0))
+    sigma = numpyro.sample("sigma", dist.HalfNormal(5.0))
+    numpyro.sample("y", dist.Normal(mu, sigma), obs=y)
+
+
+DRAWS = Path(__file__).parent / "reference.nc"
+RECIPE = Recipe(steps=1500, learning_rate=0.05, particles=4)
+PROBLEMS = {{
+    "pymc_normal": ModelProblem("pymc_normal", "pymc", pymc_model, {{"y": Y}}, suite="models_test",
+                                reference_draws=DRAWS, recipe=RECIPE),
+    "numpyro_normal": ModelProblem("numpyro_normal", "numpyro", numpyro_model, {{"y": Y}}, suite="models_test",
+                                   reference_draws=DRAWS, recipe=RECIPE),
+}}
+'''
+
+
+def exact_log_joint(mu, sigma):
+    mu, sigma = np.asarray(mu, dtype=np.float64)[..., None], np.asarray(sigma, dtype=np.float64)[..., None]
+    return (stats.norm(0, 10).logpdf(mu) + stats.halfnorm(scale=5).logpdf(sigma)
+            + stats.norm(mu, sigma).logpdf(Y).sum(axis=-1, keepdims=True))[..., 0]  # fmt: skip
+
+
+def nuts_reference(path):
+    """2 chains x 1,000 NUTS draws of the model (NumPyro), as ArviZ netCDF."""
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    from bench.spec.arviz_setup import arviz
+
+    namespace = {"__file__": str(path)}
+    exec(MODELS, namespace)
+    mcmc = MCMC(NUTS(namespace["numpyro_model"]), num_warmup=500, num_samples=1000, num_chains=2,
+                chain_method="sequential", progress_bar=False)  # fmt: skip
+    mcmc.run(jax.random.PRNGKey(0), y=Y)
+    samples = mcmc.get_samples(group_by_chain=True)
+    arviz().from_dict(posterior={k: np.asarray(v, dtype=np.float64) for k, v in samples.items()}).to_netcdf(str(path))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    site = tmp_path_factory.mktemp("site")
+    make_distribution(site, "bench-models-test", "0.0.1", "[bench.suites]\nmodels = models_test\n",
+                      files={"models_test/__init__.py": MODELS})  # fmt: skip
+    nuts_reference(site / "models_test" / "reference.nc")
+    return site
+
+
+@requires_pymc
+def test_model_log_density_is_the_models_own_in_float64(site):
+    sys.path.insert(0, str(site))
+    try:
+        import models_test
+    finally:
+        sys.path.remove(str(site))
+    rng = np.random.default_rng(0)
+    for name, declared in models_test.PROBLEMS.items():
+        problem = declared.problem()
+        supports = [(lat.name, lat.prior.support.kind) for lat in problem.latents]
+        assert supports == [("mu", "real"), ("sigma", "positive")]
+        assert problem.scored_shapes() == {"mu": (), "sigma": ()}
+        draws = {"mu": rng.normal(1, 2, size=6), "sigma": rng.gamma(2.0, 1.0, size=6)}
+        expected = exact_log_joint(draws["mu"], draws["sigma"])
+        # PyTensor's rewrites reorder the sums: 1e-9 apart
+        np.testing.assert_allclose(problem.log_joint_draws(draws, problem.make_data(0)), expected, rtol=1e-8)
+        point = {"mu": np.float64(0.3), "sigma": np.float64(1.7)}
+        np.testing.assert_allclose(problem.log_joint(point, problem.make_data(0)), exact_log_joint(0.3, 1.7), rtol=1e-8)
+        reference = problem.reference(problem.make_data(0))
+        assert reference.kind == "draws" and reference.provenance["chains"] == 2
+        assert reference.provenance["draws_total"] == 2000
+
+
+@pytest.mark.slow
+@requires_pymc
+@requires_blackjax
+def test_pymc_and_numpyro_models_run_by_every_family_and_scored(site, tmp_path):
+    store = tmp_path / "bench.sqlite"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
+    ran = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--suite", "models_test", "--methods",
+         "pymc.advi,numpyro.svi:auto_normal,blackjax.meanfield_vi,torch.vi", "--repeats", "1", "--store", str(store)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    con = sqlite3.connect(store)
+    records = con.execute("SELECT record_id, problem, method, status, reason FROM records").fetchall()
+    metrics = {(rid, name): value for rid, name, value in
+               con.execute("SELECT record_id, metric, value FROM metrics WHERE component = ''")}  # fmt: skip
+    con.close()
+    by_cell = {(problem, method): (rid, status, reason) for rid, problem, method, status, reason in records}
+    assert len(by_cell) == 8
+    for problem in ("pymc_normal", "numpyro_normal"):
+        rid, status, reason = by_cell[(problem, "torch.vi")]
+        assert status == "unsupported" and "torch" in reason
+        for method in ("pymc.advi", "numpyro.svi", "blackjax.meanfield_vi"):
+            rid, status, reason = by_cell[(problem, method)]
+            assert status == "ok", (problem, method, reason)
+            # against NUTS's draws: the posterior mean within 0.3 reference sd, the sd within 40%
+            assert metrics[(rid, "std_mean_err_max")] < 0.3, (problem, method)
+            assert 0.6 < metrics[(rid, "sd_ratio_min")] and metrics[(rid, "sd_ratio_max")] < 1.4, (problem, method)
+            assert np.isfinite(metrics[(rid, "elbo")]) and np.isfinite(metrics[(rid, "w1_max")])
