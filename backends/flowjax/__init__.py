@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from backends.jax_common.runtime import JAX
 from bench.spec.methods import Method, recipe_defaults, require_positive
+from bench.spec.runtime import BackendRuntime
 
 FLOWS = ("maf", "bnaf")
 
@@ -36,3 +38,6 @@ METHODS = (
         defaults=recipe_defaults("flowjax.flow_vi"),
     ),
 )
+
+# JAX's runtime record, like NumPyro's and BlackJAX's; the versions recorded are FlowJAX's own stack.
+RUNTIME = BackendRuntime(JAX, packages=("flowjax", "equinox", "paramax", "numpyro", "optax"))

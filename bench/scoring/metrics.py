@@ -222,8 +222,8 @@ THRESHOLDS = (
 # costs of a threshold not reached are absent (tables show `not reached`).
 COST_TO_ACCURACY = (
     ("s", "s", "seconds (pro rata) to", "time"),
-    ("steps", "steps", "steps (iterations, warm-up included) to", "quality"),
-    ("grads", "grad evals", "gradient evaluations (log-density evaluations for MH) to", "quality"),
+    ("steps", "steps", "steps (iterations, warm-up included) to", "cost"),
+    ("grads", "grad evals", "gradient evaluations (log-density evaluations for MH) to", "cost"),
     ("reached", "reached", "1 if the fit reached", "diagnostic"),
 )
 
