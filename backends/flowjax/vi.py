@@ -80,7 +80,7 @@ def fit(problem: Problem, data: Dataset, settings: FlowVISettings, context: FitC
                                                              xs=jax.random.split(key, steps))  # fmt: skip
         return params, losses, snapshots
 
-    (params, losses, snapshots), compile_s, run_s = compile_and_time(run, (params0, fit_key), context.repeats)
+    (params, losses, snapshots), compile_s, run_s, repeats_end = compile_and_time(run, (params0, fit_key), context.repeats)
 
     draw = sampler(static, draw_key, context.draws)  # one compiled sampler for the final flow and every checkpoint's
     draws, log_q = constrained_draws(target, draw, params)
@@ -102,6 +102,7 @@ def fit(problem: Problem, data: Dataset, settings: FlowVISettings, context: FitC
         losses=np.asarray(losses, dtype=np.float64),
         compile_s=compile_s,
         run_s=run_s,
+        repeats_end=repeats_end,
         steps=steps,
         grad_evals=steps * settings.particles,
         info={"jax_backend": jax.default_backend(), "computed_dtype": str(losses.dtype), "data_device": data_device(target.kwargs),
