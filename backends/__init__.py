@@ -26,7 +26,7 @@ __all__ = [
     "registry", "runtime_of", "runtimes",
 ]
 
-BACKEND_MODULES = ("backends.numpyro", "backends.blackjax", "backends.pymc", "backends.torch")
+BACKEND_MODULES = ("backends.numpyro", "backends.blackjax", "backends.pymc", "backends.torch", "backends.flowjax")
 TEST_METHODS_ENV = "BENCH_TEST_METHODS"  # "1" registers the test-only methods of backends.testing
 NO_RUNTIME = BackendRuntime()  # a backend that declares no runtime record: no framework, its fit module preloaded
 

@@ -64,8 +64,9 @@ DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "toy": ("numpyro.svi",),
     "bnn": ("numpyro.svi",),
     # every VI method of every backend, each against Stan's reference draws
-    "posteriordb": ("numpyro.svi:auto_normal", "numpyro.svi:auto_mvn", "pymc.advi", "pymc.fullrank_advi", "torch.vi",
-                    "blackjax.meanfield_vi", "blackjax.fullrank_vi", "blackjax.pathfinder"),
+    "posteriordb": ("numpyro.svi:auto_normal", "numpyro.svi:auto_mvn", "numpyro.svi:auto_iaf", "numpyro.svi:auto_bnaf",
+                    "pymc.advi", "pymc.fullrank_advi", "torch.vi", "blackjax.meanfield_vi", "blackjax.fullrank_vi",
+                    "blackjax.pathfinder", "flowjax.flow_vi"),
     "nightly": ("numpyro.svi:auto_normal",),
     "scale": ("numpyro.svi:auto_normal", "blackjax.meanfield_vi", "torch.vi"),
 }

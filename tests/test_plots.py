@@ -7,7 +7,8 @@ from bench.reporting import report
 from tests.test_cli import bench
 
 pytest.importorskip("matplotlib")
-EXPECTED = {"elbo", "time", "cost", "densities_coinflip", "densities_banana", "surfaces_moons", "surfaces_sine", "auc_moons"}
+EXPECTED = {"elbo", "time", "cost", "densities_coinflip", "densities_banana", "surfaces_moons", "surfaces_sine", "auc_moons",
+            "accuracy_coinflip", "accuracy_banana", "accuracy_moons", "accuracy_sine"}
 
 
 @pytest.fixture(scope="module")

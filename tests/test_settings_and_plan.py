@@ -25,7 +25,7 @@ def test_settings_precedence_generic_problem_variant_override():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"stepz": "10"}, "unknown setting 'stepz'.*valid settings: batch_size, early_stopping, guide"),
+        ({"stepz": "10"}, "unknown setting 'stepz'.*valid settings: batch_size, early_stopping, flow_depth, flow_hidden, guide"),
         ({"steps": "ten"}, "setting steps='ten'"),
         ({"steps": "0"}, "steps must be positive"),
         ({"learning_rate": "-1"}, "learning_rate must be positive"),
@@ -41,7 +41,8 @@ def test_plan_expands_every_applicable_guide_and_hashes_stably():
     labels = {(c.problem, c.label) for c in cells}
     assert ("coinflip", "numpyro.svi:beta") in labels and ("bimodal", "numpyro.svi:mixture") in labels
     assert ("gamma", "numpyro.svi:beta") not in labels
-    assert len(cells) == 14 and all(c.unsupported is None for c in cells)
+    assert ("banana", "numpyro.svi:auto_iaf") in labels and ("gamma", "numpyro.svi:auto_iaf") not in labels  # 2-D and up
+    assert len(cells) == 20 and all(c.unsupported is None for c in cells)
     again = build_plan(Request("toy"))
     assert [c.hash for c in cells] == [c.hash for c in again]
     assert len({c.hash for c in cells}) == len(cells)
@@ -62,7 +63,7 @@ def test_variant_that_does_not_apply_becomes_an_unsupported_cell():
         (Request("toyz"), "unknown suite 'toyz'; valid choices: bnn, nightly, posteriordb, scale, toy"),
         (Request("toy", problems=["moons"]), "unknown problem in suite toy 'moons'; valid choices: .*gamma"),
         (Request("toy", methods=["numpyro.sv"]), "unknown method 'numpyro.sv'; valid choices: .*numpyro.svi"),
-        (Request("toy", methods=["numpyro.svi:foo"]), "valid choices: auto_mvn, auto_normal"),
+        (Request("toy", methods=["numpyro.svi:foo"]), "valid choices: auto_bnaf, auto_iaf, auto_mvn, auto_normal"),
         (Request("toy", seeds=0), "--seeds must be a positive number"),
         (Request("toy", repeats=-1), "--repeats must be a positive number"),
         (Request("toy", device="tpu"), "unknown device 'tpu'; valid choices: cpu, gpu"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from backends.jax_common.runtime import JAX
@@ -11,6 +12,16 @@ from bench.spec.problem import Problem
 from bench.spec.runtime import BackendRuntime
 
 AUTO_GUIDES = ("auto_normal", "auto_mvn")
+# Normalising-flow guides (NumPyro's AutoIAFNormal, AutoBNAFNormal): NumPyro builds them for 2 or more
+# unconstrained dimensions only. Depth and width are settings (flow_depth, flow_hidden), per guide:
+FLOW_GUIDES = ("auto_iaf", "auto_bnaf")
+FLOW_DEFAULTS = {
+    # 3 IAF layers (NumPyro's default), each an autoregressive net with two hidden layers of 32 units
+    # (NumPyro's default is latent-dim units, 2 on the 2-D toys)
+    "auto_iaf": {"flow_depth": 3, "flow_hidden": 32},
+    # 1 block neural autoregressive flow with two hidden layers of 8 units per dimension (NumPyro's defaults)
+    "auto_bnaf": {"flow_depth": 1, "flow_hidden": 8},
+}
 SCHEDULES = ("constant", "step_decay", "onecycle")
 # The seeds' hand-written guides (backends.numpyro.guides); a problem's recipe names those that fit it.
 CUSTOM_GUIDES = ("exp_normal", "beta", "normal", "mixture")
@@ -30,9 +41,11 @@ class SVISettings:
     patience: int = 200
     batch_size: int = 0  # 0: full batch; else plate subsampling with the likelihood scaled to the full data
     protocol: str = "recipe"  # how these settings were chosen (bench.spec.protocols); "tuned" runs the search
+    flow_depth: int = 3  # flow guides: stacked flows (IAF layers, BNAF blocks); other guides ignore it
+    flow_hidden: int = 32  # flow guides: IAF hidden units per layer (2 layers); BNAF hidden units per dimension
 
     def __post_init__(self) -> None:
-        require_positive(self, "steps", "learning_rate", "particles", "init_scale", "patience")
+        require_positive(self, "steps", "learning_rate", "particles", "init_scale", "patience", "flow_depth", "flow_hidden")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.batch_size < 0:
@@ -44,11 +57,25 @@ def library_defaults(problem: Problem, variant: str) -> dict:
     https://num.pyro.ai/en/stable/svi.html): `numpyro.optim.Adam(step_size=0.0005)` (optax.adam here: the
     same update), `Trace_ELBO()` (num_particles=1), `svi.run(key, 2000, data)`; the auto guides'
     init_scale=0.1 (numpyro/infer/autoguide.py)."""
-    return {"steps": 2000, "learning_rate": 0.0005, "particles": 1, "init_scale": 0.1, "schedule": "constant"}
+    return {"steps": 2000, "learning_rate": 0.0005, "particles": 1, "init_scale": 0.1, "schedule": "constant",
+            **FLOW_DEFAULTS.get(variant, {})}
+
+
+def flow_unsupported(problem: Problem) -> str | None:
+    dim = sum(math.prod(lat.shape) for lat in problem.latents)
+    if dim < 2:
+        return f"NumPyro's flow guides need 2 or more latent dimensions, and {problem.name} has {dim}"
+    return None
 
 
 def guides_for(problem: Problem) -> list[str]:
-    return list(AUTO_GUIDES) + list(problem.recipe.guides)
+    flows = [] if flow_unsupported(problem) else list(FLOW_GUIDES)
+    return list(AUTO_GUIDES) + flows + list(problem.recipe.guides)
+
+
+def svi_defaults(problem: Problem, variant: str) -> dict:
+    """The problem's recipe, then the flow guides' depth and width."""
+    return {**recipe_defaults("numpyro.svi")(problem, variant), **FLOW_DEFAULTS.get(variant, {})}
 
 
 METHODS = (
@@ -60,8 +87,8 @@ METHODS = (
         requires=("jax", "numpyro", "optax"),
         variant_setting="guide",
         variants=guides_for,
-        known_variants=AUTO_GUIDES + CUSTOM_GUIDES,
-        defaults=recipe_defaults("numpyro.svi"),
+        known_variants=AUTO_GUIDES + FLOW_GUIDES + CUSTOM_GUIDES,
+        defaults=svi_defaults,
         library_defaults=library_defaults,
         tuned=tuned_defaults(),
     ),

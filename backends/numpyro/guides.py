@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
 from numpyro.distributions import constraints
-from numpyro.infer.autoguide import AutoMultivariateNormal, AutoNormal
+from numpyro.infer.autoguide import AutoBNAFNormal, AutoIAFNormal, AutoMultivariateNormal, AutoNormal
 
 from backends.numpyro import SVISettings
 
@@ -66,4 +66,8 @@ def make_guide(name: str, model: Callable, settings: SVISettings) -> Callable:
         return AutoNormal(model, init_scale=settings.init_scale)
     if name == "auto_mvn":
         return AutoMultivariateNormal(model, init_scale=settings.init_scale)
+    if name == "auto_iaf":  # depth and width: backends.numpyro.FLOW_DEFAULTS
+        return AutoIAFNormal(model, num_flows=settings.flow_depth, hidden_dims=[settings.flow_hidden] * 2)
+    if name == "auto_bnaf":
+        return AutoBNAFNormal(model, num_flows=settings.flow_depth, hidden_factors=[settings.flow_hidden] * 2)
     return CUSTOM[name]

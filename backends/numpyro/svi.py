@@ -20,7 +20,7 @@ from numpyro.handlers import seed
 from numpyro.infer import SVI, Trace_ELBO
 from numpyro.infer.util import log_density
 
-from backends.numpyro import SVISettings
+from backends.numpyro import FLOW_GUIDES, SVISettings, flow_unsupported
 from backends.jax_common.tuning import adam_with_schedule, batched_search
 from backends.jax_common.compile import compile_and_time, harness_jit, require_jax_device
 from backends.jax_common.segments import checkpoint_steps, run_in_segments, scan_with_snapshots, snapshot_at
@@ -48,6 +48,8 @@ def make_optimizer(settings: SVISettings, learning_rate=None) -> optax.GradientT
 
 
 def build_svi(problem: Problem, settings: SVISettings, learning_rate=None):
+    if settings.guide in FLOW_GUIDES and flow_unsupported(problem):
+        raise Unsupported(flow_unsupported(problem))
     model = make_model(problem, settings.batch_size)
     guide = make_guide(settings.guide, model, settings)
     svi = SVI(model, guide, make_optimizer(settings, learning_rate), Trace_ELBO(num_particles=settings.particles))

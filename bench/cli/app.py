@@ -372,7 +372,10 @@ def report(
         study, rest = scale.split_study(table)  # the scale study has a table of its own
         paper = tables.build_tables(rest, _problem_tasks(rest))
         if format == "md":
-            text = "\n".join(filter(None, [tables.to_markdown(paper), scale.to_markdown(scale.study_rows(study))]))
+            from bench.reporting import accuracy_table
+
+            costs = accuracy_table.to_markdown(accuracy_table.build(rest, _problem_tasks(rest)))
+            text = "\n".join(filter(None, [tables.to_markdown(paper), costs, scale.to_markdown(scale.study_rows(study))]))
         elif format == "latex":
             text = tables.to_latex(paper, columns=parse_names(columns, "--columns") or None, landscape=landscape)
         else:
@@ -412,7 +415,7 @@ def _problem_tasks(table) -> dict[str, str]:
 @app.command("plot")
 def plot_command(
     store: StoreOption = DEFAULT_STORE,
-    kind: str = typer.Option("all", metavar="[all|KIND,KIND..]", help="all, or comma-separated: elbo, cost, time, densities, surfaces, auc, scale"),
+    kind: str = typer.Option("all", metavar="[all|KIND,KIND..]", help="all, or comma-separated: elbo, cost, time, accuracy, densities, surfaces, auc, scale"),
     out: Path = typer.Option(paths.FIGURES_DIR, help="folder for the figures"),
     format: str = typer.Option("png", "--format", metavar="[png|pdf|both]", help="png, pdf or both"),
     suite: SuiteFilter = None,

@@ -37,7 +37,8 @@ def _fit_and_score(cell: Cell, record: Record) -> None:
     from backends import get_method, runtime_of
     from bench import scoring
     from bench.runtime import threads
-    from bench.scoring.checkpoints import checkpoint_arrays
+    from bench.scoring.accuracy import cost_to_accuracy
+    from bench.scoring.checkpoints import checkpoint_arrays, reference_quality
     from bench.scoring.figure_data import figure_arrays
     from bench.spec.fitting import FitContext
     from suites import get_problem
@@ -96,9 +97,24 @@ def _fit_and_score(cell: Cell, record: Record) -> None:
     record.arrays = figure_arrays(problem, data, fit.draws, fit.chains, fit.sample_stats)
     lap("scoring")
     run_s = float(np.median(fit.run_s))
-    record.arrays.update(checkpoint_arrays(problem, data, fit.checkpoints, run_s, reference, cell.seed))
+    arrays = checkpoint_arrays(problem, data, fit.checkpoints, run_s, reference, cell.seed, _evaluations(fit))
+    record.arrays.update(arrays)
+    target = reference_quality(problem, data, reference, cell.seed) if arrays else None
+    if target is not None:
+        record.metrics["quality_ref"] = target
+    record.metrics.update(cost_to_accuracy(problem.task, arrays, target))
     lap("checkpoints")
     record.status = "ok"
+
+
+def _evaluations(fit) -> float | None:
+    """The run's gradient evaluations; a sampler without gradients (random-walk MH) counts its
+    log-density evaluations instead, one per chain and iteration."""
+    if fit.grad_evals is not None:
+        return float(fit.grad_evals)
+    if fit.chains and fit.steps:
+        return float(fit.steps * fit.chains)
+    return None
 
 
 def _reference(problem, data, cell: Cell):

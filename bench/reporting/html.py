@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.reporting import tables
+import suites
+from bench.reporting import accuracy_table, tables
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -46,6 +47,7 @@ def page(store: Path, table: pd.DataFrame, paper: list[tables.PaperTable], refer
         "latest ok record of each cell (problem, method, settings); best per problem in bold, never a cell marked not "
         "converged (‡); † marks k-hat > 0.7; failed and unsupported cells keep their rows.</p>",
         tables.to_html_tables(paper),
+        accuracy_table.to_html(accuracy_table.build(table, {p: suites.get_problem(p).task for p in table["problem"].unique()})),
         "<h2>Figures</h2>",
     ]  # fmt: skip
     for name, figure in figures.items():

@@ -22,7 +22,7 @@ import suites  # noqa: E402
 from bench.scoring.metrics import quality_label, quality_metric  # noqa: E402
 from bench.store import component_metrics, load_arrays, traces  # noqa: E402
 
-KINDS = ("elbo", "cost", "time", "densities", "surfaces", "auc", "scale")
+KINDS = ("elbo", "cost", "time", "accuracy", "densities", "surfaces", "auc", "scale")
 TIME_COLUMNS = 4  # problems side by side in the time-to-accuracy figure before it wraps
 def _quality(problem: str) -> tuple[str, str, bool]:
     """The problem's quality metric, its axis label, and whether lower is better."""
@@ -464,7 +464,7 @@ def auc_distributions(store: Path, table: pd.DataFrame, references: Path) -> dic
 
 
 def make_figures(store: Path, table: pd.DataFrame, kinds, references: Path) -> dict[str, plt.Figure]:
-    from bench.reporting import plots_scale
+    from bench.reporting import plots_accuracy, plots_scale
     from bench.studies import scale
 
     study, table = scale.split_study(table)  # the scale study's rows have their own figure (bench.reporting.plots_scale)
@@ -473,6 +473,7 @@ def make_figures(store: Path, table: pd.DataFrame, kinds, references: Path) -> d
         "elbo": lambda: elbo_traces(store, table),
         "time": lambda: time_to_accuracy(store, table),
         "cost": lambda: cost_accuracy(store, table),
+        "accuracy": lambda: plots_accuracy.figures(store, table),
         "densities": lambda: toy_densities(store, table),
         "surfaces": lambda: network_surfaces(store, table, references),
         "auc": lambda: auc_distributions(store, table, references),

@@ -1,6 +1,7 @@
 """Scoring a fit the same way for every backend: ELBO, k-hat, moments and W1 against the
 reference, function-space metrics, MCMC diagnostics and cost (`fit_metrics`), predictive metrics
-(`predictive`), ESS, R-hat and PSIS (`diagnostics`), the convergence verdict of VI fits (`convergence`), quality along the fit (`checkpoints`), arrays
+(`predictive`), ESS, R-hat and PSIS (`diagnostics`), the convergence verdict of VI fits (`convergence`),
+quality along the fit (`checkpoints`) and the cost of reaching each threshold of it (`accuracy`), arrays
 kept for figures (`figure_data`), and the catalogue of every metric (`metrics`).
 
 `fit_metrics`' functions are this package's surface (`scoring.score(...)`), loaded on first use so
@@ -18,7 +19,10 @@ _FIT_METRICS = (
     "parameter_metrics", "predictions", "psis_khat", "reference_moments", "score", "standardised_mean_errors",
     "thin_trace",
 )
-__all__ = [*_FIT_METRICS, "checkpoints", "convergence", "diagnostics", "figure_data", "fit_metrics", "metrics", "predictive"]
+__all__ = [
+    *_FIT_METRICS, "accuracy", "checkpoints", "convergence", "diagnostics", "figure_data", "fit_metrics", "metrics",
+    "predictive",
+]
 
 
 def __getattr__(name: str) -> Any:

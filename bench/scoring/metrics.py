@@ -186,3 +186,65 @@ def result_metrics(metrics: dict) -> dict:
 
 
 _UNLISTED = Metric("", "", "", None)
+
+
+# Cost to accuracy (bench.scoring.accuracy): the first checkpoint from which the task's quality metric
+# stays within a threshold (to the last one), as seconds, steps and gradient evaluations. Density: the max
+# standardised mean error at most `value` reference sds; networks: the AUC within `value` of the
+# reference posterior's; regression: the RMSE to the true function within `value` of the reference's.
+@dataclass(frozen=True)
+class Threshold:
+    name: str  # the stem of its metrics: to_<name>_s, _steps, _grads, _reached
+    task: str
+    value: float  # an absolute bound (density) or a margin from the reference posterior's quality
+    relative_to_reference: bool = False
+
+    def label(self) -> str:
+        if not self.relative_to_reference:
+            return f"max std err <= {self.value:g}"
+        return {"classification": f"AUC >= ref - {self.value:g}", "regression": f"RMSE <= ref + {self.value:g}"}[self.task]
+
+    def target(self, reference_quality: float | None) -> float:
+        """The quality the threshold asks for: NaN where it needs a reference quality that is missing."""
+        if not self.relative_to_reference:
+            return self.value
+        if reference_quality is None:
+            return float("nan")
+        return reference_quality - self.value if quality_metric(self.task).higher_is_better else reference_quality + self.value
+
+
+THRESHOLDS = (
+    Threshold("smerr_1", "density", 1.0),
+    Threshold("smerr_0.3", "density", 0.3),
+    Threshold("smerr_0.1", "density", 0.1),
+    Threshold("auc_0.05", "classification", 0.05, relative_to_reference=True),
+    Threshold("auc_0.01", "classification", 0.01, relative_to_reference=True),
+    Threshold("rmse_0.05", "regression", 0.05, relative_to_reference=True),
+    Threshold("rmse_0.01", "regression", 0.01, relative_to_reference=True),
+)
+# (suffix, header, label, kind): what each threshold's metrics measure; `_reached` is 1 or 0, and the
+# costs of a threshold not reached are absent (tables show `not reached`).
+COST_TO_ACCURACY = (
+    ("s", "s", "seconds (pro rata) to", "time"),
+    ("steps", "steps", "steps (iterations, warm-up included) to", "cost"),
+    ("grads", "grad evals", "gradient evaluations (log-density evaluations for MH) to", "cost"),
+    ("reached", "reached", "1 if the fit reached", "diagnostic"),
+)
+
+
+def thresholds_for(task: str) -> tuple[Threshold, ...]:
+    return tuple(t for t in THRESHOLDS if t.task == task)
+
+
+def _cost_to_accuracy_metrics() -> None:
+    for threshold in THRESHOLDS:
+        for suffix, header, label, kind in COST_TO_ACCURACY:
+            name = f"to_{threshold.name}_{suffix}"
+            METRICS[name] = Metric(name, f"{header} to {threshold.label()}", f"{label} {threshold.label()}",
+                                   None if suffix == "reached" else "lower", "s" if suffix == "s" else "",
+                                   tasks=(threshold.task,), kind=kind, summary=False)  # fmt: skip
+    METRICS["quality_ref"] = Metric("quality_ref", "ref quality", "the reference posterior's quality metric", None,
+                                    tasks=PREDICTIVE, kind="diagnostic", summary=False)  # fmt: skip
+
+
+_cost_to_accuracy_metrics()
