@@ -22,8 +22,16 @@ from bench.spec.runtime import BackendRuntime, Framework
 from bench.spec.plugins import BACKEND_GROUP, BUILT_IN, builtin_modules, entry_point_modules, warn
 
 __all__ = [
-    "BACKEND_MODULES", "NO_RUNTIME", "TEST_METHODS_ENV", "backend_modules", "frameworks", "get_method", "origins",
-    "registry", "runtime_of", "runtimes",
+    "BACKEND_MODULES",
+    "NO_RUNTIME",
+    "TEST_METHODS_ENV",
+    "backend_modules",
+    "frameworks",
+    "get_method",
+    "origins",
+    "registry",
+    "runtime_of",
+    "runtimes",
 ]
 
 BACKEND_MODULES = ("backends.numpyro", "backends.blackjax", "backends.pymc", "backends.torch", "backends.flowjax")
@@ -47,8 +55,10 @@ def _plugin_refusal(module: ModuleType, origin: str, table: dict[str, Method], b
     """Why a plugin backend is refused (None: accepted): no METHODS, or a name that is already taken."""
     methods = getattr(module, "METHODS", None)
     if not isinstance(methods, (tuple, list)) or not all(isinstance(m, Method) for m in methods):
-        return (f"plugin backend {module.__name__} ({origin}) refused: it must expose METHODS, a tuple of "
-                "bench.spec.methods.Method")
+        return (
+            f"plugin backend {module.__name__} ({origin}) refused: it must expose METHODS, a tuple of "
+            "bench.spec.methods.Method"
+        )
     for method in methods:
         if method.backend in builtin:
             return f"plugin backend {module.__name__} ({origin}) refused: backend name {method.backend!r} is built in"

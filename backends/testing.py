@@ -37,7 +37,9 @@ from bench.spec.runtime import BackendRuntime, Framework, WorkerSetup
 class TestSettings:
     steps: int = 10
     sleep_s: float = 600.0
-    sleep_per_step: float = not_compared(0.0)  # seconds slept per timed step: a planted slowdown stands for a code change
+    sleep_per_step: float = not_compared(
+        0.0
+    )  # seconds slept per timed step: a planted slowdown stands for a code change
 
     def __post_init__(self) -> None:
         if self.sleep_per_step < 0:

@@ -46,8 +46,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="thread policy (bench/threads.py); 0: library defaults")
     parser.add_argument("--problems", default="coinflip,moons")
     parser.add_argument("--methods", default="", help="comma-separated subset (default: all)")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
-                        help="wall: perf_counter (the harness's clock); cpu: this process's CPU time, for development runs on a loaded machine")
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: perf_counter (the harness's clock); cpu: this process's CPU time, for development runs on a loaded machine",
+    )
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile rows (8 s compile each)")
     return parser.parse_args()
 
@@ -148,9 +152,14 @@ def pymc_direct(problem, settings, minibatch: bool):
     def seconds():
         marks = []
         with model:
-            pm.fit(n=steps, method=pm.ADVI(random_seed=0), obj_optimizer=pm.adam(learning_rate=settings.learning_rate),
-                   obj_n_mc=settings.particles, progressbar=False,
-                   callbacks=[lambda approx, losses, i: marks.append(clock())])  # fmt: skip
+            pm.fit(
+                n=steps,
+                method=pm.ADVI(random_seed=0),
+                obj_optimizer=pm.adam(learning_rate=settings.learning_rate),
+                obj_n_mc=settings.particles,
+                progressbar=False,
+                callbacks=[lambda approx, losses, i: marks.append(clock())],
+            )
         return (marks[-1] - marks[0]) * steps / (len(marks) - 1)  # from its first step: compile excluded
 
     return {"pm.fit": seconds}
@@ -241,8 +250,15 @@ def numpyro_mcmc(problem, settings):
 
     target = JaxTarget(problem, problem.make_data(0).train, jnp.float32)
     kernel = NUTS(target.model, target_accept_prob=settings.target_accept, max_tree_depth=settings.max_tree_depth)
-    mcmc = MCMC(kernel, num_warmup=settings.warmup, num_samples=settings.draws * settings.thin,
-                thinning=settings.thin, num_chains=settings.chains, chain_method="vectorized", progress_bar=False)  # fmt: skip
+    mcmc = MCMC(
+        kernel,
+        num_warmup=settings.warmup,
+        num_samples=settings.draws * settings.thin,
+        thinning=settings.thin,
+        num_chains=settings.chains,
+        chain_method="vectorized",
+        progress_bar=False,
+    )
 
     def run(key):
         mcmc.warmup(key, **target.kwargs, collect_warmup=True, extra_fields=("num_steps",))
@@ -270,15 +286,21 @@ def blackjax_loop(problem, settings):
 
     target = JaxTarget(problem, problem.make_data(0).train, jnp.float32)
     chains, depth = settings.chains, settings.max_tree_depth
-    adaptation = blackjax.window_adaptation(blackjax.nuts, target.logdensity,
-                                            target_acceptance_rate=settings.target_accept, max_num_doublings=depth)  # fmt: skip
+    adaptation = blackjax.window_adaptation(
+        blackjax.nuts, target.logdensity, target_acceptance_rate=settings.target_accept, max_num_doublings=depth
+    )
 
     def one_chain(key, start):
         warm_key, key = jax.random.split(key)
         (state, params), warm = adaptation.run(warm_key, start, num_steps=settings.warmup)
         kernel = blackjax.nuts(target.logdensity, **params)  # params carry max_num_doublings
-        _, (_, info) = run_inference_algorithm(key, kernel, settings.draws * settings.thin, initial_state=state,
-                                                transform=lambda s, i: (s.position, i.num_integration_steps))  # fmt: skip
+        _, (_, info) = run_inference_algorithm(
+            key,
+            kernel,
+            settings.draws * settings.thin,
+            initial_state=state,
+            transform=lambda s, i: (s.position, i.num_integration_steps),
+        )
         return warm.info.num_integration_steps.sum() + info.sum()
 
     keys = jax.random.split(jax.random.PRNGKey(0), chains)
@@ -315,7 +337,11 @@ def torch_leapfrog(problem, settings):
                 p = p + (step_size if i < leapfrogs - 1 else 0.5 * step_size) * g_new
             log_ratio = lp_new - lp - 0.5 * (p * p).sum(-1) + 0.5 * (p0 * p0).sum(-1)
             accept = torch.log(torch.rand(chains)) < log_ratio
-            z, g, lp = torch.where(accept[:, None], z_new, z), torch.where(accept[:, None], g_new, g), torch.where(accept, lp_new, lp)
+            z, g, lp = (
+                torch.where(accept[:, None], z_new, z),
+                torch.where(accept[:, None], g_new, g),
+                torch.where(accept, lp_new, lp),
+            )
         return iterations * leapfrogs * chains
 
     return {"eager leapfrog loop, autograd": run}
@@ -374,9 +400,11 @@ def vi_rows(problem, steps: int, compile_torch: bool, wanted) -> list[tuple[str,
 def sampler_rows(problem, iterations: int, wanted) -> list[tuple[str, dict, dict]]:
     out = []
     small = {"warmup": iterations, "draws": iterations, "chains": 2, "thin": 1}
-    for name, module, direct in (("numpyro.nuts", "backends.numpyro.nuts", numpyro_mcmc),
-                                 ("blackjax.nuts", "backends.blackjax.mcmc", blackjax_loop),
-                                 ("torch.hmc", "backends.torch.mcmc", torch_leapfrog)):  # fmt: skip
+    for name, module, direct in (
+        ("numpyro.nuts", "backends.numpyro.nuts", numpyro_mcmc),
+        ("blackjax.nuts", "backends.blackjax.mcmc", blackjax_loop),
+        ("torch.hmc", "backends.torch.mcmc", torch_leapfrog),
+    ):
         if not wanted(name):
             continue
         s = settings_for(name, problem, **small)
@@ -434,12 +462,14 @@ def main() -> None:
 
         configure_loaded(args.threads)
     wanted_methods = {m.strip() for m in args.methods.split(",") if m.strip()}
-    wanted = lambda name: not wanted_methods or name in wanted_methods  # noqa: E731
-    print(f"threads {args.threads or 'library defaults'} (torch intra {torch.get_num_threads()},"
-          f" inter {torch.get_num_interop_threads()}; XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}),"
-          f" {DTYPE}, VI steps {args.steps}, MCMC iterations {args.iterations} warm-up + {args.iterations} kept x 2 chains,"
-          f" repeats {args.repeats} interleaved, median reported, {args.clock} clock; max/min: the spread of the repeats; an adapter's ratio"
-          f" is to its paired direct formulation, else the best one (target <= 1.2)")  # fmt: skip
+    wanted = lambda name: not wanted_methods or name in wanted_methods
+    print(
+        f"threads {args.threads or 'library defaults'} (torch intra {torch.get_num_threads()},"
+        f" inter {torch.get_num_interop_threads()}; XLA_FLAGS={os.environ.get('XLA_FLAGS', '')!r}),"
+        f" {DTYPE}, VI steps {args.steps}, MCMC iterations {args.iterations} warm-up + {args.iterations} kept x 2 chains,"
+        f" repeats {args.repeats} interleaved, median reported, {args.clock} clock; max/min: the spread of the repeats; an adapter's ratio"
+        f" is to its paired direct formulation, else the best one (target <= 1.2)"
+    )
     print(f"load average at start {_load()}", flush=True)
     for name in args.problems.split(","):
         problem = suites.get_problem(name.strip())

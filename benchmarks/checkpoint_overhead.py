@@ -24,15 +24,15 @@ from time import perf_counter
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import backends  # noqa: E402
-import suites  # noqa: E402
-from backends.jax_common.model import model_data  # noqa: E402
-from backends.numpyro.svi import _minibatch_step, build_svi, make_run_loop  # noqa: E402
-from bench.spec.methods import resolve_settings  # noqa: E402
+import backends
+import suites
+from backends.jax_common.model import model_data
+from backends.numpyro.svi import _minibatch_step, build_svi, make_run_loop
+from bench.spec.methods import resolve_settings
 
 
 def loops(problem_name: str, steps: int):
@@ -68,7 +68,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5000)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    print(f"numpyro.svi auto_normal, {args.steps} steps, {args.repeats} interleaved repeats, median; {jax.devices()[0]}")
+    print(
+        f"numpyro.svi auto_normal, {args.steps} steps, {args.repeats} interleaved repeats, median; {jax.devices()[0]}"
+    )
     print(f"{'problem':<10} {'checkpointed us/step':>21} {'plain scan us/step':>19} {'ratio':>7}")
     for problem_name in ("coinflip", "moons"):
         made = loops(problem_name, args.steps)

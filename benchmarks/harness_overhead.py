@@ -32,8 +32,22 @@ def loadavg() -> str:
 
 
 def run_suite(store: Path, suite: str, seeds: int, repeats: int, force: bool, extra: list[str]) -> float:
-    command = [sys.executable, "-m", "bench", "run", "--suite", suite, "--seeds", str(seeds),
-               "--repeats", str(repeats), "--store", str(store), *(["--force"] if force else []), *extra]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "bench",
+        "run",
+        "--suite",
+        suite,
+        "--seeds",
+        str(seeds),
+        "--repeats",
+        str(repeats),
+        "--store",
+        str(store),
+        *(["--force"] if force else []),
+        *extra,
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     start = perf_counter()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
@@ -91,7 +105,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--mode", default="cold,warm", help="cold, warm or cold,warm (warm reuses cold's store)")
-    parser.add_argument("--store", type=Path, default=None, help="folder for the store and caches (default: a temp dir)")
+    parser.add_argument(
+        "--store", type=Path, default=None, help="folder for the store and caches (default: a temp dir)"
+    )
     parser.add_argument("extra", nargs="*", help="more `bench run` options, after --")
     args = parser.parse_args()
     folder = args.store or Path(tempfile.mkdtemp(prefix="bench-overhead-"))

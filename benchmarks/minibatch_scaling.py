@@ -16,15 +16,15 @@ from time import perf_counter
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-import backends  # noqa: E402
-from backends.jax_common.model import model_data  # noqa: E402
-from backends.numpyro.svi import build_svi, make_run_loop  # noqa: E402
-from bench.spec.methods import resolve_settings  # noqa: E402
-from suites.bnn import moons  # noqa: E402
+import backends
+from backends.jax_common.model import model_data
+from backends.numpyro.svi import build_svi, make_run_loop
+from bench.spec.methods import resolve_settings
+from suites.bnn import moons
 
 BATCHES = (0, 256, 64, 16)  # 0 = full batch
 

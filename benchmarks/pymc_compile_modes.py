@@ -65,10 +65,17 @@ def child(mode: str, steps: int, repeats: int, cache: Path, problem: str) -> dic
     from bench.runtime import threads
 
     flags = blas.blas_flags() if mode == "C+BLAS" else ["blas__ldflags="]
-    env = dict(os.environ, PYTENSOR_FLAGS=",".join([f"floatX=float32,compiledir={cache / 'pytensor'}", *flags]),
-               NUMBA_CACHE_DIR=str(cache / "numba"), PYTHONPATH=str(ROOT), **threads.environment(1))  # fmt: skip
-    code = f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.pymc_compile_modes import measure; " \
-           f"print(json.dumps(measure({mode!r}, {steps}, {repeats}, {problem!r})))"  # fmt: skip
+    env = dict(
+        os.environ,
+        PYTENSOR_FLAGS=",".join([f"floatX=float32,compiledir={cache / 'pytensor'}", *flags]),
+        NUMBA_CACHE_DIR=str(cache / "numba"),
+        PYTHONPATH=str(ROOT),
+        **threads.environment(1),
+    )
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); from benchmarks.pymc_compile_modes import measure; "
+        f"print(json.dumps(measure({mode!r}, {steps}, {repeats}, {problem!r})))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -86,9 +93,11 @@ def main() -> None:
     from backends.pymc import runtime as blas
 
     modes = [m for m in args.modes.split(",") if m != "C+BLAS" or blas.system_openblas()]
-    print(f"PyMC {pymc.__version__}, PyTensor {pytensor.__version__}; ADVI (Adam, 1 draw), float32, 1 thread; "
-          f"{args.steps} steps x {args.repeats} repeats, median; cold and warm processes each; "
-          f"system OpenBLAS: {blas.system_openblas()}")  # fmt: skip
+    print(
+        f"PyMC {pymc.__version__}, PyTensor {pytensor.__version__}; ADVI (Adam, 1 draw), float32, 1 thread; "
+        f"{args.steps} steps x {args.repeats} repeats, median; cold and warm processes each; "
+        f"system OpenBLAS: {blas.system_openblas()}"
+    )
     print(f"{'problem':<14} {'mode':<7} {'cold compile s':>15} {'warm compile s':>15} {'us/step':>9} {'vs C':>6}")
     for problem in args.problems.split(","):
         rows = {}
@@ -96,11 +105,16 @@ def main() -> None:
             with tempfile.TemporaryDirectory(prefix=f"pymc-{mode}-") as tmp:
                 cold = child(mode, args.steps, args.repeats, Path(tmp), problem)
                 warm = child(mode, args.steps, args.repeats, Path(tmp), problem)
-            rows[mode] = {"cold": cold["compile_s"], "warm": warm["compile_s"],
-                          "us": float(sum(sorted([cold["us_per_step"], warm["us_per_step"]]))) / 2}  # fmt: skip
+            rows[mode] = {
+                "cold": cold["compile_s"],
+                "warm": warm["compile_s"],
+                "us": float(sum(sorted([cold["us_per_step"], warm["us_per_step"]]))) / 2,
+            }
         for mode, row in rows.items():
-            print(f"{problem:<14} {mode:<7} {row['cold']:>15.2f} {row['warm']:>15.2f} {row['us']:>9.1f} "
-                  f"{row['us'] / rows['C']['us']:>6.2f}")  # fmt: skip
+            print(
+                f"{problem:<14} {mode:<7} {row['cold']:>15.2f} {row['warm']:>15.2f} {row['us']:>9.1f} "
+                f"{row['us'] / rows['C']['us']:>6.2f}"
+            )
 
 
 if __name__ == "__main__":

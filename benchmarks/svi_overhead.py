@@ -24,17 +24,17 @@ from time import perf_counter
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
 
-import backends  # noqa: E402
-import suites  # noqa: E402
-from backends.jax_common.model import model_data  # noqa: E402
-from backends.numpyro.svi import build_svi, make_run_loop  # noqa: E402
-from bench.spec.methods import resolve_settings  # noqa: E402
-from bench.spec.ops import jax_ops  # noqa: E402
+import backends
+import suites
+from backends.jax_common.model import model_data
+from backends.numpyro.svi import build_svi, make_run_loop
+from bench.spec.methods import resolve_settings
+from bench.spec.ops import jax_ops
 
 
 def adapter_loop(problem, settings):
@@ -134,8 +134,10 @@ def main() -> None:
     cases = [("coinflip", "auto_normal", fused_coinflip), ("gaussian2d", "auto_mvn", fused_gaussian2d)]
     print(f"steps {args.steps}, repeats {args.repeats} (interleaved), jax {jax.__version__}, {jax.devices()[0]}")
     print(f"{'problem':<11} {'guide':<12} {'particles':>9} | {'microseconds per step':^38} | {'adapter / ...':^22}")
-    print(f"{'':<11} {'':<12} {'':>9} | {'adapter':>11} {'update fused':>13} {'pure JAX':>12} |"
-          f" {'update fused':>12} {'pure JAX':>9}")  # fmt: skip
+    print(
+        f"{'':<11} {'':<12} {'':>9} | {'adapter':>11} {'update fused':>13} {'pure JAX':>12} |"
+        f" {'update fused':>12} {'pure JAX':>9}"
+    )
     for name, guide, pure in cases:
         problem = suites.get_problem(name)
         settings = method.make_settings(resolve_settings(method, problem, guide, {"steps": str(args.steps)}))
@@ -147,8 +149,10 @@ def main() -> None:
             for loop, times in zip(loops, samples):
                 times.append(per_step(loop, args.steps))
         adapter, fused, jax_only = (np.median(t) * 1e6 for t in samples)
-        print(f"{name:<11} {guide:<12} {settings.particles:>9} | {adapter:>11.2f} {fused:>13.2f} {jax_only:>12.2f} |"
-              f" {adapter / fused:>12.2f} {adapter / jax_only:>9.2f}")  # fmt: skip
+        print(
+            f"{name:<11} {guide:<12} {settings.particles:>9} | {adapter:>11.2f} {fused:>13.2f} {jax_only:>12.2f} |"
+            f" {adapter / fused:>12.2f} {adapter / jax_only:>9.2f}"
+        )
 
 
 if __name__ == "__main__":

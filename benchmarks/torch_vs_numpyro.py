@@ -15,12 +15,12 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-import backends  # noqa: E402
-import suites  # noqa: E402
-from bench.spec.fitting import FitContext  # noqa: E402
-from bench.spec.methods import resolve_settings  # noqa: E402
+import backends
+import suites
+from bench.spec.fitting import FitContext
+from bench.spec.methods import resolve_settings
 
 
 def steps_per_s(method: str, overrides: dict, device: str, steps: int, repeats: int) -> tuple[float, float]:
@@ -29,7 +29,12 @@ def steps_per_s(method: str, overrides: dict, device: str, steps: int, repeats: 
     variant = "auto_normal" if method == "numpyro.svi" else ""
     settings = resolve_settings(method_record, problem, variant, {"steps": str(steps), **overrides})
     fit = method_record.load_fit()
-    result = fit(problem, problem.make_data(0), method_record.make_settings(settings), FitContext(0, device, "float32", repeats, 100))
+    result = fit(
+        problem,
+        problem.make_data(0),
+        method_record.make_settings(settings),
+        FitContext(0, device, "float32", repeats, 100),
+    )
     return steps / float(np.median(result.run_s)), result.compile_s
 
 
@@ -48,11 +53,15 @@ def main() -> None:
         for label, overrides in (("torch.vi eager", {}), ("torch.vi compiled", {"compile": "true"})):
             rate, compile_s = steps_per_s("torch.vi", overrides, device, args.steps, args.repeats)
             rows.append((label, "cuda" if device == "gpu" else "cpu", rate, compile_s))
-    print(f"moons (MLP 2-4-3-1, 980 rows), 1 particle, {args.steps} steps x {args.repeats} repeats, median;"
-          f" torch {torch.__version__}, {torch.get_num_threads()} threads")  # fmt: skip
+    print(
+        f"moons (MLP 2-4-3-1, 980 rows), 1 particle, {args.steps} steps x {args.repeats} repeats, median;"
+        f" torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print(f"{'formulation':<32} {'device':<6} {'steps/s':>9} {'us/step':>9} {'compile_s':>10} {'/ numpyro':>10}")
     for label, device, rate, compile_s in rows:
-        print(f"{label:<32} {device:<6} {rate:>9.0f} {1e6 / rate:>9.1f} {compile_s:>10.2f} {rate / numpyro_rate:>10.2f}")
+        print(
+            f"{label:<32} {device:<6} {rate:>9.0f} {1e6 / rate:>9.1f} {compile_s:>10.2f} {rate / numpyro_rate:>10.2f}"
+        )
 
 
 if __name__ == "__main__":

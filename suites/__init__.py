@@ -22,9 +22,23 @@ from bench.spec.models import ModelProblem
 from bench.spec.plugins import BUILT_IN, SUITE_GROUP, entry_point_modules, warn
 from bench.spec.problem import Problem
 
-__all__ = ["DEFAULT_METHODS", "POSTERIORDB_ENV", "PROBLEM_MODULES", "RUN_DEFAULTS", "SUITES", "declaration",
-           "code_modules", "default_methods", "get_problem", "in_suite", "origins", "problem_names", "scale_family",
-           "suite_names", "use_posteriordb"]
+__all__ = [
+    "DEFAULT_METHODS",
+    "POSTERIORDB_ENV",
+    "PROBLEM_MODULES",
+    "RUN_DEFAULTS",
+    "SUITES",
+    "declaration",
+    "code_modules",
+    "default_methods",
+    "get_problem",
+    "in_suite",
+    "origins",
+    "problem_names",
+    "scale_family",
+    "suite_names",
+    "use_posteriordb",
+]
 
 POSTERIORDB_ENV = "BENCH_POSTERIORDB"  # a local posteriordb clone: its posteriors replace the built-in eight
 
@@ -51,8 +65,16 @@ PROBLEM_MODULES: dict[str, str] = {
 SUITES: dict[str, tuple[str, ...]] = {
     "toy": ("gamma", "coinflip", "banana", "gaussian2d", "bimodal"),
     "bnn": ("moons", "breast_cancer", "sine"),
-    "posteriordb": ("eight_schools_noncentered", "arK", "diamonds", "kidiq_interaction", "earnings_interaction_z",
-                    "mesquite_logvas", "sblrc_blr", "nes2000"),
+    "posteriordb": (
+        "eight_schools_noncentered",
+        "arK",
+        "diamonds",
+        "kidiq_interaction",
+        "earnings_interaction_z",
+        "mesquite_logvas",
+        "sblrc_blr",
+        "nes2000",
+    ),
     # A fixed, small grid for nightly performance tracking (under 10 minutes on 2 cores).
     "nightly": ("coinflip", "gaussian2d", "moons", "sine"),
     # The CPU x GPU study (`bench scale`): parametric names, any size and width (suites.scale).
@@ -64,9 +86,19 @@ DEFAULT_METHODS: dict[str, tuple[str, ...]] = {
     "toy": ("numpyro.svi",),
     "bnn": ("numpyro.svi",),
     # every VI method of every backend, each against Stan's reference draws
-    "posteriordb": ("numpyro.svi:auto_normal", "numpyro.svi:auto_mvn", "numpyro.svi:auto_iaf", "numpyro.svi:auto_bnaf",
-                    "pymc.advi", "pymc.fullrank_advi", "torch.vi", "blackjax.meanfield_vi", "blackjax.fullrank_vi",
-                    "blackjax.pathfinder", "flowjax.flow_vi"),
+    "posteriordb": (
+        "numpyro.svi:auto_normal",
+        "numpyro.svi:auto_mvn",
+        "numpyro.svi:auto_iaf",
+        "numpyro.svi:auto_bnaf",
+        "pymc.advi",
+        "pymc.fullrank_advi",
+        "torch.vi",
+        "blackjax.meanfield_vi",
+        "blackjax.fullrank_vi",
+        "blackjax.pathfinder",
+        "flowjax.flow_vi",
+    ),
     "nightly": ("numpyro.svi:auto_normal",),
     "scale": ("numpyro.svi:auto_normal", "blackjax.meanfield_vi", "torch.vi"),
 }
@@ -95,8 +127,10 @@ class _Extra:
 def _plugin_refusal(module, origin: str, extra: _Extra) -> str | None:
     problems = getattr(module, "PROBLEMS", None)
     if not isinstance(problems, dict) or not all(isinstance(p, (Problem, ModelProblem)) for p in problems.values()):
-        return (f"plugin suite {module.__name__} ({origin}) refused: it must expose PROBLEMS, a dict of name -> "
-                "Problem or ModelProblem")
+        return (
+            f"plugin suite {module.__name__} ({origin}) refused: it must expose PROBLEMS, a dict of name -> "
+            "Problem or ModelProblem"
+        )
     suites = getattr(module, "SUITES", {})
     for name in problems:
         if name in PROBLEM_MODULES or name in extra.problems:
@@ -141,8 +175,11 @@ def _clone_reader():
 @cache
 def _clone(path: str) -> _Extra:
     problems = _clone_reader().problems(path)
-    return _Extra(problems=problems, suites={"posteriordb": tuple(problems)},
-                  origins={name: f"posteriordb clone {path}" for name in problems})  # fmt: skip
+    return _Extra(
+        problems=problems,
+        suites={"posteriordb": tuple(problems)},
+        origins={name: f"posteriordb clone {path}" for name in problems},
+    )
 
 
 def use_posteriordb(path) -> None:
@@ -246,9 +283,17 @@ def broken(found: ModelProblem, reason: str) -> Problem:
 
     from bench.spec.models import make_data
 
-    return Problem(name=found.name, suite=found.suite, description=found.description, latents=(Latent("x", Flat()),),
-                   task=found.task, make_data=make_data, potential=potential, recipe=found.recipe,
-                   config={"broken": reason})  # fmt: skip
+    return Problem(
+        name=found.name,
+        suite=found.suite,
+        description=found.description,
+        latents=(Latent("x", Flat()),),
+        task=found.task,
+        make_data=make_data,
+        potential=potential,
+        recipe=found.recipe,
+        config={"broken": reason},
+    )
 
 
 def scale_family() -> ProblemFamily:

@@ -15,17 +15,31 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".pytest_cache" / 
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 
 HAS_NUMPYRO = all(importlib.util.find_spec(m) is not None for m in ("jax", "numpyro", "optax"))
-requires_numpyro = pytest.mark.skipif(not HAS_NUMPYRO, reason="numpyro extra not installed: pip install 'bench[numpyro]'")
+requires_numpyro = pytest.mark.skipif(
+    not HAS_NUMPYRO, reason="numpyro extra not installed: pip install 'bench[numpyro]'"
+)
 HAS_BLACKJAX = HAS_NUMPYRO and importlib.util.find_spec("blackjax") is not None
-requires_blackjax = pytest.mark.skipif(not HAS_BLACKJAX, reason="blackjax extra not installed: pip install 'bench[blackjax]'")
+requires_blackjax = pytest.mark.skipif(
+    not HAS_BLACKJAX, reason="blackjax extra not installed: pip install 'bench[blackjax]'"
+)
 HAS_PYMC = all(importlib.util.find_spec(m) is not None for m in ("pymc", "pytensor"))
 requires_pymc = pytest.mark.skipif(not HAS_PYMC, reason="pymc extra not installed: pip install 'bench[pymc]'")
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 requires_torch = pytest.mark.skipif(not HAS_TORCH, reason="torch extra not installed: pip install 'bench[torch]'")
 
 
-def fit_method(method_name, problem_name, variant="", overrides=None, *, draws=4000, repeats=1, seed=0,
-               device="cpu", dtype="float32"):  # fmt: skip
+def fit_method(
+    method_name,
+    problem_name,
+    variant="",
+    overrides=None,
+    *,
+    draws=4000,
+    repeats=1,
+    seed=0,
+    device="cpu",
+    dtype="float32",
+):
     """One method fitted in-process the way a cell's worker does: (problem, data, FitResult)."""
     import backends
     import suites
@@ -36,7 +50,9 @@ def fit_method(method_name, problem_name, variant="", overrides=None, *, draws=4
     method = backends.get_method(method_name)
     settings = resolve_settings(method, problem, variant, overrides or {})
     data = problem.make_data(seed)
-    result = method.load_fit()(problem, data, method.make_settings(settings), FitContext(seed, device, dtype, repeats, draws))
+    result = method.load_fit()(
+        problem, data, method.make_settings(settings), FitContext(seed, device, dtype, repeats, draws)
+    )
     return problem, data, result
 
 
@@ -81,8 +97,14 @@ def small_store(tmp_path_factory):
     store = root / "bench.sqlite"
 
     def bench(*args):
-        result = subprocess.run([sys.executable, "-m", "bench", *args, "--store", str(store)], cwd=root,
-                                capture_output=True, text=True, timeout=600, env=dict(os.environ))  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "bench", *args, "--store", str(store)],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=dict(os.environ),
+        )
         assert result.returncode == 0, result.stderr
 
     import suites
@@ -91,8 +113,32 @@ def small_store(tmp_path_factory):
     sine = suites.get_problem("sine")
     short = reference_build.settings_for(sine, {"chains": 2, "warmup": 50, "draws": 50})
     reference_build.build(sine, 0, "numpyro.nuts", short, root / "references")
-    bench("run", "--suite", "toy", "--problems", "coinflip,banana", "--methods", "testing.exact,testing.raise,numpyro.svi:auto_normal",
-          "--set", "steps=300", "--seeds", "2", "--repeats", "1")  # fmt: skip
-    bench("run", "--suite", "bnn", "--problems", "moons,sine", "--methods", "numpyro.svi:auto_normal",
-          "--set", "steps=300", "--repeats", "1")  # fmt: skip
+    bench(
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "coinflip,banana",
+        "--methods",
+        "testing.exact,testing.raise,numpyro.svi:auto_normal",
+        "--set",
+        "steps=300",
+        "--seeds",
+        "2",
+        "--repeats",
+        "1",
+    )
+    bench(
+        "run",
+        "--suite",
+        "bnn",
+        "--problems",
+        "moons,sine",
+        "--methods",
+        "numpyro.svi:auto_normal",
+        "--set",
+        "steps=300",
+        "--repeats",
+        "1",
+    )
     return store

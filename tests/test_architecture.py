@@ -61,8 +61,11 @@ def test_every_problem_module_its_suite_and_the_suite_table_agree():
 
     import suites
 
-    on_disk = {f"suites.{p.parent.name}.{p.stem}" for p in (ROOT / "suites").glob("*/*.py")
-               if p.stem != "__init__" and "\nPROBLEM = " in p.read_text()}  # helpers (posteriordb's archive) are not problems
+    on_disk = {
+        f"suites.{p.parent.name}.{p.stem}"
+        for p in (ROOT / "suites").glob("*/*.py")
+        if p.stem != "__init__" and "\nPROBLEM = " in p.read_text()
+    }  # helpers (posteriordb's archive) are not problems
     assert set(suites.PROBLEM_MODULES.values()) == on_disk
     for name, module_name in suites.PROBLEM_MODULES.items():
         problem = importlib.import_module(module_name).PROBLEM

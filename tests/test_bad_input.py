@@ -30,7 +30,11 @@ CASES = [
     ("run --suite toy --methods testing.exact:nosuch", "unknown variant of testing.exact 'nosuch'", "valid choices"),
     ("run --suite toy --device tpu", "unknown device 'tpu'", "valid choices: cpu, gpu"),
     ("run --suite toy --executor slurm", "unknown executor 'slurm'", "valid choices: dask, local"),
-    ("run --suite toy --set stepz=3 --methods testing.exact", "unknown setting 'stepz'", "valid settings: sleep_per_step, sleep_s, steps"),
+    (
+        "run --suite toy --set stepz=3 --methods testing.exact",
+        "unknown setting 'stepz'",
+        "valid settings: sleep_per_step, sleep_s, steps",
+    ),
     ("run --suite toy --set noequals --methods testing.exact", "--set takes name=value", "'noequals'"),
     # --- bench run: empty and repeated selections
     ("run --suite toy --methods ,", "--methods ',' names nothing", "valid choices:", "testing.exact"),
@@ -84,7 +88,11 @@ CASES = [
     ("plot --store {store} --problems nosuch --out {new}", "unknown problem 'nosuch'", "valid choices:"),
     # --- bench export
     ("export --store {store} --out {file}", "is an existing file"),
-    ("export --store {store} --out {new} --format xml", "unknown format 'xml'", "valid choices: bencher, csv, github-action-benchmark, parquet"),
+    (
+        "export --store {store} --out {new} --format xml",
+        "unknown format 'xml'",
+        "valid choices: bencher, csv, github-action-benchmark, parquet",
+    ),
     ("export --store {corrupt} --out {new}", "is corrupt"),
     ("export --store {missing} --out {new}", "does not exist"),
     ("export --store {store}", "Missing option '--out'"),
@@ -99,8 +107,16 @@ CASES = [
     # --- bench history
     ("history --store {store} --problem nosuch --method testing.exact", "unknown problem 'nosuch'", "coinflip"),
     ("history --store {store} --problem coinflip --method nosuch", "unknown method 'nosuch'", "testing.exact"),
-    ("history --store {store} --problem coinflip --method testing.exact --metric nosuch", "unknown metric 'nosuch'", "run_s"),
-    ("history --store {store} --problem coinflip --method testing.exact --device tpu", "unknown device 'tpu'", "cpu, gpu"),
+    (
+        "history --store {store} --problem coinflip --method testing.exact --metric nosuch",
+        "unknown metric 'nosuch'",
+        "run_s",
+    ),
+    (
+        "history --store {store} --problem coinflip --method testing.exact --device tpu",
+        "unknown device 'tpu'",
+        "cpu, gpu",
+    ),
     ("history --store {missing} --problem coinflip --method testing.exact", "does not exist"),
     ("history --store {store} --problem coinflip --method testing.exact --plot {folder}", "is an existing folder"),
     # --- bench reference build | verify | list
@@ -123,7 +139,11 @@ CASES = [
     ("frobnicate", "unknown command 'frobnicate'", "valid choices:", "run", "report"),
 ]
 NUMPYRO_CASES = [
-    ("run --suite toy --problems coinflip --methods numpyro.svi --set learning_rate=inf", "learning_rate='inf'", "finite"),
+    (
+        "run --suite toy --problems coinflip --methods numpyro.svi --set learning_rate=inf",
+        "learning_rate='inf'",
+        "finite",
+    ),
     ("run --suite toy --problems coinflip --methods numpyro.svi,numpyro.svi:auto_normal", "more than once"),
 ]
 READ_ONLY = ("{ro_store}", "{ro_folder}")
@@ -158,8 +178,15 @@ def sandbox(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("bad_input")
     store = root / "store.sqlite"
-    cells = build_plan(Request(suite="toy", problems=["coinflip", "gamma"], methods=["testing.exact", "testing.raise"],
-                               repeats=1, draws=200))  # fmt: skip
+    cells = build_plan(
+        Request(
+            suite="toy",
+            problems=["coinflip", "gamma"],
+            methods=["testing.exact", "testing.raise"],
+            repeats=1,
+            draws=200,
+        )
+    )
     driver.execute(cells, store, InlineExecutor())
     corrupt = root / "corrupt.sqlite"
     shutil.copy(store, corrupt)
@@ -174,9 +201,17 @@ def sandbox(tmp_path_factory):
     shutil.copy(store, root / "ro" / "bench.sqlite")
     shutil.copy(store, root / "ro_store.sqlite")
     locked = [p for p in (root / "ro", root / "ro_store.sqlite") if _set_immutable(p, True)]
-    paths = {"store": store, "corrupt": corrupt, "garbage": root / "garbage.sqlite", "folder": root / "folder",
-             "file": root / "file.txt", "missing": root / "missing.sqlite", "new": root / "new_folder",
-             "ro_store": root / "ro_store.sqlite", "ro_folder": root / "ro"}  # fmt: skip
+    paths = {
+        "store": store,
+        "corrupt": corrupt,
+        "garbage": root / "garbage.sqlite",
+        "folder": root / "folder",
+        "file": root / "file.txt",
+        "missing": root / "missing.sqlite",
+        "new": root / "new_folder",
+        "ro_store": root / "ro_store.sqlite",
+        "ro_folder": root / "ro",
+    }
     yield root, paths, len(locked) == 2
     for path in locked:
         _set_immutable(path, False)
@@ -201,8 +236,11 @@ def _params():
         skip = pytest.mark.skipif(not HAS_NUMPYRO, reason="numpyro extra not installed: pip install 'bench[numpyro]'")
         yield pytest.param(case, id=case[0][:70], marks=[skip])
     gpu_skip = pytest.mark.skipif(bool(gpus()), reason="a GPU is visible: --device gpu is valid here")
-    yield pytest.param(("run --suite toy --device gpu", "no GPU is visible", "valid choices: cpu"), id="run --device gpu",
-                       marks=[gpu_skip])  # fmt: skip
+    yield pytest.param(
+        ("run --suite toy --device gpu", "no GPU is visible", "valid choices: cpu"),
+        id="run --device gpu",
+        marks=[gpu_skip],
+    )
 
 
 @pytest.mark.parametrize("case", list(_params()))
@@ -229,6 +267,17 @@ def test_the_table_is_broad():
     """At least 40 bad inputs, over every subcommand."""
     assert len(CASES) + len(NUMPYRO_CASES) + 1 >= 40
     commands = {case[0].split()[0] for case in CASES} | {" ".join(case[0].split()[:2]) for case in CASES}
-    for command in ("run", "report", "plot", "export", "compare", "history", "reference build", "reference verify",
-                    "reference list", "list", "env"):  # fmt: skip
+    for command in (
+        "run",
+        "report",
+        "plot",
+        "export",
+        "compare",
+        "history",
+        "reference build",
+        "reference verify",
+        "reference list",
+        "list",
+        "env",
+    ):
         assert command in commands

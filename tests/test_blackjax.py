@@ -97,7 +97,8 @@ def test_fullrank_log_q_is_exact_and_a_float32_collapse_is_diverged():
     dim, key = 3, jax.random.PRNGKey(0)
     healthy = vi.init(jnp.zeros(dim, dtype=jnp.float32))._replace(
         mu=jnp.array([8.0, -1.0, 0.5], dtype=jnp.float32),
-        chol_params=jnp.array([0.2, -1.0, 0.1, 0.5, -0.3, 0.8], dtype=jnp.float32))  # fmt: skip
+        chol_params=jnp.array([0.2, -1.0, 0.1, 0.5, -0.3, 0.8], dtype=jnp.float32),
+    )
     z, log_q = fullrank_draws(vi, healthy, key, 500)
     np.testing.assert_array_equal(z, vi.sample(key, healthy, 500))
     chol = np.diag(np.exp([0.2, -1.0, 0.1])) + np.tril(np.zeros((3, 3)))

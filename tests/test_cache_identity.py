@@ -13,8 +13,9 @@ from tests.conftest import ROOT
 
 def bench(project, *args):
     env = dict(os.environ, BENCH_TEST_METHODS="1", PYTHONPATH=str(project))
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=project, env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=project, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def git(project, *args):
@@ -38,8 +39,19 @@ def test_cells_rerun_only_when_their_code_changes_and_removed_problems_still_rep
     git(project, "add", "-A")
     git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tree")
     store = str(tmp_path / "bench.sqlite")
-    run = ("run", "--suite", "toy", "--problems", "coinflip", "--methods", "testing.exact", "--repeats", "1",
-           "--store", store)
+    run = (
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "coinflip",
+        "--methods",
+        "testing.exact",
+        "--repeats",
+        "1",
+        "--store",
+        store,
+    )
     assert ran_reused(bench(project, *run)) == (1, 0)
 
     # a new problem file, registered, and a README-only commit: the coinflip cell is reused
@@ -48,8 +60,11 @@ def test_cells_rerun_only_when_their_code_changes_and_removed_problems_still_rep
     registry = project / "suites" / "__init__.py"
     original = registry.read_text()
     entry = '"coinflip": "suites.toy.coinflip",'
-    registry.write_text(original.replace(entry, entry + '\n    "mycoin": "suites.toy.mycoin",')
-                        .replace('"toy": ("gamma", "coinflip",', '"toy": ("gamma", "coinflip", "mycoin",'))  # fmt: skip
+    registry.write_text(
+        original.replace(entry, entry + '\n    "mycoin": "suites.toy.mycoin",').replace(
+            '"toy": ("gamma", "coinflip",', '"toy": ("gamma", "coinflip", "mycoin",'
+        )
+    )
     (project / "README.md").write_text("bench, a benchmark harness\n")
     git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "README and a new problem")
     assert ran_reused(bench(project, *run)) == (0, 1)

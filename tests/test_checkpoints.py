@@ -56,7 +56,12 @@ def test_scan_with_snapshots_is_the_plain_scan_with_snapshots():
 
     from backends.jax_common.segments import checkpoint_steps, scan_with_snapshots, segment_length
 
-    assert segment_length(5000) == 20 and segment_length(10_000) == 40 and segment_length(300) == 2 and segment_length(997) == 997  # a prime: one segment
+    assert (
+        segment_length(5000) == 20
+        and segment_length(10_000) == 40
+        and segment_length(300) == 2
+        and segment_length(997) == 997
+    )  # a prime: one segment
     keep = checkpoint_steps(256)
     assert keep[:3] == [1, 2, 3] and keep[-1] == 256  # dense at the start where segments allow
     keep = checkpoint_steps(3000)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, requires_numpyro
+from tests.conftest import requires_numpyro
 
 
 def bench(*args, cwd, timeout=300):
@@ -50,8 +50,23 @@ def claims_held(store) -> int | None:
 @requires_numpyro
 def test_run_resume_force_and_report(tmp_path):
     store = tmp_path / "out" / "bench.sqlite"
-    args = ["run", "--suite", "toy", "--problems", "coinflip", "--methods", "numpyro.svi:auto_normal",
-            "--set", "steps=300", "--repeats", "2", "--draws", "2000", "--store", str(store)]  # fmt: skip
+    args = [
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "coinflip",
+        "--methods",
+        "numpyro.svi:auto_normal",
+        "--set",
+        "steps=300",
+        "--repeats",
+        "2",
+        "--draws",
+        "2000",
+        "--store",
+        str(store),
+    ]
     first = bench(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr + first.stdout
     assert "summary" in first.stdout and "ran 1 (1 ok)" in first.stdout
@@ -83,16 +98,43 @@ def test_run_resume_force_and_report(tmp_path):
 
 def test_failed_cells_are_rows_and_strict_exits_one(tmp_path):
     store = tmp_path / "s.sqlite"
-    result = bench("run", "--suite", "toy", "--problems", "coinflip,banana", "--methods", "testing.exact,testing.raise",
-                   "--repeats", "1", "--store", str(store), cwd=tmp_path)  # fmt: skip
+    result = bench(
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "coinflip,banana",
+        "--methods",
+        "testing.exact,testing.raise",
+        "--repeats",
+        "1",
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(rows(store)) == [
-        ("banana", "testing.exact", "", "ok"), ("banana", "testing.raise", "", "error"),
-        ("coinflip", "testing.exact", "", "ok"), ("coinflip", "testing.raise", "", "error"),
-    ]  # fmt: skip
+        ("banana", "testing.exact", "", "ok"),
+        ("banana", "testing.raise", "", "error"),
+        ("coinflip", "testing.exact", "", "ok"),
+        ("coinflip", "testing.raise", "", "error"),
+    ]
     assert "deliberate failure" in result.stdout
-    strict = bench("run", "--suite", "toy", "--problems", "coinflip", "--methods", "testing.raise",
-                   "--repeats", "1", "--store", str(store), "--strict", cwd=tmp_path)  # fmt: skip
+    strict = bench(
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "coinflip",
+        "--methods",
+        "testing.raise",
+        "--repeats",
+        "1",
+        "--store",
+        str(store),
+        "--strict",
+        cwd=tmp_path,
+    )
     assert strict.returncode == 1
 
 
@@ -151,8 +193,19 @@ def test_list_and_env(tmp_path):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path, signum):
     store = tmp_path / "s.sqlite"
-    args = ["run", "--suite", "toy", "--problems", "gamma", "--methods", "testing.exact,testing.sleep",
-            "--repeats", "1", "--store", str(store)]  # fmt: skip
+    args = [
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "gamma",
+        "--methods",
+        "testing.exact,testing.sleep",
+        "--repeats",
+        "1",
+        "--store",
+        str(store),
+    ]
     started = tmp_path / "sleep-started"  # testing.sleep touches it once its fit has begun
     env = dict(os.environ, BENCH_TEST_METHODS="1", BENCH_TEST_STARTED=str(started))
     # Started with SIGINT ignored, as a shell starts a background job (trap, not preexec_fn: no fork of this
@@ -169,8 +222,20 @@ def test_interrupted_run_keeps_finished_cells_and_resumes(tmp_path, signum):
     proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert rows(store) == [("gamma", "testing.exact", "", "ok")]
-    resumed = bench("run", "--suite", "toy", "--problems", "gamma", "--methods", "testing.exact", "--repeats", "1",
-                    "--store", str(store), cwd=tmp_path)  # fmt: skip
+    resumed = bench(
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "gamma",
+        "--methods",
+        "testing.exact",
+        "--repeats",
+        "1",
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert resumed.returncode == 0 and "reused 1 finished cells" in resumed.stdout
     leftover = subprocess.run(["pgrep", "-f", f"bench-cell-.*{tmp_path.name}"], capture_output=True)
     assert leftover.returncode != 0  # no orphaned worker

@@ -42,14 +42,22 @@ def verdicts(table, problem, metric):
 
 
 def test_clear_slowdown_is_a_regression_and_noise_is_not(tmp_path):
-    base = write_store(tmp_path / "base.sqlite", {
-        "coinflip": RNG.normal(1.00, 0.01, 10), "banana": RNG.uniform(0.9, 1.1, 10), "gamma": RNG.normal(1.0, 0.001, 10),
-    })  # fmt: skip
-    current = write_store(tmp_path / "current.sqlite", {
-        "coinflip": RNG.normal(1.30, 0.01, 10),  # 30% slower, clearly separated
-        "banana": RNG.uniform(0.9, 1.1, 10),  # +-10% noise, overlapping
-        "gamma": RNG.normal(1.05, 0.001, 10),  # significant, but below the 10% minimum effect
-    })  # fmt: skip
+    base = write_store(
+        tmp_path / "base.sqlite",
+        {
+            "coinflip": RNG.normal(1.00, 0.01, 10),
+            "banana": RNG.uniform(0.9, 1.1, 10),
+            "gamma": RNG.normal(1.0, 0.001, 10),
+        },
+    )
+    current = write_store(
+        tmp_path / "current.sqlite",
+        {
+            "coinflip": RNG.normal(1.30, 0.01, 10),  # 30% slower, clearly separated
+            "banana": RNG.uniform(0.9, 1.1, 10),  # +-10% noise, overlapping
+            "gamma": RNG.normal(1.05, 0.001, 10),  # significant, but below the 10% minimum effect
+        },
+    )
     table = run_compare(base, current)
     assert verdicts(table, "coinflip", "run_s") == ["regression"]
     assert verdicts(table, "coinflip", "steps_per_s") == ["regression"]
@@ -84,8 +92,14 @@ def test_verdict_rules():
 
 
 def bench_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ), timeout=120)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
 
 
 def test_cli_exit_codes_and_run_references(tmp_path):
@@ -95,13 +109,17 @@ def test_cli_exit_codes_and_run_references(tmp_path):
     write_store(store, {"coinflip": RNG.normal(1.4, 0.01, 10)}, tag="slowed", run_id="20260103T000000-cccccc")
     same = bench_cli("compare", "night-1", "night-2", "--store", str(store), cwd=tmp_path)
     assert same.returncode == 0, same.stdout + same.stderr
-    slowed = bench_cli("compare", "night-2", "latest", "--store", str(store), "--out", str(tmp_path / "c.csv"), cwd=tmp_path)
+    slowed = bench_cli(
+        "compare", "night-2", "latest", "--store", str(store), "--out", str(tmp_path / "c.csv"), cwd=tmp_path
+    )
     assert slowed.returncode == 1 and "regression" in slowed.stdout and (tmp_path / "c.csv").exists()
     by_run = bench_cli("compare", "20260101T000000-aaaaaa", "previous", "--store", str(store), cwd=tmp_path)
     assert by_run.returncode == 0
     bad = bench_cli("compare", "nope", "latest", "--store", str(store), cwd=tmp_path)
     assert bad.returncode == 2 and "valid choices: latest, previous, tags night-1, night-2, slowed" in bad.stderr
-    assert bench_cli("compare", "latest", "previous", "--store", str(store), "--alpha", "2", cwd=tmp_path).returncode == 2
+    assert (
+        bench_cli("compare", "latest", "previous", "--store", str(store), "--alpha", "2", cwd=tmp_path).returncode == 2
+    )
 
 
 def test_history_marks_the_change_point(tmp_path):
@@ -113,8 +131,18 @@ def test_history_marks_the_change_point(tmp_path):
 
     table = history.history(store, "coinflip", "numpyro.svi:auto_normal", "run_s")
     assert table["change_point"].tolist() == [False, False, False, True, False]
-    result = bench_cli("history", "--store", str(store), "--problem", "coinflip", "--method", "numpyro.svi:auto_normal",
-                       "--plot", str(tmp_path / "h.png"), cwd=tmp_path)  # fmt: skip
+    result = bench_cli(
+        "history",
+        "--store",
+        str(store),
+        "--problem",
+        "coinflip",
+        "--method",
+        "numpyro.svi:auto_normal",
+        "--plot",
+        str(tmp_path / "h.png"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0 and (tmp_path / "h.png").stat().st_size > 1000
 
 

@@ -52,8 +52,9 @@ def _assert_consistent(metrics, arrays, grads_per_step=None):
 
 def _cost(problem, data, fit):
     reference = problem.reference(data)
-    arrays = checkpoints.checkpoint_arrays(problem, data, fit.checkpoints, float(np.median(fit.run_s)), reference, 0,
-                                           fit.grad_evals)  # fmt: skip
+    arrays = checkpoints.checkpoint_arrays(
+        problem, data, fit.checkpoints, float(np.median(fit.run_s)), reference, 0, fit.grad_evals
+    )
     return arrays, cost_to_accuracy(problem.task, arrays)
 
 
@@ -79,7 +80,9 @@ def test_nuts_reaches_the_thresholds_at_a_checkpoint_counted_in_gradient_evaluat
 def test_not_reached_round_trips_through_the_store_into_the_report(small_store):
     table = report.latest_records(small_store, problems=["coinflip"], methods=["numpyro.svi:auto_normal"])
     assert len(table) == 2 and (table["to_smerr_1_reached"] == 1).all()
-    assert (table["to_smerr_0.1_reached"] == 0).all() and table.get("to_smerr_0.1_s", table["seed"] * np.nan).isna().all()
+    assert (table["to_smerr_0.1_reached"] == 0).all() and table.get(
+        "to_smerr_0.1_s", table["seed"] * np.nan
+    ).isna().all()
     assert (table["to_smerr_1_steps"] >= 1).all() and (table["to_smerr_1_grads"] >= table["to_smerr_1_steps"]).all()
     sine = report.latest_records(small_store, problems=["sine"])
     assert sine["quality_ref"].notna().all() and "to_rmse_0.05_reached" in sine
@@ -87,7 +90,11 @@ def test_not_reached_round_trips_through_the_store_into_the_report(small_store):
     assert out.returncode == 0, out.stderr
     text = out.stdout
     assert "### toy: cost to accuracy (density)" in text and "| max std err <= 1 | max std err <= 0.3 |" in text
-    row = next(line for line in text.splitlines() if line.startswith("| coinflip | numpyro.svi:auto_normal |") and "(2/2)" in line)
+    row = next(
+        line
+        for line in text.splitlines()
+        if line.startswith("| coinflip | numpyro.svi:auto_normal |") and "(2/2)" in line
+    )
     assert row.endswith("not reached (0/2) |")
     assert "### bnn: cost to accuracy (regression)" in text and "RMSE <= ref + 0.05" in text
     assert "testing.exact" not in text.split("cost to accuracy")[1]  # no checkpoints, no row

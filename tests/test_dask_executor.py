@@ -22,8 +22,19 @@ distributed = pytest.importorskip("distributed", reason="dask extra not installe
 
 
 def cell(method, problem="coinflip", seed=0, sleep_s=60.0):
-    return Cell("toy", problem, method, "", seed, "cpu", "float32", 1, 200, {"steps": 10, "sleep_s": sleep_s},
-                hash=f"{method}-{problem}-{seed}")  # fmt: skip
+    return Cell(
+        "toy",
+        problem,
+        method,
+        "",
+        seed,
+        "cpu",
+        "float32",
+        1,
+        200,
+        {"steps": 10, "sleep_s": sleep_s},
+        hash=f"{method}-{problem}-{seed}",
+    )
 
 
 def _cell_processes(folder) -> list[int]:
@@ -49,8 +60,9 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
     # A cluster started apart from the executor, its workers with their own thread setting, so the
     # environment a record carries is seen to be the worker's, not this process's.
     assert os.environ.get("OMP_NUM_THREADS") != "3"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  env={"OMP_NUM_THREADS": "3"}) as cluster:  # fmt: skip
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, env={"OMP_NUM_THREADS": "3"}
+    ) as cluster:
         executor = DaskExecutor(scheduler=cluster.scheduler_address, timeout=600)
         try:
             remote = {r.hash: r for r in executor.run(cells)}
@@ -64,12 +76,16 @@ def test_cluster_records_equal_local_records_and_carry_the_workers_environment()
     assert "deliberate failure" in remote["testing.raise-coinflip-0"].reason
     infos = [r.info for r in remote.values()]
     assert {i["executor"] for i in infos} == {"dask"} and {i["worker"] for i in infos} <= workers
-    assert {i["cores_share"] for i in infos} == {max(1, (os.cpu_count() or 1) // 2)}  # the host's cores per running cell
+    assert {i["cores_share"] for i in infos} == {
+        max(1, (os.cpu_count() or 1) // 2)
+    }  # the host's cores per running cell
     assert {i["threads"]["setting"] for i in infos if "threads" in i} == {1}  # the run's --threads, as locally
     assert {r.environment["threads"]["OMP_NUM_THREADS"] for r in remote.values()} == {"3"}
     # and without the nanny's own thread limit of 1, which cells would otherwise inherit
     inherited = os.environ.get("MKL_NUM_THREADS")
-    assert {r.environment["threads"]["MKL_NUM_THREADS"] for r in remote.values()} == {None if inherited in (None, "1") else inherited}
+    assert {r.environment["threads"]["MKL_NUM_THREADS"] for r in remote.values()} == {
+        None if inherited in (None, "1") else inherited
+    }
     assert next(iter(local.values())).environment is None
 
 
@@ -107,17 +123,31 @@ def test_a_killed_worker_gives_its_cell_a_worker_lost_row_and_the_grid_goes_on(t
     found = con.execute("SELECT method, seed, status, reason, info FROM records ORDER BY method, seed").fetchall()
     print("\n".join(f"{m} seed={s}: {st} {r!r}" for m, s, st, r, _ in found))
     assert [row[:4] for row in found] == [
-        ("testing.exact", 0, "ok", ""), ("testing.exact", 1, "ok", ""),
+        ("testing.exact", 0, "ok", ""),
+        ("testing.exact", 1, "ok", ""),
         ("testing.sleep", 0, "error", "worker lost (retried once)"),
-    ]  # fmt: skip
+    ]
     assert outcome["run"].statuses == {"ok": 2, "error": 1}
     assert json.loads(found[2][4])["executor"] == "dask"
 
 
 def test_interrupted_cluster_run_keeps_finished_cells_kills_its_cells_and_resumes(tmp_path):
     store = tmp_path / "s.sqlite"
-    args = ["run", "--suite", "toy", "--problems", "gamma", "--repeats", "1", "--store", str(store),
-            "--executor", "dask", "--jobs", "2"]  # fmt: skip
+    args = [
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "gamma",
+        "--repeats",
+        "1",
+        "--store",
+        str(store),
+        "--executor",
+        "dask",
+        "--jobs",
+        "2",
+    ]
     command = [sys.executable, "-m", "bench", *args, "--methods", "testing.exact,testing.sleep"]
     env = dict(os.environ, BENCH_TEST_METHODS="1", TMPDIR=str(tmp_path))
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -170,14 +200,27 @@ def test_gpu_cells_run_on_workers_offering_the_gpu_resource(tmp_path):
     from bench.execution.dask_executor import DaskExecutor
     from bench.spec.errors import BenchInputError
 
-    gpu_cell = Cell("toy", "coinflip", "testing.exact", "", 0, "gpu", "float32", 1, 200, {"steps": 10, "sleep_s": 0.0},
-                    hash="gpu")  # fmt: skip
+    gpu_cell = Cell(
+        "toy", "coinflip", "testing.exact", "", 0, "gpu", "float32", 1, 200, {"steps": 10, "sleep_s": 0.0}, hash="gpu"
+    )
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         address = cluster.scheduler_address
         with pytest.raises(BenchInputError, match="no worker of the cluster at .* offers the GPU resource"):
             DaskExecutor(scheduler=address, gpu=True)
-        command = [sys.executable, "-m", "dask", "worker", address, "--nworkers", "1", "--nthreads", "1",
-                   "--resources", "GPU=1", "--no-dashboard"]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "dask",
+            "worker",
+            address,
+            "--nworkers",
+            "1",
+            "--nthreads",
+            "1",
+            "--resources",
+            "GPU=1",
+            "--no-dashboard",
+        ]
         worker = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             with distributed.Client(address) as client:

@@ -23,9 +23,29 @@ def test_saved_nuts_draws_open_in_arviz_with_rhat_and_sample_stats(tmp_path):
 
     az = arviz()
     store = tmp_path / "out" / "bench.sqlite"
-    result = bench("run", "--suite", "toy", "--problems", "coinflip", "--methods", "numpyro.nuts", "--set", "chains=2",
-                   "--set", "warmup=200", "--set", "draws=300", "--repeats", "1", "--draws", "2000", "--store", str(store),
-                   "--save-draws", cwd=tmp_path)  # fmt: skip
+    result = bench(
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "coinflip",
+        "--methods",
+        "numpyro.nuts",
+        "--set",
+        "chains=2",
+        "--set",
+        "warmup=200",
+        "--set",
+        "draws=300",
+        "--repeats",
+        "1",
+        "--draws",
+        "2000",
+        "--store",
+        str(store),
+        "--save-draws",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     (saved,) = (tmp_path / "out" / "draws").glob("*.nc")
     idata = az.from_netcdf(saved)
@@ -47,17 +67,40 @@ def test_draws_of_a_vi_like_cell_and_bad_keys(tmp_path):
     from bench.spec.arviz_setup import arviz
 
     store = tmp_path / "bench.sqlite"
-    result = bench("run", "--suite", "toy", "--problems", "gaussian2d", "--methods", "testing.exact,testing.raise",
-                   "--repeats", "1", "--draws", "2000", "--store", str(store), cwd=tmp_path)  # fmt: skip
+    result = bench(
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "gaussian2d",
+        "--methods",
+        "testing.exact,testing.raise",
+        "--repeats",
+        "1",
+        "--draws",
+        "2000",
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     out = tmp_path / "g.nc"
-    ok = bench("draws", "toy/gaussian2d|testing.exact|seed=0|cpu|float32", "--out", str(out), "--store", str(store),
-               cwd=tmp_path)  # fmt: skip
+    ok = bench(
+        "draws",
+        "toy/gaussian2d|testing.exact|seed=0|cpu|float32",
+        "--out",
+        str(out),
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert ok.returncode == 0, ok.stderr
     idata = arviz().from_netcdf(out)
     assert idata.posterior["x"].shape == (1, 2000) and "sample_stats" not in idata.groups()
-    for key, needle in (("nosuch", "unknown cell key 'nosuch'"),
-                        ("toy/gaussian2d|testing.raise|seed=0|cpu|float32", "has no stored draws")):  # fmt: skip
+    for key, needle in (
+        ("nosuch", "unknown cell key 'nosuch'"),
+        ("toy/gaussian2d|testing.raise|seed=0|cpu|float32", "has no stored draws"),
+    ):
         bad = bench("draws", key, "--out", str(tmp_path / "bad.nc"), "--store", str(store), cwd=tmp_path)
         assert bad.returncode == 2 and needle in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "bad.nc").exists()

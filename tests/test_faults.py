@@ -33,13 +33,26 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
 
 
 def bench(*args: str, tmp: Path, timeout: float = 600, **extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=tmp, env=_env(tmp, **extra),
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=tmp,
+        env=_env(tmp, **extra),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def start(*args: str, tmp: Path, preexec_fn=None, **extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=tmp, env=_env(tmp, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec_fn)  # fmt: skip
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=tmp,
+        env=_env(tmp, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=preexec_fn,
+    )
 
 
 def processes(marker: str) -> list[int]:
@@ -103,14 +116,19 @@ def assert_nothing_left(tmp: Path) -> None:
 def test_each_failure_is_one_row_and_the_grid_goes_on(tmp_path):
     store = tmp_path / "s.sqlite"
     methods = "testing.exact,testing.raise,testing.nan,testing.crash,testing.segfault,testing.fpe,testing.nanparams"
-    result = bench("run", *GRID, "--problems", "coinflip", "--methods", methods, "--jobs", "2", "--store", str(store),
-                   tmp=tmp_path)  # fmt: skip
+    result = bench(
+        "run", *GRID, "--problems", "coinflip", "--methods", methods, "--jobs", "2", "--store", str(store), tmp=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert statuses(store) == {
-        "coinflip testing.exact": "ok", "coinflip testing.raise": "error", "coinflip testing.nan": "diverged",
-        "coinflip testing.crash": "error", "coinflip testing.segfault": "error", "coinflip testing.fpe": "diverged",
+        "coinflip testing.exact": "ok",
+        "coinflip testing.raise": "error",
+        "coinflip testing.nan": "diverged",
+        "coinflip testing.crash": "error",
+        "coinflip testing.segfault": "error",
+        "coinflip testing.fpe": "diverged",
         "coinflip testing.nanparams": "diverged",
-    }  # fmt: skip
+    }
     reasons = {key.split("|")[1]: (reason, json.loads(info)) for key, _, reason, info in records(store)}
     assert "ValueError: deliberate failure" in reasons["testing.raise"][0]
     assert "non-finite at step 6" in reasons["testing.nan"][0]
@@ -127,8 +145,19 @@ def test_each_failure_is_one_row_and_the_grid_goes_on(tmp_path):
 
 def test_timeout_is_a_row(tmp_path):
     store = tmp_path / "s.sqlite"
-    result = bench("run", *GRID, "--problems", "gamma", "--methods", "testing.sleep", "--timeout", "2",
-                   "--store", str(store), tmp=tmp_path)  # fmt: skip
+    result = bench(
+        "run",
+        *GRID,
+        "--problems",
+        "gamma",
+        "--methods",
+        "testing.sleep",
+        "--timeout",
+        "2",
+        "--store",
+        str(store),
+        tmp=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert statuses(store) == {"gamma testing.sleep": "timeout"}
     assert "exceeded the 2 s timeout" in records(store)[0][2]
@@ -137,8 +166,17 @@ def test_timeout_is_a_row(tmp_path):
 
 def test_worker_killed_from_outside_is_a_row_and_its_children_die(tmp_path):
     store = tmp_path / "s.sqlite"
-    driver = start("run", *GRID, "--problems", "gamma", "--methods", "testing.spawn,testing.exact", "--store", str(store),
-                   tmp=tmp_path)  # fmt: skip
+    driver = start(
+        "run",
+        *GRID,
+        "--problems",
+        "gamma",
+        "--methods",
+        "testing.spawn,testing.exact",
+        "--store",
+        str(store),
+        tmp=tmp_path,
+    )
     child = str(tmp_path / "tmp" / "spawned-child")
     wait_for(lambda: processes(child), "the worker's child to start")
     # the worker is the child's parent (a forked cell's command line is its zygote's, not the cell's)
@@ -153,10 +191,21 @@ def test_worker_killed_from_outside_is_a_row_and_its_children_die(tmp_path):
     assert_nothing_left(tmp_path)
 
 
-@pytest.mark.parametrize("signum, code", [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)], ids=["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize(
+    "signum, code", [(signal.SIGKILL, -signal.SIGKILL), (signal.SIGINT, 130)], ids=["SIGKILL", "SIGINT"]
+)
 def test_killed_driver_leaves_nothing_and_resumes_exactly(tmp_path, signum, code):
     store = tmp_path / "s.sqlite"
-    args = ["run", *GRID, "--problems", "gamma", "--methods", "testing.exact,testing.spawn,testing.nan", "--store", str(store)]
+    args = [
+        "run",
+        *GRID,
+        "--problems",
+        "gamma",
+        "--methods",
+        "testing.exact,testing.spawn,testing.nan",
+        "--store",
+        str(store),
+    ]
     driver = start(*args, tmp=tmp_path)
     child = str(tmp_path / "tmp" / "spawned-child")
     wait_for(lambda: processes(child), "the second cell's worker to start its child")
@@ -180,7 +229,11 @@ def test_killed_driver_leaves_nothing_and_resumes_exactly(tmp_path, signum, code
     resumed = bench(*args, tmp=tmp_path, BENCH_TEST_RELEASE=str(release))
     assert resumed.returncode == 0, resumed.stderr
     assert "ran 2 (1 diverged, 1 ok), reused 1 finished cells" in resumed.stdout
-    assert statuses(store) == {"gamma testing.exact": "ok", "gamma testing.spawn": "ok", "gamma testing.nan": "diverged"}
+    assert statuses(store) == {
+        "gamma testing.exact": "ok",
+        "gamma testing.spawn": "ok",
+        "gamma testing.nan": "diverged",
+    }
     assert_nothing_left(tmp_path)
 
 
@@ -188,8 +241,12 @@ def _mount_tmpfs(folder: Path, size: int) -> bool:
     """A small tmpfs on `folder` (root only): a full disk for the store's folder alone."""
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True).returncode == 0  # fmt: skip
+    return (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def test_full_disk_stops_the_run_with_one_line_and_keeps_the_store(tmp_path):
@@ -209,11 +266,22 @@ def test_full_disk_stops_the_run_with_one_line_and_keeps_the_store(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     try:
-        args = ["run", *GRID, "--problems", "coinflip,banana,gaussian2d", "--methods", "testing.exact", "--store", str(store)]
+        args = [
+            "run",
+            *GRID,
+            "--problems",
+            "coinflip,banana,gaussian2d",
+            "--methods",
+            "testing.exact",
+            "--store",
+            str(store),
+        ]
         full = start(*args, tmp=tmp_path, preexec_fn=None if mounted else small_disk)
         out, err = full.communicate(timeout=600)
         assert full.returncode == 1, (out, err)
-        assert len(err.splitlines()) == 1 and err.startswith("error: store write failed") and "run again to resume" in err
+        assert (
+            len(err.splitlines()) == 1 and err.startswith("error: store write failed") and "run again to resume" in err
+        )
         assert "Traceback" not in out + err
         assert_intact(store)
         kept = statuses(store)
@@ -240,7 +308,16 @@ def test_full_disk_stops_the_run_with_one_line_and_keeps_the_store(tmp_path):
 
 def test_two_runs_on_one_store_record_each_cell_once(tmp_path):
     store = tmp_path / "s.sqlite"
-    args = ["run", *GRID, "--problems", "coinflip,gamma", "--methods", "testing.exact,testing.nan", "--store", str(store)]
+    args = [
+        "run",
+        *GRID,
+        "--problems",
+        "coinflip,gamma",
+        "--methods",
+        "testing.exact,testing.nan",
+        "--store",
+        str(store),
+    ]
     runs = [start(*args, tmp=tmp_path) for _ in range(2)]
     outputs = [run.communicate(timeout=600) for run in runs]
     for run, (out, err) in zip(runs, outputs):

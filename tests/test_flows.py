@@ -10,7 +10,9 @@ from bench.spec.errors import Unsupported
 from tests.conftest import HAS_NUMPYRO, fit_method, requires_numpyro
 
 HAS_FLOWJAX = HAS_NUMPYRO and __import__("importlib.util").util.find_spec("flowjax") is not None
-requires_flowjax = pytest.mark.skipif(not HAS_FLOWJAX, reason="flowjax extra not installed: pip install 'bench[flowjax]'")
+requires_flowjax = pytest.mark.skipif(
+    not HAS_FLOWJAX, reason="flowjax extra not installed: pip install 'bench[flowjax]'"
+)
 FLOW_GUIDES = ("auto_iaf", "auto_bnaf")
 
 

@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,25 +25,55 @@ from bench.records.record import Record
 RNG = np.random.default_rng(1)
 # Bencher's published BMF schema (https://bencher.dev/bmf.json)
 BMF_SCHEMA = {
-    "$schema": "http://json-schema.org/draft-07/schema", "type": "object",
-    "patternProperties": {".+": {"type": "object", "patternProperties": {".+": {
-        "type": "object", "required": ["value"],
-        "properties": {"value": {"type": "number"}, "lower_value": {"type": "number"}, "upper_value": {"type": "number"}},
-    }}}},
-}  # fmt: skip
+    "$schema": "http://json-schema.org/draft-07/schema",
+    "type": "object",
+    "patternProperties": {
+        ".+": {
+            "type": "object",
+            "patternProperties": {
+                ".+": {
+                    "type": "object",
+                    "required": ["value"],
+                    "properties": {
+                        "value": {"type": "number"},
+                        "lower_value": {"type": "number"},
+                        "upper_value": {"type": "number"},
+                    },
+                }
+            },
+        }
+    },
+}
 # github-action-benchmark's customSmallerIsBetter / customBiggerIsBetter input: a list of
 # {name, unit, value} with optional range and extra (strings), as its README documents
 GAB_SCHEMA = {
     "type": "array",
-    "items": {"type": "object", "required": ["name", "unit", "value"], "additionalProperties": False, "properties": {
-        "name": {"type": "string"}, "unit": {"type": "string"}, "value": {"type": "number"},
-        "range": {"type": "string"}, "extra": {"type": "string"},
-    }},
-}  # fmt: skip
+    "items": {
+        "type": "object",
+        "required": ["name", "unit", "value"],
+        "additionalProperties": False,
+        "properties": {
+            "name": {"type": "string"},
+            "unit": {"type": "string"},
+            "value": {"type": "number"},
+            "range": {"type": "string"},
+            "extra": {"type": "string"},
+        },
+    },
+}
 
 
-def write_run(path, run_id, seeds, problem="coinflip", cpu="CPU A", command="bench run --suite toy", run_s=None,
-              metrics=None, arrays=None):  # fmt: skip
+def write_run(
+    path,
+    run_id,
+    seeds,
+    problem="coinflip",
+    cpu="CPU A",
+    command="bench run --suite toy",
+    run_s=None,
+    metrics=None,
+    arrays=None,
+):
     """One run: per seed, its timed repeats and scalar metrics (dicts keyed by seed)."""
     with Store(path, create=True) as store:
         store.begin_run(run_id, run_id, command, None, {"cpu": cpu, "gpus": [], "commit": "abc"}, f"env-{cpu}")
@@ -74,7 +103,13 @@ def test_slowdown_under_load_or_with_scattered_repeats_is_noisy(tmp_path):
     store = tmp_path / "s.sqlite"
     write_run(store, "r1", [0, 1])
     slower = {s: RNG.normal(1.4, 0.005, 5) for s in (0, 1)}
-    write_run(store, "r2", [0, 1], run_s=slower, metrics={0: {"load_1m": 5.0, "cores": 2.0}, 1: {"load_1m": 0.5, "cores": 2.0}})
+    write_run(
+        store,
+        "r2",
+        [0, 1],
+        run_s=slower,
+        metrics={0: {"load_1m": 5.0, "cores": 2.0}, 1: {"load_1m": 0.5, "cores": 2.0}},
+    )
     table = table_for(store)
     assert row(table, "run_s")["verdict"] == "noisy"
     assert "load 5.0 on 2 cores" in row(table, "run_s")["note"] and "seed 1: regression" in row(table, "run_s")["note"]
@@ -88,9 +123,13 @@ def test_slowdown_under_load_or_with_scattered_repeats_is_noisy(tmp_path):
 
 def test_quality_needs_k_standard_errors_and_the_minimum_effect(tmp_path):
     store = tmp_path / "s.sqlite"
-    write_run(store, "r1", [0, 1], metrics={s: {"elbo": -10.0, "elbo_se": 0.2, "auc": 0.90, "auc_se": 0.01} for s in (0, 1)})
+    write_run(
+        store, "r1", [0, 1], metrics={s: {"elbo": -10.0, "elbo_se": 0.2, "auc": 0.90, "auc_se": 0.01} for s in (0, 1)}
+    )
     # ELBO -10.6: 6% worse but 2.1 combined SE (inconclusive); AUC 0.80: 11% worse and 7 SE (regression)
-    write_run(store, "r2", [0, 1], metrics={s: {"elbo": -10.6, "elbo_se": 0.2, "auc": 0.80, "auc_se": 0.01} for s in (0, 1)})
+    write_run(
+        store, "r2", [0, 1], metrics={s: {"elbo": -10.6, "elbo_se": 0.2, "auc": 0.80, "auc_se": 0.01} for s in (0, 1)}
+    )
     table = table_for(store)
     assert row(table, "elbo")["verdict"] == "inconclusive" and "within 3 combined SE" in row(table, "elbo")["note"]
     assert row(table, "auc")["verdict"] == "regression" and "7.1 combined SE" in row(table, "auc")["note"]
@@ -128,8 +167,14 @@ def test_compile_time_is_gated_against_its_own_history(tmp_path):
 
 
 def bench_cli(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True,
-                          env=dict(os.environ), timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=300,
+    )
 
 
 def test_noisy_is_not_a_failure_without_confirm(tmp_path):
@@ -141,14 +186,18 @@ def test_noisy_is_not_a_failure_without_confirm(tmp_path):
     assert "2 noisy" in result.stdout and "--confirm" in result.stdout
     # --confirm rebuilds the recorded commit: one that this repository lacks is a one-line error (exit 2)
     bad = bench_cli("compare", "previous", "latest", "--store", str(store), "--confirm", cwd=tmp_path)
-    assert bad.returncode == 2 and "commit abc is not in the repository" in bad.stderr and "fetch-depth: 0" in bad.stderr
+    assert (
+        bad.returncode == 2 and "commit abc is not in the repository" in bad.stderr and "fetch-depth: 0" in bad.stderr
+    )
 
 
 def test_run_arguments_repeat_the_recorded_run_on_the_flagged_cells(tmp_path):
-    command = "bench run --suite nightly --force --tag nightly-7 --store results/n.sqlite --set steps=20 --seeds=2 --jobs 2"
+    command = (
+        "bench run --suite nightly --force --tag nightly-7 --store results/n.sqlite --set steps=20 --seeds=2 --jobs 2"
+    )
     args = confirm.run_arguments(command, ["coinflip"], ["testing.exact"], tmp_path / "c.sqlite", "confirm-1")
     assert args[:2] == ["run", "--suite"] and "--force" in args and args.count("--force") == 1
-    assert ["--set", "steps=20"] == args[args.index("--set"):args.index("--set") + 2] and "--seeds" in args
+    assert ["--set", "steps=20"] == args[args.index("--set") : args.index("--set") + 2] and "--seeds" in args
     assert "--jobs" not in args and "nightly-7" not in args and "results/n.sqlite" not in args
     assert args[-5:] == ["--store", str(tmp_path / "c.sqlite"), "--force", "--tag", "confirm-1"]
     assert args[args.index("--problems") + 1] == "coinflip" and args[args.index("--methods") + 1] == "testing.exact"
@@ -157,8 +206,13 @@ def test_run_arguments_repeat_the_recorded_run_on_the_flagged_cells(tmp_path):
 
 
 def git(repo, *args):
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def test_checkout_makes_a_worktree_of_another_commit(tmp_path):
@@ -171,7 +225,9 @@ def test_checkout_makes_a_worktree_of_another_commit(tmp_path):
     first = git(repo, "rev-parse", "HEAD")
     (repo / "code.py").write_text("SLEEP = 2\n")
     git(repo, "commit", "-qam", "two")
-    version = confirm.checkout("baseline", {"commit": first, "dirty": False, "diff_sha": None}, repo, tmp_path / "scratch")
+    version = confirm.checkout(
+        "baseline", {"commit": first, "dirty": False, "diff_sha": None}, repo, tmp_path / "scratch"
+    )
     assert version.tree != repo and (version.tree / "code.py").read_text() == "SLEEP = 1\n"
     dirty = confirm.checkout("current", {"commit": first, "dirty": True, "diff_sha": "x"}, repo, tmp_path / "scratch")
     assert dirty.tree == repo and "working tree as it is" in dirty.description
@@ -180,21 +236,54 @@ def test_checkout_makes_a_worktree_of_another_commit(tmp_path):
 
 
 def best(seed_rounds: dict[int, list[float]]) -> pd.DataFrame:
-    return pd.DataFrame([{"suite": "toy", "problem": "coinflip", "method": "m", "device": "cpu", "dtype": "float32",
-                          "seed": s, "best": min(r), "steps": 100.0, "rounds": r} for s, r in seed_rounds.items()])  # fmt: skip
+    return pd.DataFrame(
+        [
+            {
+                "suite": "toy",
+                "problem": "coinflip",
+                "method": "m",
+                "device": "cpu",
+                "dtype": "float32",
+                "seed": s,
+                "best": min(r),
+                "steps": 100.0,
+                "rounds": r,
+            }
+            for s, r in seed_rounds.items()
+        ]
+    )
 
 
 def test_rejudge_keeps_only_changes_that_survive_on_every_seed():
-    flagged = pd.DataFrame([{"suite": "toy", "problem": "coinflip", "method": "m", "device": "cpu", "dtype": "float32",
-                             "metric": metric, "verdict": "noisy", "note": "x"} for metric in ("run_s", "steps_per_s")])  # fmt: skip
+    flagged = pd.DataFrame(
+        [
+            {
+                "suite": "toy",
+                "problem": "coinflip",
+                "method": "m",
+                "device": "cpu",
+                "dtype": "float32",
+                "metric": metric,
+                "verdict": "noisy",
+                "note": "x",
+            }
+            for metric in ("run_s", "steps_per_s")
+        ]
+    )
     keys = confirm.flagged_cells(flagged)
     base = best({0: [1.0, 1.02, 1.01], 1: [1.0, 1.01, 1.0]})
-    same = confirm.rejudge(flagged, keys, base, best({0: [1.03, 1.01, 1.2], 1: [1.02, 1.0, 1.3]}), compare.Thresholds(), 3)
+    same = confirm.rejudge(
+        flagged, keys, base, best({0: [1.03, 1.01, 1.2], 1: [1.02, 1.0, 1.3]}), compare.Thresholds(), 3
+    )
     assert same["verdict"].tolist() == ["unchanged", "unchanged"] and "did not survive" in same["note"].iloc[0]
-    slow = confirm.rejudge(flagged, keys, base, best({0: [2.0, 2.1, 2.05], 1: [1.98, 2.0, 2.2]}), compare.Thresholds(), 3)
+    slow = confirm.rejudge(
+        flagged, keys, base, best({0: [2.0, 2.1, 2.05], 1: [1.98, 2.0, 2.2]}), compare.Thresholds(), 3
+    )
     assert slow["verdict"].tolist() == ["regression", "regression"]
     assert "slower in 3/3 rounds" in slow["note"].iloc[0]
-    one_seed = confirm.rejudge(flagged, keys, base, best({0: [2.0, 2.1, 2.05], 1: [1.0, 1.0, 1.0]}), compare.Thresholds(), 3)
+    one_seed = confirm.rejudge(
+        flagged, keys, base, best({0: [2.0, 2.1, 2.05], 1: [1.0, 1.0, 1.0]}), compare.Thresholds(), 3
+    )
     assert one_seed["verdict"].tolist() == ["unchanged", "unchanged"]
 
 
@@ -208,8 +297,18 @@ def test_dashboard_exports_match_the_documented_shapes(tmp_path):
         result = bench_cli("export", "--store", str(store), "--format", format, "--out", str(out), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
         compared = tmp_path / f"compare-{format}.json"
-        result = bench_cli("compare", "previous", "latest", "--store", str(store), "--out", str(compared), "--format", format,
-                           cwd=tmp_path)  # fmt: skip
+        result = bench_cli(
+            "compare",
+            "previous",
+            "latest",
+            "--store",
+            str(store),
+            "--out",
+            str(compared),
+            "--format",
+            format,
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         for path in (out, compared):
             if format == "bencher":
@@ -224,7 +323,11 @@ def test_dashboard_exports_match_the_documented_shapes(tmp_path):
                 jsonschema.validate(bigger, GAB_SCHEMA)
                 names = {e["name"].rsplit(" ", 1)[1]: e for e in smaller + bigger}
                 assert {e["name"].rsplit(" ", 1)[1] for e in smaller} == {"run_s", "compile_s"}
-                assert names["elbo"]["value"] == -10.5 and names["elbo"]["range"] == "± 0.5" and names["run_s"]["unit"] == "s"
+                assert (
+                    names["elbo"]["value"] == -10.5
+                    and names["elbo"]["range"] == "± 0.5"
+                    and names["run_s"]["unit"] == "s"
+                )
     bad = bench_cli("export", "--store", str(store), "--format", "nope", "--out", str(tmp_path / "x"), cwd=tmp_path)
     assert bad.returncode == 2 and "valid choices: bencher, csv, github-action-benchmark, parquet" in bad.stderr
 
@@ -235,7 +338,9 @@ def test_csv_export_encodes_array_blobs_as_base64(tmp_path):
     assert result.returncode == 0, result.stderr
     arrays = pd.read_csv(tmp_path / "csv" / "arrays.csv")
     assert not arrays["data"].str.startswith("b'").any()
-    decoded = np.frombuffer(base64.b64decode(arrays["data"].iloc[0]), dtype="<f4").reshape(json.loads(arrays["shape"].iloc[0]))
+    decoded = np.frombuffer(base64.b64decode(arrays["data"].iloc[0]), dtype="<f4").reshape(
+        json.loads(arrays["shape"].iloc[0])
+    )
     np.testing.assert_array_equal(decoded, np.arange(6).reshape(2, 3))
 
 

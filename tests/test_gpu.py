@@ -13,8 +13,10 @@ from bench.runtime.environment import gpus
 from bench.spec.errors import BenchInputError
 from tests.conftest import requires_numpyro, requires_torch
 
-NO = {"jax": gpu.Probe("jax", False, "jax has no CUDA backend (pip install 'bench[gpu]')"),
-      "torch": gpu.Probe("torch", False, "torch 2.13.0+cpu is a CPU build (...)")}  # fmt: skip
+NO = {
+    "jax": gpu.Probe("jax", False, "jax has no CUDA backend (pip install 'bench[gpu]')"),
+    "torch": gpu.Probe("torch", False, "torch 2.13.0+cpu is a CPU build (...)"),
+}
 YES = {"jax": gpu.Probe("jax", True), "torch": gpu.Probe("torch", True)}
 
 
@@ -31,7 +33,9 @@ def test_frameworks_that_see_no_gpu_make_their_methods_unsupported():
     methods = {"numpyro.svi": "jax", "blackjax.meanfield_vi": "jax", "torch.vi": "torch", "pymc.advi": None}
     assert gpu.decide({"jax": YES["jax"], "torch": NO["torch"]}, methods, True) == {"torch.vi": NO["torch"].reason}
     assert gpu.decide({"jax": NO["jax"], "torch": YES["torch"]}, methods, True) == {
-        "numpyro.svi": NO["jax"].reason, "blackjax.meanfield_vi": NO["jax"].reason}  # fmt: skip
+        "numpyro.svi": NO["jax"].reason,
+        "blackjax.meanfield_vi": NO["jax"].reason,
+    }
     assert gpu.decide(YES, methods, True) == {}
     assert gpu.decide({}, {"pymc.advi": None}, False) == {}  # PyMC keeps its own unsupported reason
 
@@ -49,8 +53,14 @@ def test_plan_marks_the_cells_of_a_framework_without_a_gpu(monkeypatch):
     from bench.execution.plan import Request, build_plan
 
     monkeypatch.setattr(gpu, "probe_all", lambda frameworks: {"jax": YES["jax"], "torch": NO["torch"]})
-    cells = build_plan(Request("scale", problems=["moons_n200_h2"], methods=["numpyro.svi:auto_normal", "torch.vi",
-                                                                              "pymc.advi"], device="gpu"))  # fmt: skip
+    cells = build_plan(
+        Request(
+            "scale",
+            problems=["moons_n200_h2"],
+            methods=["numpyro.svi:auto_normal", "torch.vi", "pymc.advi"],
+            device="gpu",
+        )
+    )
     reasons = {c.method: c.unsupported for c in cells}
     assert reasons["numpyro.svi"] is None and reasons["torch.vi"] == NO["torch"].reason
     assert "8359" in reasons["pymc.advi"]  # PyMC's own reason stays
@@ -71,9 +81,27 @@ def test_real_probes_name_the_fix_on_a_machine_without_a_gpu():
 @pytest.mark.skipif(bool(gpus()), reason="a GPU is visible")
 def test_gpu_run_without_a_gpu_exits_two_with_one_line_and_writes_nothing(tmp_path):
     store = tmp_path / "results" / "bench.sqlite"
-    result = subprocess.run([sys.executable, "-m", "bench", "run", "--suite", "bnn", "--device", "gpu",
-                             "--methods", "numpyro.svi,torch.vi", "--store", str(store)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=300, env=dict(os.environ))  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--suite",
+            "bnn",
+            "--device",
+            "gpu",
+            "--methods",
+            "numpyro.svi,torch.vi",
+            "--store",
+            str(store),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --device gpu: no GPU is visible to any chosen framework")
@@ -105,7 +133,11 @@ def test_clock_stops_only_after_the_device_sync(monkeypatch):
     monkeypatch.setattr(time, "perf_counter", clock)
     output, samples, _ = time_repeats(call, sync, repeats=3)
     assert events == ["clock", "call", "sync 2", "clock"] + ["clock", "call", "sync 6", "clock"] + [
-        "clock", "call", "sync 10", "clock"]  # fmt: skip
+        "clock",
+        "call",
+        "sync 10",
+        "clock",
+    ]
     assert output == 10 and samples == [1.0, 1.0, 1.0]
 
 
@@ -146,8 +178,17 @@ def test_gpu_cells_get_no_preallocation():
     from bench.records.cells import Cell
     from bench.execution.executors import worker_environment
 
-    cell = Cell(suite="toy", problem="coinflip", method="numpyro.svi", variant="auto_normal", seed=0, device="gpu",
-                dtype="float32", repeats=1, draws=10)  # fmt: skip
+    cell = Cell(
+        suite="toy",
+        problem="coinflip",
+        method="numpyro.svi",
+        variant="auto_normal",
+        seed=0,
+        device="gpu",
+        dtype="float32",
+        repeats=1,
+        draws=10,
+    )
     env = worker_environment(cell, threads=1, cache_dir=None)
     assert env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false" and env["JAX_PLATFORMS"] == "cuda"
 
@@ -179,8 +220,17 @@ def test_each_backend_fits_on_the_gpu_with_its_data_there(method, tmp_path):
     from bench.execution.plan import Request, build_plan
 
     overrides = {"warmup": "20", "draws": "20", "chains": "2"} if method == "numpyro.nuts" else {"steps": "50"}
-    (cell,) = build_plan(Request("scale", problems=["moons_n1e3_h4"], methods=[method], device="gpu", repeats=1,
-                                 draws=50, overrides=overrides))  # fmt: skip
+    (cell,) = build_plan(
+        Request(
+            "scale",
+            problems=["moons_n1e3_h4"],
+            methods=[method],
+            device="gpu",
+            repeats=1,
+            draws=50,
+            overrides=overrides,
+        )
+    )
     if cell.unsupported:
         pytest.skip(f"{method}: {cell.unsupported}")
     record = run_in_subprocess(cell, timeout=600)

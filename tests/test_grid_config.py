@@ -45,13 +45,19 @@ def test_config_declares_the_grid_and_flags_override_it(tmp_path):
     result = bench("run", "--config", str(config), "--store", str(store), cwd=tmp_path)
     assert result.returncode == 0, result.stderr + result.stdout
     # two blocks name coinflip twice: planned once; seeds from the file
-    assert records(store) == [("coinflip", "testing.exact", 0), ("coinflip", "testing.exact", 1),
-                              ("gaussian2d", "testing.exact", 0), ("gaussian2d", "testing.exact", 1)]  # fmt: skip
+    assert records(store) == [
+        ("coinflip", "testing.exact", 0),
+        ("coinflip", "testing.exact", 1),
+        ("gaussian2d", "testing.exact", 0),
+        ("gaussian2d", "testing.exact", 1),
+    ]
     tag = sqlite3.connect(store).execute("SELECT DISTINCT tag FROM runs").fetchall()
     assert tag == [("from-file",)]
 
     store_b = tmp_path / "b.sqlite"
-    result = bench("run", "--config", str(config), "--seeds", "1", "--tag", "flag", "--store", str(store_b), cwd=tmp_path)
+    result = bench(
+        "run", "--config", str(config), "--seeds", "1", "--tag", "flag", "--store", str(store_b), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     assert records(store_b) == [("coinflip", "testing.exact", 0), ("gaussian2d", "testing.exact", 0)]
     assert sqlite3.connect(store_b).execute("SELECT DISTINCT tag FROM runs").fetchall() == [("flag",)]
@@ -68,8 +74,11 @@ def test_config_declares_the_grid_and_flags_override_it(tmp_path):
         ("[[grid]\n", "not valid TOML"),
         ("[[grid]]\nsuite = 'nosuch'\n", "unknown suite 'nosuch'"),
         ("[[grid]]\nsuite = 'toy'\nmethods = ['testing.exact']\nset = { stepz = 3 }\n", "unknown setting 'stepz'"),
-        ("[[grid]]\nsuite='toy'\nproblems=['coinflip']\nmethods=['testing.exact']\nset={steps=3}\n"
-         "[[grid]]\nsuite='toy'\nproblems=['coinflip']\nmethods=['testing.exact']\nset={steps=4}\n", "declared twice"),
+        (
+            "[[grid]]\nsuite='toy'\nproblems=['coinflip']\nmethods=['testing.exact']\nset={steps=3}\n"
+            "[[grid]]\nsuite='toy'\nproblems=['coinflip']\nmethods=['testing.exact']\nset={steps=4}\n",
+            "declared twice",
+        ),
     ],
 )
 def test_bad_config_is_one_line_exit_2_nothing_written(tmp_path, text, needle):
@@ -94,13 +103,23 @@ def test_python_m_bench_version_and_short_help(tmp_path):
 
     out = subprocess.run([sys.executable, "-m", "bench", "--version"], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0 and out.stdout.strip() == f"bench {__version__}"
-    short = subprocess.run([sys.executable, "-m", "bench", "run", "-h"], capture_output=True, text=True, cwd=tmp_path,
-                           env=dict(os.environ, COLUMNS="200"))  # fmt: skip
+    short = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "-h"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, COLUMNS="200"),
+    )
     assert short.returncode == 0 and "--config" in short.stdout
     assert "[cpu|gpu]" in short.stdout  # choices, not <str>
     for command, choices in (("report", "md|latex"), ("plot", "png|pdf|both"), ("export", "csv|parquet")):
-        text = subprocess.run([sys.executable, "-m", "bench", command, "--help"], capture_output=True, text=True,
-                              cwd=tmp_path, env=dict(os.environ, COLUMNS="200")).stdout  # fmt: skip
+        text = subprocess.run(
+            [sys.executable, "-m", "bench", command, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=dict(os.environ, COLUMNS="200"),
+        ).stdout
         assert choices in text, command
 
 
@@ -132,4 +151,10 @@ def test_run_options_are_declared_once():
     assert cli - {"suite", "problems", "methods", "set_", "config", "wide"} == fields
     assert set(options.file_types()) == fields
     defaults = options.RunOptions()
-    assert (defaults.device, defaults.jobs, defaults.threads, defaults.draws, defaults.dtype) == ("cpu", 1, 1, 4000, "float32")
+    assert (defaults.device, defaults.jobs, defaults.threads, defaults.draws, defaults.dtype) == (
+        "cpu",
+        1,
+        1,
+        4000,
+        "float32",
+    )

@@ -19,8 +19,22 @@ def test_failures_become_rows_while_the_other_cells_finish(forked, monkeypatch):
     if not forked:
         monkeypatch.setenv("BENCH_NO_ZYGOTE", "1")  # a fresh interpreter per cell, the fallback path
     cells = [cell(f"testing.{m}") for m in ("raise", "nan", "crash", "exact")]
-    cells.append(Cell("toy", "gamma", "testing.exact", "", 0, "cpu", "float32", 1, 200, {"steps": 2, "sleep_s": 0.0},
-                      unsupported="not for this device", hash="u"))  # fmt: skip
+    cells.append(
+        Cell(
+            "toy",
+            "gamma",
+            "testing.exact",
+            "",
+            0,
+            "cpu",
+            "float32",
+            1,
+            200,
+            {"steps": 2, "sleep_s": 0.0},
+            unsupported="not for this device",
+            hash="u",
+        )
+    )
     finished = list(LocalExecutor(jobs=3, timeout=1800).run(cells))
     timeout = 8 if forked else 20
     finished += LocalExecutor(jobs=1, timeout=timeout).run([cell("testing.sleep")])

@@ -16,7 +16,7 @@ from tests.test_plugins import make_distribution
 
 Y = np.round(np.random.default_rng(3).normal(1.5, 2.0, size=20), 3)
 
-MODELS = f'''
+MODELS = f"""
 import numpy as np
 from pathlib import Path
 from bench.spec.models import ModelProblem
@@ -52,13 +52,16 @@ PROBLEMS = {{
     "numpyro_normal": ModelProblem("numpyro_normal", "numpyro", numpyro_model, {{"y": Y}}, suite="models_test",
                                    reference_draws=DRAWS, recipe=RECIPE),
 }}
-'''
+"""
 
 
 def exact_log_joint(mu, sigma):
     mu, sigma = np.asarray(mu, dtype=np.float64)[..., None], np.asarray(sigma, dtype=np.float64)[..., None]
-    return (stats.norm(0, 10).logpdf(mu) + stats.halfnorm(scale=5).logpdf(sigma)
-            + stats.norm(mu, sigma).logpdf(Y).sum(axis=-1, keepdims=True))[..., 0]  # fmt: skip
+    return (
+        stats.norm(0, 10).logpdf(mu)
+        + stats.halfnorm(scale=5).logpdf(sigma)
+        + stats.norm(mu, sigma).logpdf(Y).sum(axis=-1, keepdims=True)
+    )[..., 0]
 
 
 def nuts_reference(path):
@@ -70,8 +73,14 @@ def nuts_reference(path):
 
     namespace = {"__file__": str(path)}
     exec(MODELS, namespace)
-    mcmc = MCMC(NUTS(namespace["numpyro_model"]), num_warmup=500, num_samples=1000, num_chains=2,
-                chain_method="sequential", progress_bar=False)  # fmt: skip
+    mcmc = MCMC(
+        NUTS(namespace["numpyro_model"]),
+        num_warmup=500,
+        num_samples=1000,
+        num_chains=2,
+        chain_method="sequential",
+        progress_bar=False,
+    )
     mcmc.run(jax.random.PRNGKey(0), y=Y)
     samples = mcmc.get_samples(group_by_chain=True)
     arviz().from_dict(posterior={k: np.asarray(v, dtype=np.float64) for k, v in samples.items()}).to_netcdf(str(path))
@@ -80,8 +89,13 @@ def nuts_reference(path):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
-    make_distribution(site, "bench-models-test", "0.0.1", "[bench.suites]\nmodels = models_test\n",
-                      files={"models_test/__init__.py": MODELS})  # fmt: skip
+    make_distribution(
+        site,
+        "bench-models-test",
+        "0.0.1",
+        "[bench.suites]\nmodels = models_test\n",
+        files={"models_test/__init__.py": MODELS},
+    )
     nuts_reference(site / "models_test" / "reference.nc")
     return site
 
@@ -117,15 +131,33 @@ def test_pymc_and_numpyro_models_run_by_every_family_and_scored(site, tmp_path):
     store = tmp_path / "bench.sqlite"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
     ran = subprocess.run(
-        [sys.executable, "-m", "bench", "run", "--suite", "models_test", "--methods",
-         "pymc.advi,numpyro.svi:auto_normal,blackjax.meanfield_vi,torch.vi", "--repeats", "1", "--store", str(store)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--suite",
+            "models_test",
+            "--methods",
+            "pymc.advi,numpyro.svi:auto_normal,blackjax.meanfield_vi,torch.vi",
+            "--repeats",
+            "1",
+            "--store",
+            str(store),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert ran.returncode == 0, ran.stderr[-3000:]
     con = sqlite3.connect(store)
     records = con.execute("SELECT record_id, problem, method, status, reason FROM records").fetchall()
-    metrics = {(rid, name): value for rid, name, value in
-               con.execute("SELECT record_id, metric, value FROM metrics WHERE component = ''")}  # fmt: skip
+    metrics = {
+        (rid, name): value
+        for rid, name, value in con.execute("SELECT record_id, metric, value FROM metrics WHERE component = ''")
+    }
     con.close()
     by_cell = {(problem, method): (rid, status, reason) for rid, problem, method, status, reason in records}
     assert len(by_cell) == 8

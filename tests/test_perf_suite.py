@@ -18,10 +18,24 @@ def test_perf_suite_writes_benchmark_json(tmp_path):
     out = tmp_path / "bench.json"
     env = dict(os.environ, BENCH_PERF_STEPS="200", BENCH_PERF_ROUNDS="3")
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "tests/perf", "-m", "perf", "-p", "no:cacheprovider",
-         f"--benchmark-json={out}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "tests/perf",
+            "-m",
+            "perf",
+            "-p",
+            "no:cacheprovider",
+            f"--benchmark-json={out}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads(out.read_text())
     names = {b["name"] for b in report["benchmarks"]}
@@ -31,6 +45,11 @@ def test_perf_suite_writes_benchmark_json(tmp_path):
 
 
 def test_perf_tests_are_not_collected_by_default():
-    result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/perf"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "tests/perf"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert "no tests collected (2 deselected)" in result.stdout

@@ -7,8 +7,20 @@ from bench.reporting import report
 from tests.test_cli import bench
 
 pytest.importorskip("matplotlib")
-EXPECTED = {"elbo", "time", "cost", "densities_coinflip", "densities_banana", "surfaces_moons", "surfaces_sine", "auc_moons",
-            "accuracy_coinflip", "accuracy_banana", "accuracy_moons", "accuracy_sine"}
+EXPECTED = {
+    "elbo",
+    "time",
+    "cost",
+    "densities_coinflip",
+    "densities_banana",
+    "surfaces_moons",
+    "surfaces_sine",
+    "auc_moons",
+    "accuracy_coinflip",
+    "accuracy_banana",
+    "accuracy_moons",
+    "accuracy_sine",
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +69,18 @@ def test_axes_and_legends_name_what_they_show(figures):
 
 
 def test_plot_command_writes_png_and_pdf(small_store, tmp_path):
-    result = bench("plot", "--store", str(small_store), "--kind", "elbo,auc", "--format", "both",
-                   "--out", str(tmp_path / "figs"), cwd=tmp_path)  # fmt: skip
+    result = bench(
+        "plot",
+        "--store",
+        str(small_store),
+        "--kind",
+        "elbo,auc",
+        "--format",
+        "both",
+        "--out",
+        str(tmp_path / "figs"),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     written = sorted(p.name for p in (tmp_path / "figs").iterdir())
     assert written == ["auc_moons.pdf", "auc_moons.png", "elbo.pdf", "elbo.png"]
@@ -135,12 +157,25 @@ def test_plot_command_draws_posteriordb_worst_marginals(tmp_path):
     from tests.test_bad_input import InlineExecutor
 
     store = tmp_path / "bench.sqlite"
-    cells = build_plan(Request(suite="posteriordb", problems=["eight_schools_noncentered"], methods=["testing.exact"],
-                               repeats=1, draws=500))  # fmt: skip
+    cells = build_plan(
+        Request(
+            suite="posteriordb", problems=["eight_schools_noncentered"], methods=["testing.exact"], repeats=1, draws=500
+        )
+    )
     driver.execute(cells, store, InlineExecutor())
     assert list(report.latest_records(store)["status"]) == ["ok"]
-    plotted = bench("plot", "--suite", "posteriordb", "--kind", "densities", "--store", str(store),
-                    "--out", str(tmp_path / "figs"), cwd=tmp_path)  # fmt: skip
+    plotted = bench(
+        "plot",
+        "--suite",
+        "posteriordb",
+        "--kind",
+        "densities",
+        "--store",
+        str(store),
+        "--out",
+        str(tmp_path / "figs"),
+        cwd=tmp_path,
+    )
     assert plotted.returncode == 0, plotted.stderr
     assert [p.name for p in (tmp_path / "figs").iterdir()] == ["densities_eight_schools_noncentered.png"]
     assert (tmp_path / "figs" / "densities_eight_schools_noncentered.png").stat().st_size > 5000

@@ -16,8 +16,14 @@ from tests.conftest import ROOT
 EXAMPLE = ROOT / "examples" / "bench_laplace" / "bench_laplace"
 
 
-def make_distribution(site: Path, name: str, version: str, entry_points: str, package: str | None = None,
-                      files: dict[str, str] | None = None) -> None:  # fmt: skip
+def make_distribution(
+    site: Path,
+    name: str,
+    version: str,
+    entry_points: str,
+    package: str | None = None,
+    files: dict[str, str] | None = None,
+) -> None:
     """An installed distribution as importlib.metadata sees one: NAME-VERSION.dist-info beside its code."""
     info = site / f"{name.replace('-', '_')}-{version}.dist-info"
     info.mkdir(parents=True)
@@ -30,14 +36,16 @@ def make_distribution(site: Path, name: str, version: str, entry_points: str, pa
         (site / path).write_text(text)
 
 
-LAPLACE_ENTRY_POINTS = ("[bench.backends]\nlaplace = bench_laplace.backend\n\n"
-                        "[bench.suites]\nlaplace = bench_laplace.problems\n")
+LAPLACE_ENTRY_POINTS = (
+    "[bench.backends]\nlaplace = bench_laplace.backend\n\n[bench.suites]\nlaplace = bench_laplace.problems\n"
+)
 
 
 def bench(site: Path, *args, cwd: Path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(ROOT)]))
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
@@ -55,8 +63,19 @@ def test_plugin_is_listed_run_scored_and_reported(site, tmp_path):
     assert any("tilted_coin" in line and "bench-laplace 0.1.0" in line for line in lines)
     assert any("numpyro.svi " in line and "built in" in line for line in lines)
     store = tmp_path / "bench.sqlite"
-    ran = bench(site, "run", "--suite", "laplace_demo", "--methods", "laplace.map", "--repeats", "1",
-                "--store", str(store), cwd=tmp_path)  # fmt: skip
+    ran = bench(
+        site,
+        "run",
+        "--suite",
+        "laplace_demo",
+        "--methods",
+        "laplace.map",
+        "--repeats",
+        "1",
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert ran.returncode == 0, ran.stderr
     con = sqlite3.connect(store)
     (status,) = con.execute("SELECT status FROM records WHERE method='laplace.map'").fetchone()
@@ -71,8 +90,13 @@ def test_plugin_is_listed_run_scored_and_reported(site, tmp_path):
 
 def test_broken_plugin_warns_once_and_bench_runs(tmp_path):
     site = tmp_path / "site"
-    make_distribution(site, "bench-broken", "2.0", "[bench.backends]\nbroken = bench_broken\n",
-                      files={"bench_broken/__init__.py": "import not_a_module_anywhere\n"})  # fmt: skip
+    make_distribution(
+        site,
+        "bench-broken",
+        "2.0",
+        "[bench.backends]\nbroken = bench_broken\n",
+        files={"bench_broken/__init__.py": "import not_a_module_anywhere\n"},
+    )
     listed = bench(site, "list", "methods", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     warnings = [line for line in listed.stderr.splitlines() if line.startswith("warning:")]
@@ -82,10 +106,18 @@ def test_broken_plugin_warns_once_and_bench_runs(tmp_path):
 
 def test_plugin_reusing_a_built_in_name_is_refused(tmp_path):
     site = tmp_path / "site"
-    clash = ("from bench_laplace.problems import PROBLEMS as _P\nfrom dataclasses import replace\n"
-             "PROBLEMS = {'coinflip': replace(_P['tilted_coin'], name='coinflip', suite='clash')}\n")  # fmt: skip
-    make_distribution(site, "bench-clash", "1.0", "[bench.suites]\nclash = bench_clash\n", package="bench_laplace",
-                      files={"bench_clash/__init__.py": clash})  # fmt: skip
+    clash = (
+        "from bench_laplace.problems import PROBLEMS as _P\nfrom dataclasses import replace\n"
+        "PROBLEMS = {'coinflip': replace(_P['tilted_coin'], name='coinflip', suite='clash')}\n"
+    )
+    make_distribution(
+        site,
+        "bench-clash",
+        "1.0",
+        "[bench.suites]\nclash = bench_clash\n",
+        package="bench_laplace",
+        files={"bench_clash/__init__.py": clash},
+    )
     listed = bench(site, "list", "problems", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     warnings = [line for line in listed.stderr.splitlines() if line.startswith("warning:")]

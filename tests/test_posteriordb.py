@@ -23,7 +23,8 @@ def test_shipped_archives_are_posteriordbs_bytes_with_the_licence():
         assert hashlib.sha256((archive.DATA_DIR / path).read_bytes()).hexdigest() == entry["sha256"], path
     assert "BSD 3-Clause" in (archive.DATA_DIR / "LICENCE.md").read_text()
     assert {p.config["posteriordb"] for p in map(suites.get_problem, POSTERIORS)} == {
-        path.split("/")[0] for path in manifest["files"]}  # fmt: skip
+        path.split("/")[0] for path in manifest["files"]
+    }
 
 
 @pytest.mark.parametrize("name", POSTERIORS)
@@ -82,7 +83,11 @@ def test_eight_schools_scores_the_derived_theta():
     problem = suites.get_problem("eight_schools_noncentered")
     reference = problem.reference(problem.make_data(0))
     ref = reference.draws(np.random.default_rng(0), 10_000)
-    latents = {"mu": ref["mu"], "tau": ref["tau"], "theta_trans": (ref["theta"] - ref["mu"][:, None]) / ref["tau"][:, None]}
+    latents = {
+        "mu": ref["mu"],
+        "tau": ref["tau"],
+        "theta_trans": (ref["theta"] - ref["mu"][:, None]) / ref["tau"][:, None],
+    }
     fit = FitResult(draws=latents, log_q=None, losses=np.zeros(0), compile_s=0.0, run_s=[1.0], steps=0)
     aggregates, components = parameter_metrics(problem, fit, reference, seed=0)
     assert set(components["std_mean_err"]) == {*(f"theta[{i}]" for i in range(8)), "mu", "tau"}
@@ -131,8 +136,10 @@ def test_translation_check_names_the_parameter_and_the_distance():
     from bench.references.translation_check import compare
 
     def diag(mean_b):
-        components = {"a": {"mean": 0.0, "sd": 1.0, "mcse_mean": 0.01, "mcse_sd": 0.01},
-                      "b": {"mean": mean_b, "sd": 1.0, "mcse_mean": 0.03, "mcse_sd": 0.01}}  # fmt: skip
+        components = {
+            "a": {"mean": 0.0, "sd": 1.0, "mcse_mean": 0.01, "mcse_sd": 0.01},
+            "b": {"mean": mean_b, "sd": 1.0, "mcse_mean": 0.03, "mcse_sd": 0.01},
+        }
         return {"components": components}
 
     ok = compare(diag(0.1), diag(0.0))  # 0.1 / hypot(0.03, 0.03) = 2.4 MCSE

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import ROOT, requires_numpyro, requires_pymc
 
-GOOD = '''import numpy as np
+GOOD = """import numpy as np
 import pymc3 as pm3
 
 
@@ -21,15 +21,21 @@ def model(data):
         mu = pm3.Normal("mu", mu=0, sd=10)
         pm3.Normal("y", mu=mu, sd=1, observed=np.array(data["y"]))
     return m
-'''
+"""
 BROKEN = "def model(data):\n    raise RuntimeError('this model does not build')\n"
 
 
 def write_clone(root):
     """Three posteriors: one with a PyMC3 model and draws, one whose model fails, one Stan-only."""
     db = root / "posterior_database"
-    for folder in ("posteriors", "models/info", "models/pymc3", "models/stan", "data/data",
-                   "reference_posteriors/draws/draws"):  # fmt: skip
+    for folder in (
+        "posteriors",
+        "models/info",
+        "models/pymc3",
+        "models/stan",
+        "data/data",
+        "reference_posteriors/draws/draws",
+    ):
         (db / folder).mkdir(parents=True)
     y = [0.8, 1.4, 0.3, 1.9, 1.1]
     (db / "data/data/five.json").write_text(json.dumps({"N": 5, "y": y}))
@@ -44,8 +50,11 @@ def write_clone(root):
         info = {"name": name, "model_implementations": implementations}
         (db / f"models/info/{name}.info.json").write_text(json.dumps(info))
         posterior = f"five-{name}"
-        (db / f"posteriors/{posterior}.json").write_text(json.dumps(
-            {"name": posterior, "model_name": name, "data_name": "five", "reference_posterior_name": posterior}))
+        (db / f"posteriors/{posterior}.json").write_text(
+            json.dumps(
+                {"name": posterior, "model_name": name, "data_name": "five", "reference_posterior_name": posterior}
+            )
+        )
         (db / f"reference_posteriors/draws/draws/{posterior}.json").write_text(json.dumps(chains))
     return root
 
@@ -58,8 +67,9 @@ def bench(*args, cwd, clone):
         args = (*args, "--posteriordb", str(clone))
     else:
         env["BENCH_POSTERIORDB"] = str(clone)
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env=env)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 def test_clone_posteriors_with_a_pymc_model_and_draws_become_problems(tmp_path):
@@ -79,13 +89,29 @@ def test_clone_listed_and_run_and_a_broken_model_is_a_row(tmp_path):
     assert listed.returncode == 0 and "five-normal_mean" in listed.stdout
     assert "eight_schools_noncentered" not in listed.stdout
     store = tmp_path / "bench.sqlite"
-    ran = bench("run", "--suite", "posteriordb", "--methods", "numpyro.svi:auto_normal", "--set", "steps=1500",
-                "--repeats", "1", "--store", str(store), cwd=tmp_path, clone=clone_dir)  # fmt: skip
+    ran = bench(
+        "run",
+        "--suite",
+        "posteriordb",
+        "--methods",
+        "numpyro.svi:auto_normal",
+        "--set",
+        "steps=1500",
+        "--repeats",
+        "1",
+        "--store",
+        str(store),
+        cwd=tmp_path,
+        clone=clone_dir,
+    )
     assert ran.returncode == 0, ran.stderr[-2000:]
     con = sqlite3.connect(store)
     rows = {p: (rid, s, r) for rid, p, s, r in con.execute("SELECT record_id, problem, status, reason FROM records")}
-    metrics = dict(con.execute("SELECT metric, value FROM metrics WHERE record_id = ? AND component = ''",
-                               (rows["five-normal_mean"][0],)))  # fmt: skip
+    metrics = dict(
+        con.execute(
+            "SELECT metric, value FROM metrics WHERE record_id = ? AND component = ''", (rows["five-normal_mean"][0],)
+        )
+    )
     con.close()
     assert rows["five-broken"][1] == "error" and "does not build" in rows["five-broken"][2]
     assert rows["five-normal_mean"][1] == "ok" and metrics["std_mean_err_max"] < 0.3

@@ -42,7 +42,9 @@ def test_verdict_flags_a_falling_loss_and_passes_a_stationary_one():
 
 
 def test_protocol_is_a_setting_of_every_cell_from_suite_problem_or_run():
-    pdb = build_plan(Request("posteriordb", problems=["eight_schools_noncentered"], methods=["torch.vi", "numpyro.nuts"]))
+    pdb = build_plan(
+        Request("posteriordb", problems=["eight_schools_noncentered"], methods=["torch.vi", "numpyro.nuts"])
+    )
     assert {c.settings["protocol"] for c in pdb} == {"tuned"}  # posteriordb's default
     assert next(c for c in pdb if c.method == "torch.vi").settings["compile"] is True  # torch compiled under tuned
     toy = build_plan(Request("toy", problems=["gamma"], methods=["torch.vi"]))
@@ -55,7 +57,12 @@ def test_protocol_is_a_setting_of_every_cell_from_suite_problem_or_run():
 def test_library_defaults_and_tuned_settings():
     problem = suites.get_problem("earnings_interaction_z")
     pymc = resolve_settings(backends.get_method("pymc.advi"), problem, "", {}, "defaults")
-    assert (pymc["optimizer"], pymc["learning_rate"], pymc["particles"], pymc["steps"]) == ("adagrad_window", 0.001, 1, 10_000)
+    assert (pymc["optimizer"], pymc["learning_rate"], pymc["particles"], pymc["steps"]) == (
+        "adagrad_window",
+        0.001,
+        1,
+        10_000,
+    )
     tuned = resolve_settings(backends.get_method("blackjax.fullrank_vi"), problem, "", {"steps": "500"}, "tuned")
     assert (tuned["schedule"], tuned["init_scale"], tuned["steps"]) == ("step_decay", 0.1, 500)  # --set still wins
     with pytest.raises(BenchInputError, match="learning_rate is what the tuned protocol searches"):
@@ -77,10 +84,27 @@ def test_grid_file_names_the_protocol(tmp_path):
 
 
 def test_bad_protocol_is_one_line_exit_2_nothing_written(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "bench", "run", "--suite", "toy", "--protocol", "fastest",
-                             "--store", str(tmp_path / "s.sqlite")], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--suite",
+            "toy",
+            "--protocol",
+            "fastest",
+            "--store",
+            str(tmp_path / "s.sqlite"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["error: unknown protocol 'fastest'; valid choices: defaults, recipe, tuned"]
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown protocol 'fastest'; valid choices: defaults, recipe, tuned"
+    ]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -107,8 +131,12 @@ def test_verdict_on_a_posteriordb_posterior_both_ways():
     common = {"steps": "2000", "particles": "1"}
     under = _verdict("numpyro.svi", "earnings_interaction_z", "auto_normal", {**common, "learning_rate": "0.001"})
     assert under["converged"] == 0.0
-    done = _verdict("numpyro.svi", "earnings_interaction_z", "auto_normal",
-                    {**common, "learning_rate": "0.05", "schedule": "step_decay"})  # fmt: skip
+    done = _verdict(
+        "numpyro.svi",
+        "earnings_interaction_z",
+        "auto_normal",
+        {**common, "learning_rate": "0.05", "schedule": "step_decay"},
+    )
     assert done["converged"] == 1.0
 
 
@@ -143,7 +171,9 @@ def test_search_picks_by_elbo_where_the_reference_would_pick_otherwise():
     slowest, slowest_metrics = scored("recipe", {"learning_rate": str(LEARNING_RATES[-1]), "schedule": "step_decay"})
     assert tuning["chosen"] != LEARNING_RATES[-1]
     assert tuned_metrics["elbo"] > slowest_metrics["elbo"]  # better by the ELBO ...
-    assert abs(1 - tuned_metrics["sd_ratio_min"]) > abs(1 - slowest_metrics["sd_ratio_min"])  # ... worse by the reference
+    assert abs(1 - tuned_metrics["sd_ratio_min"]) > abs(
+        1 - slowest_metrics["sd_ratio_min"]
+    )  # ... worse by the reference
     assert tuning["grad_evals"] == len(LEARNING_RATES) * 300 * 4
 
 
@@ -152,10 +182,37 @@ def test_tuning_record_round_trips_through_the_store(tmp_path):
     from bench.store import queries
 
     store = tmp_path / "s.sqlite"
-    result = subprocess.run([sys.executable, "-m", "bench", "run", "--suite", "toy", "--problems", "gaussian2d",
-                             "--methods", "torch.vi", "--protocol", "tuned", "--set", "steps=200", "--set", "compile=false",
-                             "--repeats", "1", "--draws", "500", "--store", str(store), "--no-compile-cache"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--suite",
+            "toy",
+            "--problems",
+            "gaussian2d",
+            "--methods",
+            "torch.vi",
+            "--protocol",
+            "tuned",
+            "--set",
+            "steps=200",
+            "--set",
+            "compile=false",
+            "--repeats",
+            "1",
+            "--draws",
+            "500",
+            "--store",
+            str(store),
+            "--no-compile-cache",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     (row,) = queries.load(store, "records").itertuples()
     settings, info = json.loads(row.settings), json.loads(row.info)

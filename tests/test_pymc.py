@@ -36,8 +36,12 @@ def test_pymc_log_joint_agrees_with_spec(name):
         outs = [*model.unobserved_value_vars, model.logp(jacobian=True)]
         fn = model.compile_fn(outs, inputs=model.value_vars, mode="FAST_COMPILE", on_unused_input="ignore")
         names = [v.name for v in model.unobserved_value_vars]
-        by_latent = {lat.name: value for lat in problem.latents for value in model.value_vars
-                     if model.values_to_rvs[value].name == lat.name}  # fmt: skip
+        by_latent = {
+            lat.name: value
+            for lat in problem.latents
+            for value in model.value_vars
+            if model.values_to_rvs[value].name == lat.name
+        }
         for _ in range(3):
             z = {lat.name: rng.normal(0.0, 1.0, size=lat.shape) for lat in problem.latents}
             *values, native = fn({by_latent[k].name: v for k, v in z.items()})
@@ -99,8 +103,19 @@ def test_gpu_cells_are_unsupported_rows_with_the_reason():
         method = backends.get_method(name)
         reason = method.unsupported(suites.get_problem("moons"), "gpu")
         assert "8359" in reason and "7104" in reason
-        cell = Cell(suite="bnn", problem="moons", method=name, variant="", seed=0, device="gpu", dtype="float32",
-                    repeats=1, draws=10, settings={}, unsupported=reason)  # fmt: skip
+        cell = Cell(
+            suite="bnn",
+            problem="moons",
+            method=name,
+            variant="",
+            seed=0,
+            device="gpu",
+            dtype="float32",
+            repeats=1,
+            draws=10,
+            settings={},
+            unsupported=reason,
+        )
         record = run_cell(cell)
         assert record.status == "unsupported" and "JAX mode fails for ADVI" in record.reason
     context = FitContext(0, "gpu", "float32", 1, 10)  # and the fit itself refuses, should it ever be reached
@@ -110,7 +125,7 @@ def test_gpu_cells_are_unsupported_rows_with_the_reason():
     try:
         method = backends.get_method("pymc.advi")
         method.load_fit()(problem, problem.make_data(0), method.make_settings(settings), context)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         record_error = exc
     assert type(record_error).__name__ == "Unsupported"
 
@@ -138,8 +153,24 @@ def test_a_pymc_cell_runs_end_to_end_and_records_its_compile_mode(tmp_path):
     from tests.test_cli import bench
 
     store = tmp_path / "s.sqlite"
-    result = bench("run", "--suite", "toy", "--problems", "coinflip", "--methods", "pymc.advi", "--set", "steps=300",
-                   "--repeats", "2", "--draws", "500", "--store", str(store), cwd=tmp_path)  # fmt: skip
+    result = bench(
+        "run",
+        "--suite",
+        "toy",
+        "--problems",
+        "coinflip",
+        "--methods",
+        "pymc.advi",
+        "--set",
+        "steps=300",
+        "--repeats",
+        "2",
+        "--draws",
+        "500",
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     status, reason, info = sqlite3.connect(store).execute("SELECT status, reason, info FROM records").fetchone()
     assert status == "ok", reason
@@ -168,8 +199,17 @@ def test_pytensor_logaddexp_is_stable_with_exact_gradients():
 def test_each_concurrent_slot_gets_its_own_pytensor_compiledir(tmp_path):
     from bench.execution.executors import worker_environment
 
-    cell = Cell(suite="toy", problem="coinflip", method="pymc.advi", variant="", seed=0, device="cpu",
-                dtype="float64", repeats=1, draws=10)  # fmt: skip
+    cell = Cell(
+        suite="toy",
+        problem="coinflip",
+        method="pymc.advi",
+        variant="",
+        seed=0,
+        device="cpu",
+        dtype="float64",
+        repeats=1,
+        draws=10,
+    )
     flags = [worker_environment(cell, 1, tmp_path / "cache", slot)["PYTENSOR_FLAGS"] for slot in (0, 1)]
     assert f"compiledir={tmp_path / 'cache' / 'pytensor' / 'slot-0'}" in flags[0]
     assert "slot-1" in flags[1] and all("floatX=float64" in f for f in flags)

@@ -37,7 +37,8 @@ def test_sine_predictive_mean_tracks_sin_inside_the_data():
 
 def test_seed_recipe_onecycle_and_early_stopping_run_compiled():
     result, metrics = fit_and_score(
-        "moons", {"schedule": "onecycle", "learning_rate": "0.008", "steps": "2000", "early_stopping": "true", "patience": "50"}
+        "moons",
+        {"schedule": "onecycle", "learning_rate": "0.008", "steps": "2000", "early_stopping": "true", "patience": "50"},
     )
     assert 50 <= result.steps <= 2000 and len(result.losses) == result.steps
     assert np.all(np.isfinite(result.losses)) and np.isfinite(metrics["auc"])

@@ -44,8 +44,9 @@ def test_same_seed_gives_the_same_metrics():
     from bench.records.cells import Cell
     from bench.execution.worker import run_cell
 
-    settings = resolve_settings(backends.get_method("numpyro.svi"), suites.get_problem("banana"), "auto_normal",
-                                {"steps": "300"})  # fmt: skip
+    settings = resolve_settings(
+        backends.get_method("numpyro.svi"), suites.get_problem("banana"), "auto_normal", {"steps": "300"}
+    )
     cell = Cell("toy", "banana", "numpyro.svi", "auto_normal", 3, "cpu", "float32", 1, 2000, settings)
     first, second = run_cell(cell), run_cell(cell)
     assert first.status == second.status == "ok"

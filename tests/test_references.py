@@ -70,12 +70,24 @@ def test_a_stale_reference_is_refused(tmp_path, sine_build):
     provenance = json.loads(stored.provenance_path.read_text())
     provenance["data_hash"] = "0" * 64  # as if the data recipe had changed since the build
     stored.provenance_path.write_text(json.dumps(provenance))
-    request = Request(suite="bnn", problems=["sine"], methods=["numpyro.svi:auto_normal"], references=tmp_path / "references")
+    request = Request(
+        suite="bnn", problems=["sine"], methods=["numpyro.svi:auto_normal"], references=tmp_path / "references"
+    )
     with pytest.raises(BenchInputError, match="stale .*data changed.*bench reference build --problems sine"):
         build_plan(request)
     store = tmp_path / "bench.sqlite"
-    result = bench("run", "--suite", "bnn", "--problems", "sine", "--methods", "numpyro.svi:auto_normal",
-                   "--store", str(store), cwd=tmp_path)  # fmt: skip
+    result = bench(
+        "run",
+        "--suite",
+        "bnn",
+        "--problems",
+        "sine",
+        "--methods",
+        "numpyro.svi:auto_normal",
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and "stale" in result.stderr and not store.exists()
     verify = bench("reference", "verify", "--references", str(tmp_path / "references"), cwd=tmp_path)
     assert verify.returncode == 1 and "stale" in verify.stdout
@@ -83,8 +95,22 @@ def test_a_stale_reference_is_refused(tmp_path, sine_build):
 
 def test_scores_against_a_failed_reference_say_so(tmp_path, sine_build):
     store = tmp_path / "bench.sqlite"
-    result = bench("run", "--suite", "bnn", "--problems", "sine", "--methods", "numpyro.svi:auto_normal",
-                   "--set", "steps=300", "--repeats", "1", "--store", str(store), cwd=tmp_path)  # fmt: skip
+    result = bench(
+        "run",
+        "--suite",
+        "bnn",
+        "--problems",
+        "sine",
+        "--methods",
+        "numpyro.svi:auto_normal",
+        "--set",
+        "steps=300",
+        "--repeats",
+        "1",
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     report = bench("report", "--store", str(store), cwd=tmp_path).stdout
     assert "ref agree" in report and "scored against a reference that failed its gates" in report
@@ -117,7 +143,9 @@ def test_nuts_references_agree_with_exact_references(tmp_path, name):
     stored = reference_build.build(problem, 0, "numpyro.nuts", reference_build.settings_for(problem, {}), tmp_path)
     check = stored.provenance["exact_check"]
     if name == "bimodal":  # caught either by R-hat (chains split between modes) or by the exact check
-        assert stored.verdict == "failed" and (not check["passed"] or stored.provenance["diagnostics"]["r_hat_max"] > 1.01)
+        assert stored.verdict == "failed" and (
+            not check["passed"] or stored.provenance["diagnostics"]["r_hat_max"] > 1.01
+        )
         return
     assert stored.provenance["failures"] == [] and stored.verdict == "ok"
     assert check["passed"] and check["worst_mcse_multiple"] <= 5

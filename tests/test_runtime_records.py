@@ -22,7 +22,9 @@ def test_every_method_has_its_backends_runtime_record():
     assert backends.runtime_of("blackjax.nuts").framework is jax  # one framework record, shared
     assert backends.frameworks()["jax"] is jax
     assert backends.runtime_of("blackjax.nuts").preload_for("backends.blackjax.mcmc") == (
-        "backends.jax_common.target", "optax")  # fmt: skip
+        "backends.jax_common.target",
+        "optax",
+    )
     assert backends.runtime_of("numpyro.svi").preload_for("backends.numpyro.svi") == ("backends.numpyro.svi",)
 
 
@@ -35,8 +37,19 @@ def test_a_backend_declared_only_through_its_record_gets_its_variables_and_prelo
 
     if not forked:
         monkeypatch.setenv(zygote.DISABLE_ENV, "1")
-    cell = Cell("toy", "coinflip", "testing.runtime", "", 0, "cpu", "float64", 1, 50, {"steps": 3, "sleep_s": 0.0},
-                hash="runtime")  # fmt: skip
+    cell = Cell(
+        "toy",
+        "coinflip",
+        "testing.runtime",
+        "",
+        0,
+        "cpu",
+        "float64",
+        1,
+        50,
+        {"steps": 3, "sleep_s": 0.0},
+        hash="runtime",
+    )
     pool = zygote.Zygotes()
     try:
         record = run_in_subprocess(cell, 300, threads=1, slot=2, zygotes=pool)
@@ -56,9 +69,14 @@ def _framework_names() -> set[str]:
 
 def _code_strings(tree: ast.AST) -> list[tuple[int, str]]:
     """Imported module names and string constants, docstrings left out."""
-    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
-                  if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and node.body
-                  and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}  # fmt: skip
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef))
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

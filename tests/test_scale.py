@@ -53,15 +53,23 @@ def test_sizes_and_widths_options_are_checked():
 
 
 def test_study_plan_runs_nuts_only_on_small_sizes():
-    study = scale.Study(sizes=(1000, 100_000), widths=(4,), methods=("numpyro.svi:auto_normal", "numpyro.nuts"),
-                        nuts_max_n=10_000)  # fmt: skip
+    study = scale.Study(
+        sizes=(1000, 100_000), widths=(4,), methods=("numpyro.svi:auto_normal", "numpyro.nuts"), nuts_max_n=10_000
+    )
     cells = scale.plan(study, "cpu")
     keys = {(c.problem, c.method) for c in cells}
-    assert keys == {("moons_n1e3_h4", "numpyro.svi"), ("moons_n1e5_h4", "numpyro.svi"), ("moons_n1e3_h4", "numpyro.nuts")}
+    assert keys == {
+        ("moons_n1e3_h4", "numpyro.svi"),
+        ("moons_n1e5_h4", "numpyro.svi"),
+        ("moons_n1e3_h4", "numpyro.nuts"),
+    }
     nuts = next(c for c in cells if c.method == "numpyro.nuts")
     assert nuts.settings["max_tree_depth"] == int(scale.NUTS_SETTINGS["max_tree_depth"])
     steps = {c.problem: c.settings["steps"] for c in cells if c.method == "numpyro.svi"}
-    assert steps == {"moons_n1e3_h4": problems.STEPS, "moons_n1e5_h4": scale.POINT_STEPS // 100_000}  # fewer at a large N
+    assert steps == {
+        "moons_n1e3_h4": problems.STEPS,
+        "moons_n1e5_h4": scale.POINT_STEPS // 100_000,
+    }  # fewer at a large N
     assert {c.draws for c in cells} == {scale.SCORE_DRAWS}
     fixed = scale.plan(scale.with_options(study, steps=7), "cpu")
     assert {c.settings["steps"] for c in fixed if c.method == "numpyro.svi"} == {7}
@@ -93,7 +101,7 @@ def test_crossover_interpolates_in_log_log():
     n = [1e3, 1e4, 1e5]
     cpu = [1e-4, 1e-3, 1e-2]  # linear in N
     gpu = [5e-4, 5e-4, 5e-4]  # flat: launch-bound
-    assert scale.crossover(n, cpu, gpu) == pytest.approx(10 ** 3.69897, rel=1e-6)  # N where 1e-7 N = 5e-4
+    assert scale.crossover(n, cpu, gpu) == pytest.approx(10**3.69897, rel=1e-6)  # N where 1e-7 N = 5e-4
     assert scale.crossover(n, cpu, [1e-5] * 3) == -math.inf
     assert scale.crossover(n, cpu, [1.0] * 3) == math.inf
     assert math.isnan(scale.crossover([], [], []))
@@ -108,11 +116,28 @@ def _synthetic(devices=("cpu", "gpu")) -> pd.DataFrame:
             for n in (1000, 10_000, 100_000):
                 for device in devices:
                     seconds = 1e-7 * n if device == "cpu" else gpu_seconds
-                    rows.append({"suite": "scale", "problem": problems.problem_name(n, width), "method": method,
-                                 "device": device, "status": "ok", "time_per_step_s": seconds,
-                                 "time_per_grad_s": seconds})  # fmt: skip
-    rows.append({"suite": "scale", "problem": "moons_n1e6_h32", "method": "torch.vi", "device": "gpu", "status": "oom",
-                 "time_per_step_s": np.nan, "time_per_grad_s": np.nan})  # fmt: skip
+                    rows.append(
+                        {
+                            "suite": "scale",
+                            "problem": problems.problem_name(n, width),
+                            "method": method,
+                            "device": device,
+                            "status": "ok",
+                            "time_per_step_s": seconds,
+                            "time_per_grad_s": seconds,
+                        }
+                    )
+    rows.append(
+        {
+            "suite": "scale",
+            "problem": "moons_n1e6_h32",
+            "method": "torch.vi",
+            "device": "gpu",
+            "status": "oom",
+            "time_per_step_s": np.nan,
+            "time_per_grad_s": np.nan,
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -150,14 +175,29 @@ def test_cpu_only_figure_has_no_crossover_and_the_table_shows_failures():
 
 
 def _bench(cwd, *args):
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=600, env=dict(os.environ, BENCH_TEST_METHODS="1"))  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, BENCH_TEST_METHODS="1"),
+    )
 
 
 @pytest.mark.skipif(bool(gpus()), reason="a GPU is visible: the pre-flight may pass")
 def test_scale_on_the_gpu_alone_without_one_exits_two_with_one_line_and_writes_nothing(tmp_path):
-    result = _bench(tmp_path, "scale", "--quick", "--devices", "gpu", "--store", str(tmp_path / "s.sqlite"),
-                    "--out", str(tmp_path / "figures"))  # fmt: skip
+    result = _bench(
+        tmp_path,
+        "scale",
+        "--quick",
+        "--devices",
+        "gpu",
+        "--store",
+        str(tmp_path / "s.sqlite"),
+        "--out",
+        str(tmp_path / "figures"),
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert "no GPU is visible" in line and "valid choices: cpu" in line
@@ -172,8 +212,24 @@ def test_bench_scale_quick_end_to_end_then_report_and_plot(tmp_path):
     CPU half and says, in one line, that the GPU half was not there."""
     store, out = tmp_path / "bench.sqlite", tmp_path / "figures"
     devices = "cpu" if gpus() else "cpu,gpu"
-    args = ["scale", "--quick", "--devices", devices, "--sizes", "200", "--widths", "2", "--methods",
-            "numpyro.svi:auto_normal,testing.raise", "--steps", "20", "--store", str(store), "--out", str(out)]  # fmt: skip
+    args = [
+        "scale",
+        "--quick",
+        "--devices",
+        devices,
+        "--sizes",
+        "200",
+        "--widths",
+        "2",
+        "--methods",
+        "numpyro.svi:auto_normal,testing.raise",
+        "--steps",
+        "20",
+        "--store",
+        str(store),
+        "--out",
+        str(out),
+    ]
     result = _bench(tmp_path, *args)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "milliseconds per step" in result.stdout and "N=200" in result.stdout
@@ -185,8 +241,10 @@ def test_bench_scale_quick_end_to_end_then_report_and_plot(tmp_path):
     assert (out / "scale.png").exists()
     con = sqlite3.connect(store)
     records = con.execute("SELECT record_id, suite, problem, method, status FROM records ORDER BY method").fetchall()
-    assert [r[1:] for r in records] == [("scale", "moons_n200_h2", "numpyro.svi", "ok"),
-                                        ("scale", "moons_n200_h2", "testing.raise", "error")]  # fmt: skip
+    assert [r[1:] for r in records] == [
+        ("scale", "moons_n200_h2", "numpyro.svi", "ok"),
+        ("scale", "moons_n200_h2", "testing.raise", "error"),
+    ]
     svi = records[0][0]
     metrics = dict(con.execute("SELECT metric, value FROM metrics WHERE record_id = ?", (svi,)).fetchall())
     assert metrics["time_per_step_s"] == pytest.approx(metrics["run_s"] / 20)

@@ -25,7 +25,10 @@ def test_settings_precedence_generic_problem_variant_override():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        ({"stepz": "10"}, "unknown setting 'stepz'.*valid settings: batch_size, early_stopping, flow_depth, flow_hidden, guide"),
+        (
+            {"stepz": "10"},
+            "unknown setting 'stepz'.*valid settings: batch_size, early_stopping, flow_depth, flow_hidden, guide",
+        ),
         ({"steps": "ten"}, "setting steps='ten'"),
         ({"steps": "0"}, "steps must be positive"),
         ({"learning_rate": "-1"}, "learning_rate must be positive"),
@@ -41,7 +44,10 @@ def test_plan_expands_every_applicable_guide_and_hashes_stably():
     labels = {(c.problem, c.label) for c in cells}
     assert ("coinflip", "numpyro.svi:beta") in labels and ("bimodal", "numpyro.svi:mixture") in labels
     assert ("gamma", "numpyro.svi:beta") not in labels
-    assert ("banana", "numpyro.svi:auto_iaf") in labels and ("gamma", "numpyro.svi:auto_iaf") not in labels  # 2-D and up
+    assert ("banana", "numpyro.svi:auto_iaf") in labels and (
+        "gamma",
+        "numpyro.svi:auto_iaf",
+    ) not in labels  # 2-D and up
     assert len(cells) == 20 and all(c.unsupported is None for c in cells)
     again = build_plan(Request("toy"))
     assert [c.hash for c in cells] == [c.hash for c in again]

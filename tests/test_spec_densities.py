@@ -54,7 +54,8 @@ def test_likelihood_families_match_scipy():
         likelihoods.log_density("normal", {"loc": 1.0, "scale": 0.1}, y), stats.norm(1.0, 0.1).logpdf(y)
     )
     np.testing.assert_allclose(
-        likelihoods.log_density("gamma", {"concentration": 2.5, "rate": 1.5}, y), stats.gamma(2.5, scale=1 / 1.5).logpdf(y)
+        likelihoods.log_density("gamma", {"concentration": 2.5, "rate": 1.5}, y),
+        stats.gamma(2.5, scale=1 / 1.5).logpdf(y),
     )
     with pytest.raises(ValueError):
         likelihoods.log_density("normal", {"mean": 0.0, "scale": 1.0}, y)

@@ -76,7 +76,12 @@ def test_export_writes_every_table(tmp_path):
     with Store(path, create=True) as store:
         store.begin_run("r1", "now", "bench run", None, {"cpu": "x"}, "e1")
         store.add_record("r1", record())
-    result = subprocess.run([sys.executable, "-m", "bench", "export", "--store", str(path), "--out", str(tmp_path / "x")],
-                            capture_output=True, text=True, env=dict(os.environ), timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "export", "--store", str(path), "--out", str(tmp_path / "x")],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert {p.name for p in (tmp_path / "x").iterdir()} >= {"tidy.csv", "records.csv", "metrics.csv", "traces.csv"}

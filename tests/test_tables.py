@@ -19,35 +19,43 @@ def records(rows):
 
 
 def test_bold_marks_the_true_best_per_problem_and_direction():
-    table = records([
-        {"problem": "p", "method": "a", "elbo": 1.0, "khat": 0.9, "sd_ratio_min": 0.8},
-        {"problem": "p", "method": "b", "elbo": 2.0, "khat": 0.5, "sd_ratio_min": 1.3},
-        {"problem": "p", "method": "c", "elbo": 1.5, "khat": 0.2, "sd_ratio_min": 1.1},
-        {"problem": "q", "method": "a", "elbo": -3.0, "khat": 0.1, "sd_ratio_min": 1.0},
-        {"problem": "q", "method": "b", "elbo": -5.0, "khat": 0.3, "sd_ratio_min": 0.5},
-    ])  # fmt: skip
+    table = records(
+        [
+            {"problem": "p", "method": "a", "elbo": 1.0, "khat": 0.9, "sd_ratio_min": 0.8},
+            {"problem": "p", "method": "b", "elbo": 2.0, "khat": 0.5, "sd_ratio_min": 1.3},
+            {"problem": "p", "method": "c", "elbo": 1.5, "khat": 0.2, "sd_ratio_min": 1.1},
+            {"problem": "q", "method": "a", "elbo": -3.0, "khat": 0.1, "sd_ratio_min": 1.0},
+            {"problem": "q", "method": "b", "elbo": -5.0, "khat": 0.3, "sd_ratio_min": 0.5},
+        ]
+    )
     (paper,) = tables.build_tables(table, {"p": "density", "q": "density"})
     assert paper.headers == ["ELBO", "k-hat", "sd ratio"]
     best = {(p, m): [c.best for c in cells] for p, m, _, cells in paper.rows}
     assert best[("p", "b")] == [True, False, False]  # highest ELBO
-    assert best[("p", "c")] == [False, False, True]  # k-hat has no direction; sd ratio closest to 1 (1.1 beats 0.8, 1.3)
+    assert best[("p", "c")] == [
+        False,
+        False,
+        True,
+    ]  # k-hat has no direction; sd ratio closest to 1 (1.1 beats 0.8, 1.3)
     assert best[("q", "a")] == [True, False, True] and best[("q", "b")] == [False, False, False]
     flags = {(p, m): cells[1].flagged for p, m, _, cells in paper.rows}
     assert flags[("p", "a")] and not flags[("p", "b")]  # k-hat 0.9 > 0.7 is flagged instead
 
 
 def test_no_bold_where_the_winner_is_not_distinguishable():
-    table = records([
-        # the same printed value everywhere: no winner
-        {"problem": "p", "method": "a", "elbo": -14.7883, "elbo_se": 1e-3},
-        {"problem": "p", "method": "b", "elbo": -14.7884, "elbo_se": 1e-3},
-        # a gap smaller than the standard error: no winner
-        {"problem": "q", "method": "a", "elbo": -10.0, "elbo_se": 0.5},
-        {"problem": "q", "method": "b", "elbo": -10.2, "elbo_se": 0.5},
-        # a gap larger than the standard error: a winner
-        {"problem": "r", "method": "a", "elbo": -10.0, "elbo_se": 0.01},
-        {"problem": "r", "method": "b", "elbo": -10.2, "elbo_se": 0.01},
-    ])  # fmt: skip
+    table = records(
+        [
+            # the same printed value everywhere: no winner
+            {"problem": "p", "method": "a", "elbo": -14.7883, "elbo_se": 1e-3},
+            {"problem": "p", "method": "b", "elbo": -14.7884, "elbo_se": 1e-3},
+            # a gap smaller than the standard error: no winner
+            {"problem": "q", "method": "a", "elbo": -10.0, "elbo_se": 0.5},
+            {"problem": "q", "method": "b", "elbo": -10.2, "elbo_se": 0.5},
+            # a gap larger than the standard error: a winner
+            {"problem": "r", "method": "a", "elbo": -10.0, "elbo_se": 0.01},
+            {"problem": "r", "method": "b", "elbo": -10.2, "elbo_se": 0.01},
+        ]
+    )
     (paper,) = tables.build_tables(table, {"p": "density", "q": "density", "r": "density"})
     best = {(p, m): cells[0].best for p, m, _, cells in paper.rows}
     assert not best[("p", "a")] and not best[("p", "b")]
@@ -56,21 +64,27 @@ def test_no_bold_where_the_winner_is_not_distinguishable():
 
 
 def test_spread_over_seeds_decides_distinguishability():
-    table = records([
-        {"problem": "p", "method": "a", "seed": 0, "elbo": 1.0}, {"problem": "p", "method": "a", "seed": 1, "elbo": 3.0},
-        {"problem": "p", "method": "b", "seed": 0, "elbo": 1.5}, {"problem": "p", "method": "b", "seed": 1, "elbo": 1.7},
-    ])  # fmt: skip
+    table = records(
+        [
+            {"problem": "p", "method": "a", "seed": 0, "elbo": 1.0},
+            {"problem": "p", "method": "a", "seed": 1, "elbo": 3.0},
+            {"problem": "p", "method": "b", "seed": 0, "elbo": 1.5},
+            {"problem": "p", "method": "b", "seed": 1, "elbo": 1.7},
+        ]
+    )
     (paper,) = tables.build_tables(table, {"p": "density"})
     assert not any(cells[0].best for _, _, _, cells in paper.rows)  # 2.0 vs 1.6, but sd 1.4
 
 
 def test_means_and_sds_over_seeds_and_failures_keep_their_rows():
-    table = records([
-        {"problem": "p", "method": "a", "seed": 0, "elbo": 1.0},
-        {"problem": "p", "method": "a", "seed": 1, "elbo": 3.0},
-        {"problem": "p", "method": "b", "seed": 0, "status": "error", "reason": "ValueError: boom", "elbo": np.nan},
-        {"problem": "p", "method": "c", "seed": 0, "status": "unsupported", "reason": "no GPU", "elbo": np.nan},
-    ])  # fmt: skip
+    table = records(
+        [
+            {"problem": "p", "method": "a", "seed": 0, "elbo": 1.0},
+            {"problem": "p", "method": "a", "seed": 1, "elbo": 3.0},
+            {"problem": "p", "method": "b", "seed": 0, "status": "error", "reason": "ValueError: boom", "elbo": np.nan},
+            {"problem": "p", "method": "c", "seed": 0, "status": "unsupported", "reason": "no GPU", "elbo": np.nan},
+        ]
+    )
     (paper,) = tables.build_tables(table, {"p": "density"})
     rows = {m: (status, cells) for _, m, status, cells in paper.rows}
     assert rows["a"][1][0].mean == 2.0 and rows["a"][1][0].sd == pytest.approx(np.sqrt(2.0))
@@ -88,8 +102,12 @@ def test_latex_numbers_are_math_with_one_significant_figure_rule():
     assert tables.latex_number(5.6e-05) == r"5.6\times10^{-5}"
     assert tables.latex_number(-14.7883) == "-14.8" and tables.latex_number(0.0123456) == "0.0123"
     assert tables.latex_number(0.99996) == "1.00" and tables.latex_number(123456.0) == r"1.23\times10^{5}"
-    table = records([{"problem": "p", "method": "a", "elbo": -14.79, "khat": 5.6e-05},
-                     {"problem": "p", "method": "b", "elbo": -14.79, "khat": 0.2}])  # fmt: skip
+    table = records(
+        [
+            {"problem": "p", "method": "a", "elbo": -14.79, "khat": 5.6e-05},
+            {"problem": "p", "method": "b", "elbo": -14.79, "khat": 0.2},
+        ]
+    )
     (paper,) = tables.build_tables(table, {"p": "density"})
     latex = tables.to_latex([paper])
     assert "e-05" not in latex and r"$5.6\times10^{-5}$" in latex
@@ -124,13 +142,19 @@ def test_markdown_and_csv_round_trip_to_the_same_numbers(small_store, tmp_path):
     csv = bench("report", "--store", str(small_store), "--format", "csv", cwd=tmp_path)
     assert markdown.returncode == 0 and csv.returncode == 0, markdown.stderr + csv.stderr
     long = pd.read_csv(__import__("io").StringIO(csv.stdout))
-    parsed = parse_markdown(markdown.stdout.split(": cost to accuracy")[0])  # the paper tables (cost to accuracy follows)
+    parsed = parse_markdown(
+        markdown.stdout.split(": cost to accuracy")[0]
+    )  # the paper tables (cost to accuracy follows)
     headers = {h: m for spec in tables.TASK_COLUMNS.values() for m, h, _ in spec}
     checked = 0
     for (problem, method), values in parsed.items():
         for header, shown in values.items():
-            rows = long[(long.problem == problem) & (long.method == method) & (long.metric == headers[header])
-                        & (long.status == "ok")]  # fmt: skip
+            rows = long[
+                (long.problem == problem)
+                & (long.method == method)
+                & (long.metric == headers[header])
+                & (long.status == "ok")
+            ]
             assert shown == pytest.approx(rows["value"].mean(), rel=5e-3, abs=1e-9), (problem, method, header)
             checked += 1
     assert checked > 20
@@ -138,17 +162,26 @@ def test_markdown_and_csv_round_trip_to_the_same_numbers(small_store, tmp_path):
 
 
 def test_latex_compiles_where_pdflatex_is_present(small_store, tmp_path):
-    result = bench("report", "--store", str(small_store), "--format", "latex", "--out", str(tmp_path / "t.tex"), cwd=tmp_path)
+    result = bench(
+        "report", "--store", str(small_store), "--format", "latex", "--out", str(tmp_path / "t.tex"), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     text = (tmp_path / "t.tex").read_text()
     assert text.count(r"\begin{table}") == 3 and r"\mathbf{" in text and r"\toprule" in text
     if shutil.which("pdflatex") is None:
         pytest.skip("pdflatex not installed")
     # a portrait one-column page with ordinary margins: every table must fit (no overfull box)
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n\\usepackage{booktabs,adjustbox}\n"
-                                      "\\begin{document}\n\\input{t.tex}\n\\end{document}\n")  # fmt: skip
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs,adjustbox}\n"
+        "\\begin{document}\n\\input{t.tex}\n\\end{document}\n"
+    )
+    run = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout[-2000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
     log = (tmp_path / "doc.log").read_text(errors="replace")

@@ -26,16 +26,27 @@ def test_threads_times_jobs_within_the_cores():
 
 def test_cli_rejects_more_threads_than_cores_and_writes_nothing(tmp_path):
     store = tmp_path / "out" / "bench.sqlite"
-    out = bench("run", "--suite", "toy", "--methods", "testing.exact", "--threads", str(CORES + 1), "--store", str(store),
-                cwd=tmp_path)  # fmt: skip
+    out = bench(
+        "run",
+        "--suite",
+        "toy",
+        "--methods",
+        "testing.exact",
+        "--threads",
+        str(CORES + 1),
+        "--store",
+        str(store),
+        cwd=tmp_path,
+    )
     assert out.returncode == 2, out.stdout + out.stderr
     assert f"exceeds this machine's {CORES} cores" in out.stdout + out.stderr
     assert not store.exists()
 
 
 def test_the_cell_hash_changes_with_threads_and_the_key_does_not():
-    one, two = (build_plan(Request(suite="toy", problems=["coinflip"], methods=["testing.exact"], threads=n))
-                for n in (1, 2))  # fmt: skip
+    one, two = (
+        build_plan(Request(suite="toy", problems=["coinflip"], methods=["testing.exact"], threads=n)) for n in (1, 2)
+    )
     assert [c.key for c in one] == [c.key for c in two]
     assert {c.threads for c in one} == {1} and {c.threads for c in two} == {2}
     assert not {c.hash for c in one} & {c.hash for c in two}
@@ -49,7 +60,9 @@ def test_xla_flags_merge_and_single_thread_eigen():
 
 
 def _cell(method, variant, n, settings):
-    return Cell("toy", "coinflip", method, variant, 0, "cpu", "float32", 1, 200, settings, threads=n, hash=f"{method}{n}")
+    return Cell(
+        "toy", "coinflip", method, variant, 0, "cpu", "float32", 1, 200, settings, threads=n, hash=f"{method}{n}"
+    )
 
 
 def _run(cells):
@@ -97,8 +110,20 @@ def test_the_setting_reaches_pytensor_blas_inside_the_worker():
 def test_report_shows_threads_when_they_vary(tmp_path):
     store = tmp_path / "bench.sqlite"
     for problem, n in (("coinflip", 1), ("gamma", min(2, CORES))):
-        out = bench("run", "--suite", "toy", "--problems", problem, "--methods", "testing.exact", "--threads", str(n),
-                    "--store", str(store), cwd=tmp_path)  # fmt: skip
+        out = bench(
+            "run",
+            "--suite",
+            "toy",
+            "--problems",
+            problem,
+            "--methods",
+            "testing.exact",
+            "--threads",
+            str(n),
+            "--store",
+            str(store),
+            cwd=tmp_path,
+        )
         assert out.returncode == 0, out.stdout + out.stderr
     summary = bench("report", "--store", str(store), "--format", "summary", cwd=tmp_path)
     assert summary.returncode == 0, summary.stderr

@@ -26,12 +26,16 @@ yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
-GRID = "--problems coinflip --methods testing.exact --seeds 1 --repeats 5 --set steps={steps} --set sleep_per_step={sleep}"
+GRID = (
+    "--problems coinflip --methods testing.exact --seeds 1 --repeats 5 --set steps={steps} --set sleep_per_step={sleep}"
+)
 pytestmark = pytest.mark.slow  # end to end: a few `bench run`s of a 20-step test method
 
 
 def shell_command(workflow: dict, job: dict) -> list[str]:
-    shell = job.get("defaults", {}).get("run", {}).get("shell") or workflow.get("defaults", {}).get("run", {}).get("shell")
+    shell = job.get("defaults", {}).get("run", {}).get("shell") or workflow.get("defaults", {}).get("run", {}).get(
+        "shell"
+    )
     # GitHub's documented expansions: an explicit `bash` gets pipefail, the implicit default does not
     return ["bash", "--noprofile", "--norc", "-eo", "pipefail"] if shell == "bash" else ["bash", "-e"]
 
@@ -62,8 +66,14 @@ def run_workflow(tmp: Path, run_id: int, overrides: dict[str, str]) -> list[tupl
         assert "${{" not in script, f"unhandled expression in step {step.get('name')}: {script}"
         path = tmp / "step.sh"
         path.write_text(script)
-        done = subprocess.run([*shell_command(workflow, job), str(path)], cwd=tmp, env={**env, **step.get("env", {})},
-                              capture_output=True, text=True, timeout=900)  # fmt: skip
+        done = subprocess.run(
+            [*shell_command(workflow, job), str(path)],
+            cwd=tmp,
+            env={**env, **step.get("env", {})},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         results.append((step.get("name", script.split()[0]), done.returncode, done.stdout + done.stderr))
         failed |= done.returncode != 0
     return results
@@ -76,7 +86,9 @@ def step(results, name: str) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def baseline_night(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("night1")
-    results = run_workflow(tmp, 1, {"BENCH_NIGHTLY_ARGS": GRID.format(steps=20, sleep=0.002), "BENCH_CONFIRM_ROUNDS": "2"})
+    results = run_workflow(
+        tmp, 1, {"BENCH_NIGHTLY_ARGS": GRID.format(steps=20, sleep=0.002), "BENCH_CONFIRM_ROUNDS": "2"}
+    )
     assert all(code == 0 for _, code, _ in results), results
     assert "first nightly" in step(results, "Compare")[1]
     return tmp / "results"
@@ -84,7 +96,9 @@ def baseline_night(tmp_path_factory) -> Path:
 
 def second_night(baseline: Path, tmp: Path, sleep: float, steps: int = 20) -> list:
     shutil.copytree(baseline, tmp / "results")
-    return run_workflow(tmp, 2, {"BENCH_NIGHTLY_ARGS": GRID.format(steps=steps, sleep=sleep), "BENCH_CONFIRM_ROUNDS": "2"})
+    return run_workflow(
+        tmp, 2, {"BENCH_NIGHTLY_ARGS": GRID.format(steps=steps, sleep=sleep), "BENCH_CONFIRM_ROUNDS": "2"}
+    )
 
 
 def test_same_code_under_cpu_load_passes(baseline_night, tmp_path):

@@ -15,9 +15,19 @@ from bench.records.cells import Cell
 from bench.execution.executors import run_in_subprocess
 from tests.conftest import ROOT, requires_numpyro
 
+
 def svi_cell(problem="coinflip", guide="auto_normal", steps=200):
-    settings = {"guide": guide, "steps": steps, "learning_rate": 0.01, "particles": 1, "init_scale": 0.1,
-                "schedule": "constant", "early_stopping": False, "patience": 200, "batch_size": 0}  # fmt: skip
+    settings = {
+        "guide": guide,
+        "steps": steps,
+        "learning_rate": 0.01,
+        "particles": 1,
+        "init_scale": 0.1,
+        "schedule": "constant",
+        "early_stopping": False,
+        "patience": 200,
+        "batch_size": 0,
+    }
     return Cell("toy", problem, "numpyro.svi", guide, 0, "cpu", "float32", 1, 2000, settings, hash=problem + guide)
 
 
@@ -99,33 +109,72 @@ def test_a_crash_retires_the_zygote_and_the_next_cell_gets_a_new_one():
 
 def test_a_zygote_refuses_to_fork_after_an_import_that_started_a_thread():
     code = "import threading, time; threading.Thread(target=time.sleep, args=(5,), daemon=True).start()"
-    result = subprocess.run([sys.executable, "-c", f"{code}\nfrom bench.execution.zygote import fork_safety; print(fork_safety())"],
-                            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", f"{code}\nfrom bench.execution.zygote import fork_safety; print(fork_safety())"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert "thread" in result.stdout
 
 
 def test_run_records_phases_and_ends_with_the_measured_work_line(tmp_path):
     store = tmp_path / "s.sqlite"
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "run", "--suite", "toy", "--problems", "coinflip,banana",
-         "--methods", "testing.exact", "--repeats", "2", "--store", str(store)],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--suite",
+            "toy",
+            "--problems",
+            "coinflip,banana",
+            "--methods",
+            "testing.exact",
+            "--repeats",
+            "2",
+            "--store",
+            str(store),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert result.returncode == 0, result.stderr
     last = result.stdout.strip().splitlines()[-1]
     assert last.startswith("measured work (compile + repeats) 0.0 s of wall ") and "no measured work" in last
     con = sqlite3.connect(store)
     rows = con.execute("SELECT record_id, info FROM records").fetchall()
-    timed = {rid: sum(s for (s,) in con.execute("SELECT seconds FROM timing_samples WHERE record_id = ? AND phase = 'run_s'",
-                                                  (rid,)))  # fmt: skip
-             for rid, _ in rows}
+    timed = {
+        rid: sum(
+            s
+            for (s,) in con.execute(
+                "SELECT seconds FROM timing_samples WHERE record_id = ? AND phase = 'run_s'", (rid,)
+            )
+        )
+        for rid, _ in rows
+    }
     con.close()
     assert len(rows) == 2
     for record_id, text in rows:
         info = json.loads(text)
         phases = info["phases"]
-        assert {"start", "imports", "data", "setup", "compile", "repeats", "final_draws", "scoring", "checkpoints",
-                "store_write"} <= set(phases)  # fmt: skip
+        assert {
+            "start",
+            "imports",
+            "data",
+            "setup",
+            "compile",
+            "repeats",
+            "final_draws",
+            "scoring",
+            "checkpoints",
+            "store_write",
+        } <= set(phases)
         assert all(seconds >= 0 for seconds in phases.values())
         assert phases["repeats"] == pytest.approx(timed[record_id])  # testing.exact's two timed repeats
 
@@ -149,9 +198,28 @@ def test_an_interrupted_run_leaves_no_zygote_and_no_forked_cell(tmp_path):
 
     store, mark = tmp_path / "s.sqlite", f"BENCH_TEST_MARK={tmp_path.name}"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_TEST_MARK": tmp_path.name}
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", "--suite", "toy", "--problems", "gamma",
-                             "--methods", "testing.sleep", "--repeats", "1", "--store", str(store)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "run",
+            "--suite",
+            "toy",
+            "--problems",
+            "gamma",
+            "--methods",
+            "testing.sleep",
+            "--repeats",
+            "1",
+            "--store",
+            str(store),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(processes_marked(mark)) < 3:  # driver, zygote, forked cell
         time.sleep(0.2)

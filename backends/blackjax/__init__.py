@@ -81,16 +81,32 @@ class PathfinderSettings:
 METHODS = (
     Method("blackjax.nuts", NUTSSettings, "backends.blackjax.mcmc:fit_nuts", "blackjax", REQUIRES, kind="mcmc"),
     Method("blackjax.rmh", RMHSettings, "backends.blackjax.mcmc:fit_rmh", "blackjax", REQUIRES, kind="mcmc"),
-    Method("blackjax.meanfield_vi", GaussianVISettings, "backends.blackjax.vi:fit_meanfield", "blackjax", REQUIRES,
-           defaults=recipe_defaults("blackjax.meanfield_vi"), library_defaults=library_defaults,
-           tuned=tuned_defaults()),  # fmt: skip
-    Method("blackjax.fullrank_vi", GaussianVISettings, "backends.blackjax.vi:fit_fullrank", "blackjax", REQUIRES,
-           defaults=recipe_defaults("blackjax.fullrank_vi"), library_defaults=library_defaults,
-           tuned=tuned_defaults()),  # fmt: skip
+    Method(
+        "blackjax.meanfield_vi",
+        GaussianVISettings,
+        "backends.blackjax.vi:fit_meanfield",
+        "blackjax",
+        REQUIRES,
+        defaults=recipe_defaults("blackjax.meanfield_vi"),
+        library_defaults=library_defaults,
+        tuned=tuned_defaults(),
+    ),
+    Method(
+        "blackjax.fullrank_vi",
+        GaussianVISettings,
+        "backends.blackjax.vi:fit_fullrank",
+        "blackjax",
+        REQUIRES,
+        defaults=recipe_defaults("blackjax.fullrank_vi"),
+        library_defaults=library_defaults,
+        tuned=tuned_defaults(),
+    ),
     Method("blackjax.pathfinder", PathfinderSettings, "backends.blackjax.vi:fit_pathfinder", "blackjax", REQUIRES),
 )
 
 # BlackJAX compiles a function while it is imported (adaptation.step_size), which initialises a JAX
 # backend: a fork server that imported it could not fork safely, so it preloads what comes before
 # and each cell imports BlackJAX itself.
-RUNTIME = BackendRuntime(JAX, packages=("blackjax", "numpyro", "optax"), preload=("backends.jax_common.target", "optax"))
+RUNTIME = BackendRuntime(
+    JAX, packages=("blackjax", "numpyro", "optax"), preload=("backends.jax_common.target", "optax")
+)

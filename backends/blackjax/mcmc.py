@@ -83,13 +83,19 @@ def fit_rmh(problem: Problem, data: Dataset, settings: RMHSettings, context: Fit
         def adapt(carry, inputs):
             states, log_scale, sds, moments = carry
             k, r = inputs
-            states, (positions, energy, accept) = iterate(states, jax.random.split(k, RMH_ROUND), jnp.exp(log_scale) * sds)
+            states, (positions, energy, accept) = iterate(
+                states, jax.random.split(k, RMH_ROUND), jnp.exp(log_scale) * sds
+            )
             log_scale = log_scale + (jnp.mean(accept) - settings.target_accept) * 3.0 / jnp.sqrt(r + 1.0)
             # per-coordinate sds accumulate over every round after the first quarter (the dispersed
             # starts' transient); one round alone is too short and shrinks the proposal
             flat = positions.reshape(-1, dim)
             use = (r >= rounds // 4).astype(flat.dtype)
-            moments = (moments[0] + use * flat.shape[0], moments[1] + use * flat.sum(0), moments[2] + use * (flat**2).sum(0))
+            moments = (
+                moments[0] + use * flat.shape[0],
+                moments[1] + use * flat.sum(0),
+                moments[2] + use * (flat**2).sum(0),
+            )
             count = jnp.maximum(moments[0], 1.0)
             variance = moments[2] / count - (moments[1] / count) ** 2
             sds = jnp.where(moments[0] > 0, jnp.sqrt(jnp.maximum(variance, 0.0)) + 1e-6, sds)

@@ -46,8 +46,11 @@ def _result(target: JaxTarget, z, log_q_z, losses, timing, steps: int, grad_eval
         repeats_end=repeats_end,
         steps=steps,
         grad_evals=grad_evals,
-        info={"jax_backend": jax.default_backend(), "computed_dtype": str(z.dtype),
-              "data_device": data_device(target.kwargs)},  # fmt: skip
+        info={
+            "jax_backend": jax.default_backend(),
+            "computed_dtype": str(z.dtype),
+            "data_device": data_device(target.kwargs),
+        },
         checkpoints=list(checkpoints),
     )
 
@@ -143,12 +146,18 @@ def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tup
             state, info = vi.step(k, state)
             return state, info.elbo
 
-        return scan_with_snapshots(step, _initial_state(vi, target, settings, family[1]), steps, keep,
-                                   lambda s: tuple(getattr(s, f) for f in family),
-                                   xs=jax.random.split(fit_key, steps))  # fmt: skip
+        return scan_with_snapshots(
+            step,
+            _initial_state(vi, target, settings, family[1]),
+            steps,
+            keep,
+            lambda s: tuple(getattr(s, f) for f in family),
+            xs=jax.random.split(fit_key, steps),
+        )
 
     tuning = None
     if settings.protocol == "tuned":
+
         def candidate(learning_rate, fit_key, draw_key):
             """One rate's whole fit; its ELBO: log p - log q over fresh draws, log q exact from the standard
             normal draws behind z (full-rank: BlackJAX's solve against an ill-conditioned L keeps no digit
@@ -163,12 +172,12 @@ def _fit_gaussian(problem, data, settings, context, algorithm, draw, family: tup
 
         (state, losses, snapshots), timing, tuning = batched_search(
             candidate, (fit_key, draw_key), steps, particles, context.repeats, target.dtype
-        )  # fmt: skip
+        )
         settings = replace(settings, learning_rate=tuning.chosen)
     else:
         (state, losses, snapshots), *timing = compile_and_time(
             lambda key: run_at(settings.learning_rate, key), (fit_key,), context.repeats
-        )  # fmt: skip
+        )
     vi = algorithm(target.logdensity, _optimizer(settings), num_samples=particles)
     z, log_q = draw(vi, state, draw_key, context.draws)
     # one compiled sampler for every checkpoint (the first `num` of a full batch)
@@ -197,8 +206,7 @@ def fit_meanfield(problem: Problem, data: Dataset, settings: GaussianVISettings,
 
 
 def fit_fullrank(problem: Problem, data: Dataset, settings: GaussianVISettings, context: FitContext) -> FitResult:
-    return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi, fullrank_draws,
-                         ("mu", "chol_params"))  # fmt: skip
+    return _fit_gaussian(problem, data, settings, context, blackjax.fullrank_vi, fullrank_draws, ("mu", "chol_params"))
 
 
 def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings, context: FitContext) -> FitResult:
@@ -210,13 +218,19 @@ def fit_pathfinder(problem: Problem, data: Dataset, settings: PathfinderSettings
 
     def run(key, start):
         state, info = blackjax.pathfinder.approximate(
-            key, target.logdensity, start, num_samples=settings.elbo_draws, maxiter=settings.maxiter,
+            key,
+            target.logdensity,
+            start,
+            num_samples=settings.elbo_draws,
+            maxiter=settings.maxiter,
             maxcor=settings.maxcor,
-        )  # fmt: skip
+        )
         return state, -info.path.elbo
 
     (state, losses), *timing = compile_and_time(run, (fit_key, start), context.repeats)
-    z, log_q = harness_jit(lambda s: blackjax.pathfinder.sample(draw_key, s, context.draws))(state)  # one compile, not op by op
+    z, log_q = harness_jit(lambda s: blackjax.pathfinder.sample(draw_key, s, context.draws))(
+        state
+    )  # one compile, not op by op
     losses = np.asarray(losses)
     # -inf ELBOs mark iterates without an estimate: the start (no curvature yet) and the padding
     # after L-BFGS stops; the trace keeps the estimates that exist

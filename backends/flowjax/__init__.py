@@ -20,7 +20,9 @@ class FlowVISettings:
     particles: int = 1  # draws per step of the ELBO gradient
     flow: str = "maf"  # masked autoregressive flow (affine transformer) or block neural autoregressive flow
     flow_depth: int = 4  # flow layers
-    flow_hidden: int = 32  # maf: hidden units of each layer's conditioner (one hidden layer); bnaf: block size per dimension
+    flow_hidden: int = (
+        32  # maf: hidden units of each layer's conditioner (one hidden layer); bnaf: block size per dimension
+    )
 
     def __post_init__(self) -> None:
         require_positive(self, "steps", "learning_rate", "particles", "flow_depth", "flow_hidden")

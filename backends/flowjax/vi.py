@@ -35,10 +35,12 @@ def make_flow(settings: FlowVISettings, dim: int, dtype, key):
     """The flow on R^dim over a standard normal base."""
     base = Normal(jnp.zeros(dim, dtype=dtype))
     if settings.flow == "maf":
-        return masked_autoregressive_flow(key, base_dist=base, flow_layers=settings.flow_depth,
-                                          nn_width=settings.flow_hidden, invert=False)  # fmt: skip
-    return block_neural_autoregressive_flow(key, base_dist=base, flow_layers=settings.flow_depth,
-                                            nn_block_dim=settings.flow_hidden, invert=False)  # fmt: skip
+        return masked_autoregressive_flow(
+            key, base_dist=base, flow_layers=settings.flow_depth, nn_width=settings.flow_hidden, invert=False
+        )
+    return block_neural_autoregressive_flow(
+        key, base_dist=base, flow_layers=settings.flow_depth, nn_block_dim=settings.flow_hidden, invert=False
+    )
 
 
 def split(flow):
@@ -76,11 +78,14 @@ def fit(problem: Problem, data: Dataset, settings: FlowVISettings, context: FitC
             return (eqx.apply_updates(params, updates), opt_state), value
 
         carry = (params, optimizer.init(params))
-        (params, _), losses, snapshots = scan_with_snapshots(step, carry, steps, keep, lambda c: c[0],
-                                                             xs=jax.random.split(key, steps))  # fmt: skip
+        (params, _), losses, snapshots = scan_with_snapshots(
+            step, carry, steps, keep, lambda c: c[0], xs=jax.random.split(key, steps)
+        )
         return params, losses, snapshots
 
-    (params, losses, snapshots), compile_s, run_s, repeats_end = compile_and_time(run, (params0, fit_key), context.repeats)
+    (params, losses, snapshots), compile_s, run_s, repeats_end = compile_and_time(
+        run, (params0, fit_key), context.repeats
+    )
 
     draw = sampler(static, draw_key, context.draws)  # one compiled sampler for the final flow and every checkpoint's
     draws, log_q = constrained_draws(target, draw, params)
@@ -105,7 +110,11 @@ def fit(problem: Problem, data: Dataset, settings: FlowVISettings, context: FitC
         repeats_end=repeats_end,
         steps=steps,
         grad_evals=steps * settings.particles,
-        info={"jax_backend": jax.default_backend(), "computed_dtype": str(losses.dtype), "data_device": data_device(target.kwargs),
-              "flow": settings.flow},  # fmt: skip
+        info={
+            "jax_backend": jax.default_backend(),
+            "computed_dtype": str(losses.dtype),
+            "data_device": data_device(target.kwargs),
+            "flow": settings.flow,
+        },
         checkpoints=vi_checkpoints(keep, steps, sampler_at),
     )

@@ -17,7 +17,9 @@ def require_jax_device(device: str) -> None:
         try:
             jax.devices("gpu")
         except Exception as exc:  # RuntimeError; JAX 0.10 without a CUDA plugin raises AssertionError
-            raise Unsupported(f"JAX sees no GPU ({type(exc).__name__}: {exc}); pip install 'bench[gpu]' (or 'bench[cuda13]')") from None
+            raise Unsupported(
+                f"JAX sees no GPU ({type(exc).__name__}: {exc}); pip install 'bench[gpu]' (or 'bench[cuda13]')"
+            ) from None
 
 
 # After the clock stops, the harness draws from the fit and maps draws to the constrained space:

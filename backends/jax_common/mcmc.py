@@ -17,7 +17,9 @@ def chain_major(samples: jax.Array) -> jax.Array:
     return jnp.swapaxes(samples, 0, 1).reshape(-1, samples.shape[-1])
 
 
-def mcmc_result(target: JaxTarget, samples, warm, stats, timing: tuple[float, list[float], float], settings) -> FitResult:
+def mcmc_result(
+    target: JaxTarget, samples, warm, stats, timing: tuple[float, list[float], float], settings
+) -> FitResult:
     """One FitResult for every JAX sampler. warm = (potential energy, leapfrog steps) per warmup
     iteration and chain; stats = (potential energy, diverging, accept prob, leapfrog steps) per kept
     iteration and chain; timing = (compile_s, run_s, repeats_end) from compile_and_time. A random walk
@@ -26,15 +28,23 @@ def mcmc_result(target: JaxTarget, samples, warm, stats, timing: tuple[float, li
     chains = settings.chains
     energy_warm, steps_warm = warm
     energy, diverging, accept, steps = (None if a is None else np.asarray(a).reshape(-1, chains) for a in stats)
-    info = {"acceptance_rate": float(accept.mean()), "jax_backend": jax.default_backend(),
-            "computed_dtype": str(samples.dtype), "data_device": data_device(target.kwargs)}  # fmt: skip
+    info = {
+        "acceptance_rate": float(accept.mean()),
+        "jax_backend": jax.default_backend(),
+        "computed_dtype": str(samples.dtype),
+        "data_device": data_device(target.kwargs),
+    }
     if diverging is not None:
         info["divergences"] = float(diverging.sum())
     if steps is not None:
         info["mean_tree_steps"] = float(steps.mean())
     draws = target.draws_to_numpy(chain_major(samples))
-    per_draw = {"lp": None if energy is None else -energy, "diverging": diverging, "acceptance_rate": accept,
-                "n_steps": steps}  # (kept iterations, chains) each
+    per_draw = {
+        "lp": None if energy is None else -energy,
+        "diverging": diverging,
+        "acceptance_rate": accept,
+        "n_steps": steps,
+    }  # (kept iterations, chains) each
     sample_stats = {name: np.asarray(v).T.reshape(-1) for name, v in per_draw.items() if v is not None}
     work = None  # gradient evaluations per chain and iteration, warm-up included, where counted
     if steps is not None and steps_warm is not None:

@@ -63,7 +63,9 @@ def make_model(problem: Problem, batch_size: int = 0) -> Callable:
     ops = _ops()
 
     def model(x=None, y=None, rows=None):
-        values = {lat.name: numpyro.sample(lat.name, prior_distribution(lat.prior, lat.shape)) for lat in problem.latents}
+        values = {
+            lat.name: numpyro.sample(lat.name, prior_distribution(lat.prior, lat.shape)) for lat in problem.latents
+        }
         if problem.likelihood is not None:
             n = y.shape[0]
             subsample = batch_size if 0 < batch_size < n else None

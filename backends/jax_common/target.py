@@ -32,7 +32,11 @@ class JaxTarget:
         self.kwargs = model_data(problem, split, dtype)
         self.blocks, self.dim = flat_layout(problem.latents)
         info = initialize_model(
-            jax.random.PRNGKey(0), self.model, model_kwargs=self.kwargs, init_strategy=init_to_median(), dynamic_args=False
+            jax.random.PRNGKey(0),
+            self.model,
+            model_kwargs=self.kwargs,
+            init_strategy=init_to_median(),
+            dynamic_args=False,
         )
         self._potential, self._postprocess = info.potential_fn, info.postprocess_fn
         self.median_point = self.flatten(info.param_info.z)

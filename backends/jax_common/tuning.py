@@ -40,8 +40,13 @@ def batched_search(candidate: Callable, args: tuple, steps: int, particles: int,
     chosen = choose(LEARNING_RATES, elbos)
     index = LEARNING_RATES.index(chosen)
     tuning = Tuning(
-        learning_rates=list(LEARNING_RATES), elbos=elbos, chosen=chosen,
-        grad_evals=len(LEARNING_RATES) * steps * particles, seconds=compile_s + float(np.median(run_s)),
-        batched=True, compile_s=compile_s, notes={"selection_draws_per_candidate": SELECTION_DRAWS},
-    )  # fmt: skip
+        learning_rates=list(LEARNING_RATES),
+        elbos=elbos,
+        chosen=chosen,
+        grad_evals=len(LEARNING_RATES) * steps * particles,
+        seconds=compile_s + float(np.median(run_s)),
+        batched=True,
+        compile_s=compile_s,
+        notes={"selection_draws_per_candidate": SELECTION_DRAWS},
+    )
     return jax.tree_util.tree_map(lambda x: x[index], outputs), (compile_s, run_s, repeats_end), tuning

@@ -45,7 +45,9 @@ class SVISettings:
     flow_hidden: int = 32  # flow guides: IAF hidden units per layer (2 layers); BNAF hidden units per dimension
 
     def __post_init__(self) -> None:
-        require_positive(self, "steps", "learning_rate", "particles", "init_scale", "patience", "flow_depth", "flow_hidden")
+        require_positive(
+            self, "steps", "learning_rate", "particles", "init_scale", "patience", "flow_depth", "flow_hidden"
+        )
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.batch_size < 0:
@@ -57,8 +59,14 @@ def library_defaults(problem: Problem, variant: str) -> dict:
     https://num.pyro.ai/en/stable/svi.html): `numpyro.optim.Adam(step_size=0.0005)` (optax.adam here: the
     same update), `Trace_ELBO()` (num_particles=1), `svi.run(key, 2000, data)`; the auto guides'
     init_scale=0.1 (numpyro/infer/autoguide.py)."""
-    return {"steps": 2000, "learning_rate": 0.0005, "particles": 1, "init_scale": 0.1, "schedule": "constant",
-            **FLOW_DEFAULTS.get(variant, {})}
+    return {
+        "steps": 2000,
+        "learning_rate": 0.0005,
+        "particles": 1,
+        "init_scale": 0.1,
+        "schedule": "constant",
+        **FLOW_DEFAULTS.get(variant, {}),
+    }
 
 
 def flow_unsupported(problem: Problem) -> str | None:

@@ -40,9 +40,13 @@ def make_optimizer(settings: SVISettings, learning_rate=None) -> optax.GradientT
         rate = settings.learning_rate if learning_rate is None else learning_rate
         return adam_with_schedule(rate, settings.schedule, settings.steps)
     onecycle = optax.linear_onecycle_schedule(
-        transition_steps=settings.steps, peak_value=settings.learning_rate,
-        pct_start=0.2, pct_final=0.8, div_factor=3, final_div_factor=4,
-    )  # fmt: skip
+        transition_steps=settings.steps,
+        peak_value=settings.learning_rate,
+        pct_start=0.2,
+        pct_final=0.8,
+        div_factor=3,
+        final_div_factor=4,
+    )
     plateau = optax.contrib.reduce_on_plateau(factor=0.1, patience=10, accumulation_size=100)
     return optax.chain(optax.adam(onecycle), plateau)
 
@@ -95,15 +99,13 @@ def make_run_loop(svi: SVI, steps: int, n_train: int = 0, batch_size: int = 0):
 
         (state, _), losses, snapshots = scan_with_snapshots(
             step, (state, key), steps, keep, lambda c: raw_params(svi, c[0])
-        )  # fmt: skip
+        )
         return state, losses, jnp.asarray(steps), (snapshots, jnp.asarray(keep))
 
     return run
 
 
-def make_early_stopping_loop(
-    svi: SVI, steps: int, patience: int, n_train: int, n_val: int, batch_size: int = 0
-):  # fmt: skip
+def make_early_stopping_loop(svi: SVI, steps: int, patience: int, n_train: int, n_val: int, batch_size: int = 0):
     """The seed's rule in one compiled loop: after each step, the validation loss per point is
     compared with the training loss per point; `patience` consecutive worse steps stop the fit."""
     update = _minibatch_step(svi, n_train, batch_size)
@@ -119,9 +121,12 @@ def make_early_stopping_loop(
 
         losses = _loss_buffer(update, state, key, train, steps)
         (state, _, _, losses), taken, *kept = run_in_segments(
-            advance, (state, key, jnp.asarray(0), losses), schedule(steps), lambda c: raw_params(svi, c[0]),
+            advance,
+            (state, key, jnp.asarray(0), losses),
+            schedule(steps),
+            lambda c: raw_params(svi, c[0]),
             keep_going=lambda c: c[2] < patience,
-        )  # fmt: skip
+        )
         return state, losses, taken, tuple(kept)
 
     return run
@@ -185,18 +190,19 @@ def fit(problem: Problem, data: Dataset, settings: SVISettings, context: FitCont
     tuning = None
     args = (np.int32(context.seed), train, val)
     if settings.protocol == "tuned":
+
         def candidate(learning_rate, seed, train, val):
             """One learning rate's whole fit, then its ELBO from Trace_ELBO on SELECTION_DRAWS fresh draws."""
             svi, _ = build_svi(problem, settings, learning_rate)
             out = from_seed(svi, loop(svi))(seed, train, val)
             elbo = -Trace_ELBO(num_particles=SELECTION_DRAWS).loss(
                 jax.random.fold_in(cell_keys(seed)[2], 1), svi.get_params(out[0]), svi.model, svi.guide, **train
-            )  # fmt: skip
+            )
             return elbo, out
 
         (state, losses, taken, (snapshots, taken_at)), (compile_s, run_s, repeats_end), tuning = batched_search(
             candidate, args, settings.steps, settings.particles, context.repeats, dtype
-        )  # fmt: skip
+        )
         settings = replace(settings, learning_rate=tuning.chosen)
         # the family and its sampler (the rate plays no part there): svi.init, traced only, sets up the
         # guide's prototype and svi.constrain_fn as the compiled loop does for the recipe's fit

@@ -86,8 +86,14 @@ def library_defaults(problem: Problem, variant: str) -> dict:
     optimiser `adagrad_window(learning_rate=0.001, n_win=10)` and one draw per gradient
     (`obj_n_mc=None`; pymc/variational/opvi.py, `step_function`, and pymc/variational/updates.py;
     https://www.pymc.io/projects/docs/en/stable/api/generated/pymc.fit.html), PyMC's starting q."""
-    return {"steps": 10_000, "learning_rate": 0.001, "optimizer": "adagrad_window", "particles": 1,
-            "init_scale": 0.0, "schedule": "constant"}  # fmt: skip
+    return {
+        "steps": 10_000,
+        "learning_rate": 0.001,
+        "optimizer": "adagrad_window",
+        "particles": 1,
+        "init_scale": 0.0,
+        "schedule": "constant",
+    }
 
 
 def on_cpu_only(problem: Problem, device: str) -> str | None:
@@ -101,17 +107,48 @@ def minibatch_applies(problem: Problem, device: str) -> str | None:
 
 
 METHODS = (
-    Method("pymc.advi", ADVISettings, "backends.pymc.fit:fit_advi", "pymc", REQUIRES,
-           defaults=recipe_defaults("pymc.advi"), unsupported=on_cpu_only,
-           library_defaults=library_defaults, tuned=tuned_defaults(compile_mode=TUNED_COMPILE_MODE)),  # fmt: skip
-    Method("pymc.fullrank_advi", ADVISettings, "backends.pymc.fit:fit_fullrank_advi", "pymc", REQUIRES,
-           defaults=recipe_defaults("pymc.fullrank_advi"), unsupported=on_cpu_only,
-           library_defaults=library_defaults, tuned=tuned_defaults(compile_mode=TUNED_COMPILE_MODE)),  # fmt: skip
-    Method("pymc.advi_minibatch", MinibatchSettings, "backends.pymc.fit:fit_advi_minibatch", "pymc", REQUIRES,
-           defaults=recipe_defaults("pymc.advi_minibatch"), unsupported=minibatch_applies,
-           library_defaults=library_defaults, tuned=tuned_defaults(compile_mode=TUNED_COMPILE_MODE)),  # fmt: skip
-    Method("pymc.nuts", PyMCNUTSSettings, "backends.pymc.fit:fit_nuts", "pymc", REQUIRES, kind="mcmc",
-           unsupported=on_cpu_only),  # fmt: skip
+    Method(
+        "pymc.advi",
+        ADVISettings,
+        "backends.pymc.fit:fit_advi",
+        "pymc",
+        REQUIRES,
+        defaults=recipe_defaults("pymc.advi"),
+        unsupported=on_cpu_only,
+        library_defaults=library_defaults,
+        tuned=tuned_defaults(compile_mode=TUNED_COMPILE_MODE),
+    ),
+    Method(
+        "pymc.fullrank_advi",
+        ADVISettings,
+        "backends.pymc.fit:fit_fullrank_advi",
+        "pymc",
+        REQUIRES,
+        defaults=recipe_defaults("pymc.fullrank_advi"),
+        unsupported=on_cpu_only,
+        library_defaults=library_defaults,
+        tuned=tuned_defaults(compile_mode=TUNED_COMPILE_MODE),
+    ),
+    Method(
+        "pymc.advi_minibatch",
+        MinibatchSettings,
+        "backends.pymc.fit:fit_advi_minibatch",
+        "pymc",
+        REQUIRES,
+        defaults=recipe_defaults("pymc.advi_minibatch"),
+        unsupported=minibatch_applies,
+        library_defaults=library_defaults,
+        tuned=tuned_defaults(compile_mode=TUNED_COMPILE_MODE),
+    ),
+    Method(
+        "pymc.nuts",
+        PyMCNUTSSettings,
+        "backends.pymc.fit:fit_nuts",
+        "pymc",
+        REQUIRES,
+        kind="mcmc",
+        unsupported=on_cpu_only,
+    ),
 )
 
 RUNTIME = BackendRuntime(PYTENSOR, packages=("pymc",))

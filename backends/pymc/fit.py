@@ -41,9 +41,12 @@ def _check(context: FitContext) -> None:
 
 
 def _info(settings: ADVISettings | PyMCNUTSSettings) -> dict[str, Any]:
-    return {"compile_mode": settings.compile_mode, "floatX": pytensor.config.floatX,
-            "pytensor_compiledir": str(pytensor.config.compiledir),
-            "blas__ldflags": pytensor.config.blas__ldflags}  # fmt: skip  # empty: no BLAS linked
+    return {
+        "compile_mode": settings.compile_mode,
+        "floatX": pytensor.config.floatX,
+        "pytensor_compiledir": str(pytensor.config.compiledir),
+        "blas__ldflags": pytensor.config.blas__ldflags,
+    }  # empty: no BLAS linked
 
 
 def _optimizer(settings: ADVISettings, learning_rate):
@@ -80,7 +83,9 @@ class PostProcess:
         self.fn = model.compile_fn(outs, inputs=model.value_vars, mode=mode, on_unused_input="ignore")
 
     def point(self, z: np.ndarray) -> dict[str, np.ndarray]:
-        return {name: z[info[1]].reshape(info[2]).astype(pytensor.config.floatX) for name, info in self.ordering.items()}
+        return {
+            name: z[info[1]].reshape(info[2]).astype(pytensor.config.floatX) for name, info in self.ordering.items()
+        }
 
     def __call__(self, z_draws: np.ndarray, with_log_p: bool = False):
         """(constrained draws, log|J| per draw)[, log p with the Jacobian, in the unconstrained space]."""
@@ -96,8 +101,9 @@ class PostProcess:
         return (*out, log_p) if with_log_p else out
 
 
-def _fit_advi(problem: Problem, data: Dataset, settings: ADVISettings, context: FitContext, method: str,
-              batch_size: int = 0) -> FitResult:  # fmt: skip
+def _fit_advi(
+    problem: Problem, data: Dataset, settings: ADVISettings, context: FitContext, method: str, batch_size: int = 0
+) -> FitResult:
     _check(context)
     mode = COMPILE_MODES[settings.compile_mode]
     model = make_model(problem, data.train, batch_size=batch_size)
@@ -151,8 +157,15 @@ def _fit_advi(problem: Problem, data: Dataset, settings: ADVISettings, context: 
     if tuning is not None:
         info["tuning"] = tuning.to_info()
     grad_evals = steps * settings.particles * (len(tuning.learning_rates) if tuning else 1)
-    common = {"compile_s": compile_s, "run_s": run_s, "repeats_end": repeats_end, "steps": steps,
-              "grad_evals": grad_evals, "info": info, "iterative": True}  # fmt: skip
+    common = {
+        "compile_s": compile_s,
+        "run_s": run_s,
+        "repeats_end": repeats_end,
+        "steps": steps,
+        "grad_evals": grad_evals,
+        "info": info,
+        "iterative": True,
+    }
     if not np.all(np.isfinite(losses)):  # the harness reports `diverged` at the first non-finite step
         nan = {lat.name: np.full((1, *lat.shape), np.nan) for lat in problem.latents}
         return FitResult(draws=nan, log_q=None, losses=losses, **common)
@@ -209,15 +222,23 @@ def _search(run_once, group, method: str, model, mode: str, settings, context):
         seconds.append(took)
         final = [p.get_value() for p in group.params]
         results.append((losses, kept, final))
-        elbos.append(_candidate_elbo(moments, post_process, method, context.seed) if np.all(np.isfinite(losses))
-                     else float("nan"))  # fmt: skip
+        elbos.append(
+            _candidate_elbo(moments, post_process, method, context.seed)
+            if np.all(np.isfinite(losses))
+            else float("nan")
+        )
     chosen = choose(LEARNING_RATES, elbos)
     losses, kept, final = results[LEARNING_RATES.index(chosen)]
     for variable, value in zip(group.params, final):
         variable.set_value(value)
-    tuning = Tuning(learning_rates=list(LEARNING_RATES), elbos=[float(e) for e in elbos], chosen=chosen,
-                    grad_evals=len(LEARNING_RATES) * settings.steps * settings.particles,
-                    seconds=perf_counter() - start, notes={"candidate_seconds": seconds})  # fmt: skip
+    tuning = Tuning(
+        learning_rates=list(LEARNING_RATES),
+        elbos=[float(e) for e in elbos],
+        chosen=chosen,
+        grad_evals=len(LEARNING_RATES) * settings.steps * settings.particles,
+        seconds=perf_counter() - start,
+        notes={"candidate_seconds": seconds},
+    )
     return losses, kept, [float(np.nansum(seconds))], tuning
 
 
@@ -262,18 +283,29 @@ def fit_nuts(problem: Problem, data: Dataset, settings: PyMCNUTSSettings, contex
         for _ in range(context.repeats + 1):
             start = perf_counter()
             trace = pm.sample(
-                draws=settings.draws, tune=settings.warmup, chains=settings.chains, cores=1,
-                random_seed=context.seed, target_accept=settings.target_accept, progressbar=False,
-                compute_convergence_checks=False, return_inferencedata=False, compile_kwargs={"mode": mode},
+                draws=settings.draws,
+                tune=settings.warmup,
+                chains=settings.chains,
+                cores=1,
+                random_seed=context.seed,
+                target_accept=settings.target_accept,
+                progressbar=False,
+                compute_convergence_checks=False,
+                return_inferencedata=False,
+                compile_kwargs={"mode": mode},
                 discard_tuned_samples=False,
                 nuts={"max_treedepth": settings.max_tree_depth},
-            )  # fmt: skip
+            )
             calls.append(perf_counter() - start)
     run_s = calls[1:]
     chains = settings.chains
     warmup = settings.warmup
-    draws = {lat.name: np.concatenate([np.asarray(trace.get_values(lat.name, burn=warmup, chains=c), dtype=np.float64)
-                                       for c in range(chains)]) for lat in problem.latents}  # fmt: skip
+    draws = {
+        lat.name: np.concatenate(
+            [np.asarray(trace.get_values(lat.name, burn=warmup, chains=c), dtype=np.float64) for c in range(chains)]
+        )
+        for lat in problem.latents
+    }
 
     def stat(name: str, burn: int = warmup) -> np.ndarray:
         return np.concatenate([np.asarray(trace.get_sampler_stats(name, burn=burn, chains=c)) for c in range(chains)])
@@ -288,14 +320,22 @@ def fit_nuts(problem: Problem, data: Dataset, settings: PyMCNUTSSettings, contex
         run_s=run_s,
         steps=iterations,
         grad_evals=int(stat("tree_size", burn=0).sum()),
-        info=_info(settings) | {"acceptance_rate": float(stat("mean_tree_accept").mean()),
-                                "divergences": float(stat("diverging").sum())},  # fmt: skip
+        info=_info(settings)
+        | {"acceptance_rate": float(stat("mean_tree_accept").mean()), "divergences": float(stat("diverging").sum())},
         chains=chains,
         # chains run one after another: the first n draws of every chain exist once the last chain has them
         checkpoints=mcmc_prefixes(draws, chains, warmup, 1, stat("tree_size", burn=0), sequential=True),
         # ArviZ's names for the NUTS statistics PyMC's trace keeps (its tree depth is "depth")
-        sample_stats={ours: stat(theirs) for ours, theirs in (
-            ("diverging", "diverging"), ("tree_depth", "depth"), ("n_steps", "tree_size"),
-            ("acceptance_rate", "mean_tree_accept"), ("energy", "energy"), ("lp", "model_logp"))
-            if theirs in trace.stat_names},  # fmt: skip
+        sample_stats={
+            ours: stat(theirs)
+            for ours, theirs in (
+                ("diverging", "diverging"),
+                ("tree_depth", "depth"),
+                ("n_steps", "tree_size"),
+                ("acceptance_rate", "mean_tree_accept"),
+                ("energy", "energy"),
+                ("lp", "model_logp"),
+            )
+            if theirs in trace.stat_names
+        },
     )

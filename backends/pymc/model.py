@@ -44,8 +44,7 @@ def prior_variable(name: str, prior: priors.Prior, shape: tuple[int, ...], trans
     if isinstance(prior, priors.HalfNormal):
         return pm.HalfNormal(name, prior.scale, **kwargs)
     if isinstance(prior, priors.SoftLaplace):
-        return pm.CustomDist(name, prior.loc, prior.scale, logp=soft_laplace_logp, random=soft_laplace_random,
-                             **kwargs)  # fmt: skip
+        return pm.CustomDist(name, prior.loc, prior.scale, logp=soft_laplace_logp, random=soft_laplace_random, **kwargs)
     if isinstance(prior, priors.Uniform):
         return pm.Uniform(name, prior.low, prior.high, **kwargs)
     if isinstance(prior, priors.Gamma):
@@ -73,12 +72,15 @@ def observed_variable(family: str, params: dict, observed, total_size: int):
     if family == "normal":
         return pm.Normal("obs", mu=params["loc"], sigma=params["scale"], observed=observed, total_size=total_size)
     if family == "gamma":
-        return pm.Gamma("obs", alpha=params["concentration"], beta=params["rate"], observed=observed, total_size=total_size)
+        return pm.Gamma(
+            "obs", alpha=params["concentration"], beta=params["rate"], observed=observed, total_size=total_size
+        )
     raise TypeError(f"no PyMC translation for likelihood {family!r}")
 
 
-def make_model(problem: Problem, split: Split | None, batch_size: int = 0, transform: bool = True,
-               seed: int = 0) -> pm.Model:  # fmt: skip
+def make_model(
+    problem: Problem, split: Split | None, batch_size: int = 0, transform: bool = True, seed: int = 0
+) -> pm.Model:
     ops = pytensor_ops()
     with pm.Model() as model:
         values = {lat.name: prior_variable(lat.name, lat.prior, lat.shape, transform) for lat in problem.latents}

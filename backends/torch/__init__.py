@@ -90,9 +90,24 @@ class HMCSettings:
 
 METHODS = (
     # tuned: compiled whole (torch.compile), torch's fastest form, as the JAX methods are compiled
-    Method("torch.vi", VISettings, "backends.torch.vi:fit_reparam", "torch", REQUIRES, defaults=recipe_defaults("torch.vi"),
-           library_defaults=library_defaults, tuned=tuned_defaults(compile=True)),
-    Method("torch.vi_score", ScoreSettings, "backends.torch.vi:fit_score", "torch", REQUIRES, defaults=recipe_defaults("torch.vi_score", particles=False)),
+    Method(
+        "torch.vi",
+        VISettings,
+        "backends.torch.vi:fit_reparam",
+        "torch",
+        REQUIRES,
+        defaults=recipe_defaults("torch.vi"),
+        library_defaults=library_defaults,
+        tuned=tuned_defaults(compile=True),
+    ),
+    Method(
+        "torch.vi_score",
+        ScoreSettings,
+        "backends.torch.vi:fit_score",
+        "torch",
+        REQUIRES,
+        defaults=recipe_defaults("torch.vi_score", particles=False),
+    ),
     Method("torch.mh", MHSettings, "backends.torch.mcmc:fit_mh", "torch", REQUIRES, kind="mcmc"),
     Method("torch.hmc", HMCSettings, "backends.torch.mcmc:fit_hmc", "torch", REQUIRES, kind="mcmc"),
 )

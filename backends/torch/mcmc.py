@@ -83,7 +83,9 @@ def _mh(target: TorchTarget, settings: MHSettings, seed: int) -> dict[str, torch
                 window.add(z)
             if i == window_end - 1 and window.n > 1:
                 coordinate_sd = torch.sqrt(window.variance())
-                log_scale = torch.tensor(math.log(2.38 / math.sqrt(target.dim)), dtype=target.dtype, device=target.device)
+                log_scale = torch.tensor(
+                    math.log(2.38 / math.sqrt(target.dim)), dtype=target.dtype, device=target.device
+                )
         elif i >= warmup:
             accepted = accepted + accept.to(target.dtype).mean()
             if (i - warmup) % thin == 0:
@@ -139,8 +141,12 @@ def _hmc(target: TorchTarget, settings: HMCSettings, seed: int) -> dict[str, tor
     for i in range(total):
         step = torch.exp(log_step)
         momentum = torch.randn_like(z) / torch.sqrt(inverse_mass)
-        z_new, p_new, lp_new, grad_new = _leapfrog(grad_and_value, z, momentum, grad, step, inverse_mass, settings.num_steps)
-        energy_change = (-lp_new + 0.5 * (p_new**2 * inverse_mass).sum(-1)) - (-lp + 0.5 * (momentum**2 * inverse_mass).sum(-1))
+        z_new, p_new, lp_new, grad_new = _leapfrog(
+            grad_and_value, z, momentum, grad, step, inverse_mass, settings.num_steps
+        )
+        energy_change = (-lp_new + 0.5 * (p_new**2 * inverse_mass).sum(-1)) - (
+            -lp + 0.5 * (momentum**2 * inverse_mass).sum(-1)
+        )
         energy_change = torch.nan_to_num(energy_change, nan=float("inf"))
         accept_prob = torch.exp(torch.clamp(-energy_change, max=0.0))
         accept = torch.rand_like(lp) < accept_prob
@@ -165,11 +171,18 @@ def _hmc(target: TorchTarget, settings: HMCSettings, seed: int) -> dict[str, tor
             if (i - warmup) % thin == 0:
                 samples[(i - warmup) // thin] = z
         trace[i] = -lp.mean()
-    return {"samples": samples, "trace": trace, "accept": accepted / (kept * thin), "divergences": divergences,
-            "step_size": torch.exp(log_step)}  # fmt: skip
+    return {
+        "samples": samples,
+        "trace": trace,
+        "accept": accepted / (kept * thin),
+        "divergences": divergences,
+        "step_size": torch.exp(log_step),
+    }
 
 
-def _fit(problem: Problem, data: Dataset, settings: MHSettings | HMCSettings, context: FitContext, sampler) -> FitResult:
+def _fit(
+    problem: Problem, data: Dataset, settings: MHSettings | HMCSettings, context: FitContext, sampler
+) -> FitResult:
     device, dtype = torch_device(context.device), torch_dtype(context.dtype)
     torch.set_default_dtype(dtype)
     target = TorchTarget(problem, data.train, device, dtype)

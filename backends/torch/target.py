@@ -37,7 +37,9 @@ def prior_log_density(prior: priors.Prior, x: torch.Tensor) -> torch.Tensor:
         loc = getattr(prior, "loc", 0.0)
         fold = math.log(2.0) if isinstance(prior, priors.HalfStudentT) else 0.0
         df, z = prior.df, (x - loc) / prior.scale
-        norm = math.lgamma(0.5 * (df + 1)) - math.lgamma(0.5 * df) - 0.5 * math.log(df * math.pi) - math.log(prior.scale)
+        norm = (
+            math.lgamma(0.5 * (df + 1)) - math.lgamma(0.5 * df) - 0.5 * math.log(df * math.pi) - math.log(prior.scale)
+        )
         return fold + norm - 0.5 * (df + 1) * torch.log1p(z * z / df)
     if isinstance(prior, priors.Normal):
         z = (x - prior.loc) / prior.scale
@@ -82,7 +84,7 @@ class TorchTarget:
         self.problem, self.device, self.dtype = problem, device, dtype
         self.ops = torch_ops()
         self.blocks, self.dim = flat_layout(problem.latents)
-        as_tensor = lambda a: None if a is None else torch.as_tensor(np.asarray(a), dtype=dtype, device=device)  # noqa: E731
+        as_tensor = lambda a: None if a is None else torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
         self.x = None if split is None else as_tensor(split.x)
         self.y = None if split is None else as_tensor(split.y)
 
@@ -122,7 +124,9 @@ class TorchTarget:
     def constrain(self, z: torch.Tensor) -> dict[str, torch.Tensor]:
         """Constrained values of every latent; z may carry leading batch axes."""
         batch = z.shape[:-1]
-        return {b.name: self.constrain_block(b, z[..., b.start : b.stop])[0].reshape(*batch, *b.shape) for b in self.blocks}
+        return {
+            b.name: self.constrain_block(b, z[..., b.start : b.stop])[0].reshape(*batch, *b.shape) for b in self.blocks
+        }
 
     # -- densities -----------------------------------------------------------------------------
     def log_joint_constrained(self, values: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -171,11 +171,13 @@ def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitCont
     tuning = None
     with torch.no_grad():
         if settings.protocol == "tuned":
-            (params, losses, kept), run_s, repeats_end, tuning = _search(run_once, sync, draw, target, settings,
-                                                                         context)  # fmt: skip
+            (params, losses, kept), run_s, repeats_end, tuning = _search(
+                run_once, sync, draw, target, settings, context
+            )
         else:
-            (params, losses, kept), run_s, repeats_end = time_repeats(lambda: run_once(settings.learning_rate),
-                                                                      sync, context.repeats)  # fmt: skip
+            (params, losses, kept), run_s, repeats_end = time_repeats(
+                lambda: run_once(settings.learning_rate), sync, context.repeats
+            )
         z = draw(params, context.draws)
         log_q_constrained = log_q(params, z) - target.log_abs_det_jacobian(z)
         draws = target.draws_to_numpy(z)
@@ -200,9 +202,13 @@ def _fit(problem: Problem, data: Dataset, settings: VISettings, context: FitCont
         steps=steps,
         grad_evals=steps * settings.particles * candidates,
         checkpoints=vi_checkpoints(sorted(kept), steps, sampler_at),
-        info={"torch_device": str(device), "compiled": bool(settings.compile), "computed_dtype": str(dtype),
-              "data_device": None if target.y is None else str(target.y.device),
-              **({"tuning": tuning.to_info()} if tuning else {})},  # fmt: skip
+        info={
+            "torch_device": str(device),
+            "compiled": bool(settings.compile),
+            "computed_dtype": str(dtype),
+            "data_device": None if target.y is None else str(target.y.device),
+            **({"tuning": tuning.to_info()} if tuning else {}),
+        },
         iterative=True,
     )
 
@@ -224,9 +230,14 @@ def _search(run_once, sync, draw, target: TorchTarget, settings: VISettings, con
         results.append(out)
         elbos.append(elbo)
     chosen = choose(LEARNING_RATES, elbos)
-    tuning = Tuning(learning_rates=list(LEARNING_RATES), elbos=elbos, chosen=chosen,
-                    grad_evals=len(LEARNING_RATES) * settings.steps * settings.particles,
-                    seconds=perf_counter() - start, notes={"candidate_seconds": seconds, "compiled": settings.compile})
+    tuning = Tuning(
+        learning_rates=list(LEARNING_RATES),
+        elbos=elbos,
+        chosen=chosen,
+        grad_evals=len(LEARNING_RATES) * settings.steps * settings.particles,
+        seconds=perf_counter() - start,
+        notes={"candidate_seconds": seconds, "compiled": settings.compile},
+    )
     return results[LEARNING_RATES.index(chosen)], [float(sum(seconds))], monotonic(), tuning
 
 

@@ -27,7 +27,10 @@ REPORT_FORMATS = ("md", "latex", "html", "csv", "summary")
 STATUS_STYLE = {"ok": "green", "diverged": "yellow", "unsupported": "cyan", "skipped": "dim"}
 
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, cls=BenchGroup, help="Benchmark Bayesian inference across backends.",
+    add_completion=False,
+    no_args_is_help=True,
+    cls=BenchGroup,
+    help="Benchmark Bayesian inference across backends.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 console = Console(width=None if sys.stdout.isatty() else 200)  # logs and CI get the whole table
@@ -65,8 +68,10 @@ def _selected_records(store: Path, suite: str | None, problems: str, methods: st
     from bench.store import Store
 
     Store(store).close()  # checks that the store exists and is readable
-    chosen = {"problems": parse_names(problems, "--problems", _known_problems),
-              "methods": parse_names(methods, "--methods", _known_methods)}  # fmt: skip
+    chosen = {
+        "problems": parse_names(problems, "--problems", _known_problems),
+        "methods": parse_names(methods, "--methods", _known_methods),
+    }
     check_filters(store, suite, **chosen)
     table = reports.latest_records(store, suite=suite, **chosen, tag=tag)
     if table.empty:
@@ -84,7 +89,9 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+    ),
 ) -> None:
     """Benchmark Bayesian inference across backends."""
 
@@ -114,8 +121,14 @@ def list_command(
         origins = suites.origins()
         for name in suites.problem_names():
             problem = suites.declaration(name)  # a model problem is not built to be listed
-            latents = str(sum(lat.size for lat in problem.latents)) if hasattr(problem, "latents") else f"({problem.kind} model)"
-            table.add_row(name, problem.suite, problem.task, latents, origins.get(name, "built in"), problem.description)
+            latents = (
+                str(sum(lat.size for lat in problem.latents))
+                if hasattr(problem, "latents")
+                else f"({problem.kind} model)"
+            )
+            table.add_row(
+                name, problem.suite, problem.task, latents, origins.get(name, "built in"), problem.description
+            )
         console.print(table)
     if what in ("methods", "all"):
         table = Table("method", "variants", "kind", "installed", "pip extra", "origin", title="methods")
@@ -123,8 +136,14 @@ def list_command(
         for method in backends.registry().values():
             missing = method.missing()
             installed = "yes" if not missing else f"no ({', '.join(missing)})"
-            table.add_row(method.name, ", ".join(method.known_variants), method.kind, installed, method.extra,
-                          origins[method.name])  # fmt: skip
+            table.add_row(
+                method.name,
+                ", ".join(method.known_variants),
+                method.kind,
+                installed,
+                method.extra,
+                origins[method.name],
+            )
         console.print(table)
 
 
@@ -137,19 +156,31 @@ def _list_runs(store: Path) -> None:
     table = Table("run", "tag", "started", "finished", "protocol", "cells", "ran", "reused", title=f"runs in {store}")
     for row in runs.itertuples():
         protocols = ", ".join(p for p in str(row.protocols or "").split(",") if p) or "not recorded"
-        table.add_row(row.run_id, row.tag or "", row.started_at, row.finished_at or "[yellow]never finished[/]",
-                      protocols, str(int(row.ran) + int(row.reused)), str(int(row.ran)), str(int(row.reused)))
+        table.add_row(
+            row.run_id,
+            row.tag or "",
+            row.started_at,
+            row.finished_at or "[yellow]never finished[/]",
+            protocols,
+            str(int(row.ran) + int(row.reused)),
+            str(int(row.ran)),
+            str(int(row.reused)),
+        )
     console.print(table)
     if runs.empty:
         console.print("[yellow]no runs with records[/]")
 
 
 def run(
-    suite: Optional[str] = typer.Option(None, help="suite to run (see `bench list suites`); or declare the grid in --config"),
+    suite: Optional[str] = typer.Option(
+        None, help="suite to run (see `bench list suites`); or declare the grid in --config"
+    ),
     problems: str = typer.Option("", help="comma-separated problems of the suite (default: all)"),
     methods: str = typer.Option("", help="comma-separated methods, optionally method:variant (default: the suite's)"),
     set_: list[str] = typer.Option([], "--set", help="override a method setting: name=value (repeatable)"),
-    config: Optional[Path] = typer.Option(None, help="a TOML file declaring the grid and run options; flags override it"),
+    config: Optional[Path] = typer.Option(
+        None, help="a TOML file declaring the grid and run options; flags override it"
+    ),
     wide: bool = typer.Option(False, "--wide", help="the summary with every column, whatever the terminal width"),
     **flags,
 ) -> None:
@@ -172,12 +203,20 @@ def run(
 
         suites.problem_names(suite or "")  # an unknown suite first: the lists below name its problems
         chosen = parse_names(problems, "--problems", lambda: suites.problem_names(suite or ""))
-        blocks = [grid_config.GridBlock(suite or "", tuple(chosen), tuple(parse_names(methods, "--methods", _known_methods)),
-                                        overrides)]  # fmt: skip
+        blocks = [
+            grid_config.GridBlock(
+                suite or "", tuple(chosen), tuple(parse_names(methods, "--methods", _known_methods)), overrides
+            )
+        ]
     else:
         blocks = [dataclasses.replace(b, overrides={**b.overrides, **overrides}) for b in file.blocks]
-    cells = plan_blocks(blocks, options, explicit_seeds=flags["seeds"], explicit_repeats=flags["repeats"],
-                        explicit_protocol=flags["protocol"])  # fmt: skip
+    cells = plan_blocks(
+        blocks,
+        options,
+        explicit_seeds=flags["seeds"],
+        explicit_repeats=flags["repeats"],
+        explicit_protocol=flags["protocol"],
+    )
     _execute_and_summarise(cells, options, wide, label=suite or str(config))
 
 
@@ -191,10 +230,13 @@ def _with_run_options(command):
     generated = []
     for f in options.fields():
         switch, metavar = f.metadata["switch"], f.metadata["metavar"]
-        declared = typer.Option(None, *([switch] if switch else []), help=f.metadata["help"], metavar=metavar,
-                                show_default=False)  # fmt: skip
+        declared = typer.Option(
+            None, *([switch] if switch else []), help=f.metadata["help"], metavar=metavar, show_default=False
+        )
         annotation = Optional[options.value_type(f.name)]
-        generated.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=declared, annotation=annotation))
+        generated.append(
+            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=declared, annotation=annotation)
+        )
     keyword = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in fixed]
     fixed, wide = [p for p in keyword if p.name != "wide"], [p for p in keyword if p.name == "wide"]
     command.__signature__ = signature.replace(parameters=[*fixed, *generated, *wide])
@@ -220,8 +262,10 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
     check_writable_store(store)
     cache = options.cache_dir
     threads = options.threads
-    env_extra = {"jax_compilation_cache": str(cache / "jax") if cache else None,  # the key older records carry
-                 "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}  # fmt: skip
+    env_extra = {
+        "jax_compilation_cache": str(cache / "jax") if cache else None,  # the key older records carry
+        "thread_policy": {"threads": threads, **thread_policy.environment(threads)},
+    }
     if options.executor == "dask":
         from bench.execution.dask_executor import DaskExecutor
 
@@ -232,8 +276,13 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
     console.print(f"[bold]{len(cells)} cells[/] ({label}, {device}, {dtype}) -> {store}")
     running: dict[str, None] = {}  # cell keys in flight, in start order
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TextColumn("left"), TimeRemainingColumn(), console=console,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("left"),
+        TimeRemainingColumn(),
+        console=console,
     ) as progress:
         task = progress.add_task("starting", total=len(cells))
 
@@ -271,9 +320,15 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
         interrupt_on_signals()
         try:
             outcome = driver.execute(
-                cells, store, pool, force=options.force, tag=tag, command=shlex.join(["bench", *sys.argv[1:]]),
-                env_extra=env_extra, on_record=on_record,
-            )  # fmt: skip
+                cells,
+                store,
+                pool,
+                force=options.force,
+                tag=tag,
+                command=shlex.join(["bench", *sys.argv[1:]]),
+                env_extra=env_extra,
+                on_record=on_record,
+            )
         except KeyboardInterrupt:
             progress.stop()
             console.print(f"[yellow]interrupted[/]: finished cells are in {store}; run again to resume")
@@ -289,24 +344,27 @@ def _execute_and_summarise(cells: list, options, wide: bool, label: str) -> None
     console.print(f"run {outcome.run_id}: ran {outcome.ran} ({counts}), reused {outcome.reused} finished cells{kept}")
     console.print(summary_line(work[0], perf_counter() - started))
     for other, n in outcome.elsewhere.items():
-        console.print(f"[yellow]left {n} cells to run {other}[/], which is running them now (their records appear there)")
+        console.print(
+            f"[yellow]left {n} cells to run {other}[/], which is running them now (their records appear there)"
+        )
     if options.strict and any(s in outcome.statuses for s in ("error", "timeout", "oom", "diverged")):
         raise typer.Exit(1)
-
-
 
 
 def fit_columns(headers: list[str], rows: list[list[str]], width: int) -> list[int]:
     """Indices of the columns to show so that the table fits `width`: identity, status and reason
     always stay; metric columns leave in reverse order of SUMMARY_KEEP_ORDER."""
+
     def column_width(i: int) -> int:
         cells = [headers[i]] + [row[i] for row in rows]
         limit = 40 if headers[i] == "reason" else 10**6  # the reason folds onto more lines
         return min(limit, max(len(c) for c in cells)) + 3
 
     keep = list(range(len(headers)))
-    droppable = sorted((i for i, h in enumerate(headers) if h in SUMMARY_KEEP_ORDER),
-                       key=lambda i: SUMMARY_KEEP_ORDER.index(headers[i]))  # fmt: skip
+    droppable = sorted(
+        (i for i, h in enumerate(headers) if h in SUMMARY_KEEP_ORDER),
+        key=lambda i: SUMMARY_KEEP_ORDER.index(headers[i]),
+    )
     while sum(column_width(i) for i in keep) + 1 > width and droppable:
         keep.remove(droppable.pop())
     return keep
@@ -328,22 +386,34 @@ def _print_summary(table, wide: bool = False) -> None:
     console.print(out)
     hidden = [headers[i] for i in range(len(headers)) if i not in shown]
     if hidden:
-        console.print(f"[dim]{len(hidden)} columns hidden to fit {console.width} columns ({', '.join(hidden)}): "
-                      "--wide shows all, `bench report --format summary` prints them[/]")  # fmt: skip
+        console.print(
+            f"[dim]{len(hidden)} columns hidden to fit {console.width} columns ({', '.join(hidden)}): "
+            "--wide shows all, `bench report --format summary` prints them[/]"
+        )
 
 
 @app.command()
 def report(
     store: StoreOption = DEFAULT_STORE,
-    format: str = typer.Option("md", "--format", metavar="[" + "|".join(REPORT_FORMATS) + "]",
-                               help="md, latex, html (tables and figures), csv (long) or summary (per cell)"),
-    out: Optional[Path] = typer.Option(None, help=f"write to this file instead of stdout (html: default {paths.REPORTS_DIR}/report.html)"),
+    format: str = typer.Option(
+        "md",
+        "--format",
+        metavar="[" + "|".join(REPORT_FORMATS) + "]",
+        help="md, latex, html (tables and figures), csv (long) or summary (per cell)",
+    ),
+    out: Optional[Path] = typer.Option(
+        None, help=f"write to this file instead of stdout (html: default {paths.REPORTS_DIR}/report.html)"
+    ),
     suite: SuiteFilter = None,
     problems: ProblemsFilter = "",
     methods: MethodsFilter = "",
     tag: Optional[str] = typer.Option(None, help="only runs with this tag (latest record per cell within them)"),
-    references: Optional[Path] = typer.Option(None, help="stored MCMC references for figures (default: beside the store)"),
-    columns: str = typer.Option("", help="latex: only these metric columns, comma-separated (e.g. elbo,std_mean_err_max,run_s)"),
+    references: Optional[Path] = typer.Option(
+        None, help="stored MCMC references for figures (default: beside the store)"
+    ),
+    columns: str = typer.Option(
+        "", help="latex: only these metric columns, comma-separated (e.g. elbo,std_mean_err_max,run_s)"
+    ),
     landscape: bool = typer.Option(False, "--landscape", help="latex: sideways tables (needs the rotating package)"),
 ) -> None:
     """Comparison tables (one per suite and task; mean ± sd over seeds, best in bold) from the latest
@@ -375,7 +445,9 @@ def report(
             from bench.reporting import accuracy_table
 
             costs = accuracy_table.to_markdown(accuracy_table.build(rest, _problem_tasks(rest)))
-            text = "\n".join(filter(None, [tables.to_markdown(paper), costs, scale.to_markdown(scale.study_rows(study))]))
+            text = "\n".join(
+                filter(None, [tables.to_markdown(paper), costs, scale.to_markdown(scale.study_rows(study))])
+            )
         elif format == "latex":
             text = tables.to_latex(paper, columns=parse_names(columns, "--columns") or None, landscape=landscape)
         else:
@@ -407,15 +479,22 @@ def _problem_tasks(table) -> dict[str, str]:
 
     missing = _unregistered(table)
     if missing:
-        console.print(f"[yellow]warning[/]: {len(missing)} problem(s) no longer registered, shown with the density "
-                      f"columns: {', '.join(missing)}", highlight=False)  # fmt: skip
+        console.print(
+            f"[yellow]warning[/]: {len(missing)} problem(s) no longer registered, shown with the density "
+            f"columns: {', '.join(missing)}",
+            highlight=False,
+        )
     return {name: "density" if name in missing else suites.get_problem(name).task for name in table["problem"].unique()}
 
 
 @app.command("plot")
 def plot_command(
     store: StoreOption = DEFAULT_STORE,
-    kind: str = typer.Option("all", metavar="[all|KIND,KIND..]", help="all, or comma-separated: elbo, cost, time, accuracy, densities, surfaces, auc, scale"),
+    kind: str = typer.Option(
+        "all",
+        metavar="[all|KIND,KIND..]",
+        help="all, or comma-separated: elbo, cost, time, accuracy, densities, surfaces, auc, scale",
+    ),
     out: Path = typer.Option(paths.FIGURES_DIR, help="folder for the figures"),
     format: str = typer.Option("png", "--format", metavar="[png|pdf|both]", help="png, pdf or both"),
     suite: SuiteFilter = None,
@@ -443,8 +522,11 @@ def plot_command(
 
     missing = _unregistered(table)
     if missing:  # their figures need the problem's definition: skipped, one warning
-        console.print(f"[yellow]warning[/]: skipped the records of {len(missing)} problem(s) no longer registered: "
-                      f"{', '.join(missing)}", highlight=False)  # fmt: skip
+        console.print(
+            f"[yellow]warning[/]: skipped the records of {len(missing)} problem(s) no longer registered: "
+            f"{', '.join(missing)}",
+            highlight=False,
+        )
         table = table[~table["problem"].isin(missing)]
     from bench.reporting.report import label_by_settings
 
@@ -464,7 +546,12 @@ def plot_command(
 def export_command(
     out: Path = typer.Option(..., help="csv, parquet: a folder (one file per table); dashboard formats: a JSON file"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
-    format: str = typer.Option("csv", "--format", metavar="[csv|parquet|github-action-benchmark|bencher]", help="csv, parquet, github-action-benchmark or bencher"),
+    format: str = typer.Option(
+        "csv",
+        "--format",
+        metavar="[csv|parquet|github-action-benchmark|bencher]",
+        help="csv, parquet, github-action-benchmark or bencher",
+    ),
     run: str = typer.Option("latest", help="dashboard formats: the run exported (run id, tag, latest or previous)"),
 ) -> None:
     """Every table of the store (and the tidy join) as CSV or Parquet files, or one run's metrics as
@@ -510,10 +597,16 @@ def compare_command(
     alpha: float = typer.Option(0.05, help="significance level of the Mann-Whitney U test"),
     min_effect_time: float = typer.Option(0.10, help="smallest relative change of a speed metric that counts"),
     min_effect_quality: float = typer.Option(0.05, help="smallest relative change of a quality metric that counts"),
-    k_se: float = typer.Option(3.0, "--k-se", help="a quality change must also exceed this many combined standard errors"),
-    confirm: bool = typer.Option(False, "--confirm", help="re-measure flagged cells for both code versions, alternating"),
+    k_se: float = typer.Option(
+        3.0, "--k-se", help="a quality change must also exceed this many combined standard errors"
+    ),
+    confirm: bool = typer.Option(
+        False, "--confirm", help="re-measure flagged cells for both code versions, alternating"
+    ),
     rounds: int = typer.Option(5, help="--confirm: alternating rounds per version (the best repeat of each is kept)"),
-    out: Optional[Path] = typer.Option(None, help="also write the comparison (csv) or the current side (dashboard formats)"),
+    out: Optional[Path] = typer.Option(
+        None, help="also write the comparison (csv) or the current side (dashboard formats)"
+    ),
     format: str = typer.Option("csv", "--format", help="--out format: csv, github-action-benchmark or bencher"),
 ) -> None:
     """Regression gate: exit 1 if any cell regressed (significant and large enough); else exit 3 if
@@ -524,7 +617,11 @@ def compare_command(
     from bench.execution import lifecycle
     from bench.cli.selection import check_out_file
 
-    for name, value in (("alpha", alpha), ("min-effect-time", min_effect_time), ("min-effect-quality", min_effect_quality)):
+    for name, value in (
+        ("alpha", alpha),
+        ("min-effect-time", min_effect_time),
+        ("min-effect-quality", min_effect_quality),
+    ):
         if not 0 < value < 1:
             raise BenchInputError(f"--{name} must lie between 0 and 1, got {value}")
     if k_se <= 0 or rounds < 2:
@@ -538,7 +635,9 @@ def compare_command(
     for spec in (baseline, current):
         is_file = Path(spec).suffix in (".sqlite", ".db") or Path(spec).is_file()
         path = Path(spec) if is_file else store
-        unfinished.setdefault(path, {}).update(dict.fromkeys(lifecycle.incomplete_runs(path, spec=None if is_file else spec)))
+        unfinished.setdefault(path, {}).update(
+            dict.fromkeys(lifecycle.incomplete_runs(path, spec=None if is_file else spec))
+        )
     for path, runs in unfinished.items():
         _warn(lifecycle.incomplete_warning(path, list(runs)))
     thresholds = compare.Thresholds(alpha, min_effect_time, min_effect_quality, k_se=k_se)
@@ -554,31 +653,60 @@ def compare_command(
         console.print("[yellow]no cell is present on both sides[/]")
     shown = table[table["verdict"] != "unchanged"]
     labels = compare.settings_labels(table)  # the settings telling apart two cells of one method, where any do
-    out_table = Table("problem", "method", *(["settings"] if any(labels.values()) else []), "device", "metric", "verdict",
-                      "baseline", "current", "change", "p", "n", title=f"changes ({len(table) - len(shown)} unchanged not shown)")
+    out_table = Table(
+        "problem",
+        "method",
+        *(["settings"] if any(labels.values()) else []),
+        "device",
+        "metric",
+        "verdict",
+        "baseline",
+        "current",
+        "change",
+        "p",
+        "n",
+        title=f"changes ({len(table) - len(shown)} unchanged not shown)",
+    )
     from bench.reporting.report import fmt
 
     for index, row in shown.sort_values(["verdict", "problem", "method"]).iterrows():
-        style = {"regression": "red", "improvement": "green", "not comparable": "cyan", "noisy": "magenta"}.get(row["verdict"], "yellow")
+        style = {"regression": "red", "improvement": "green", "not comparable": "cyan", "noisy": "magenta"}.get(
+            row["verdict"], "yellow"
+        )
         change = "" if row["verdict"] == "not comparable" or row["change"] != row["change"] else f"{row['change']:+.1%}"
         out_table.add_row(
-            row["problem"], row["method"], *([labels[index]] if any(labels.values()) else []), row["device"], row["metric"],
-            f"[{style}]{row['verdict']}[/]", fmt(row.get("baseline")), fmt(row.get("current")), change,
-            fmt(row.get("p_value")), fmt(row.get("n")),
-        )  # fmt: skip
+            row["problem"],
+            row["method"],
+            *([labels[index]] if any(labels.values()) else []),
+            row["device"],
+            row["metric"],
+            f"[{style}]{row['verdict']}[/]",
+            fmt(row.get("baseline")),
+            fmt(row.get("current")),
+            change,
+            fmt(row.get("p_value")),
+            fmt(row.get("n")),
+        )
     console.print(out_table)
     for _, row in shown.sort_values(["verdict", "problem", "method"]).iterrows():
         if row.get("note"):
-            console.print(f"  {row['verdict']}: {row['problem']} {row['method']} {row['metric']}: {row['note']}", highlight=False)
-    for label, keys in (("only in baseline", compare.only_in(base, cur)), ("only in current", compare.only_in(cur, base))):
+            console.print(
+                f"  {row['verdict']}: {row['problem']} {row['method']} {row['metric']}: {row['note']}", highlight=False
+            )
+    for label, keys in (
+        ("only in baseline", compare.only_in(base, cur)),
+        ("only in current", compare.only_in(cur, base)),
+    ):
         for key in keys:
             console.print(f"  {label}: {' '.join(map(str, key))}")
     counts = table["verdict"].value_counts().to_dict()
     console.print(", ".join(f"{counts.get(v, 0)} {v}" for v in compare.VERDICTS))
     across = table["note"].fillna("").str.startswith(compare.SETTINGS_DIFFER)
     if across.any():
-        console.print(f"[cyan]{int(across.sum())} cell(s) not comparable: the two sides ran them with different settings[/] "
-                      "(no verdict across settings; compare runs of the same settings, or re-run one side)")
+        console.print(
+            f"[cyan]{int(across.sum())} cell(s) not comparable: the two sides ran them with different settings[/] "
+            "(no verdict across settings; compare runs of the same settings, or re-run one side)"
+        )
     if counts.get("noisy", 0) and not confirm:
         console.print("noisy cells are not regressions; `--confirm` re-measures them for both code versions")
     if out is not None and format == "csv":
@@ -622,8 +750,14 @@ def history_command(
         change = "" if row["change"] != row["change"] else f"{row['change']:+.1%}"
         if row["not_comparable"]:
             change = "[cyan]not comparable[/]"
-        out.add_row(row["run_id"], row["machine"], fmt(row["median"]), str(row["n"]), change,
-                    "[red]yes[/]" if row["change_point"] else "")  # fmt: skip
+        out.add_row(
+            row["run_id"],
+            row["machine"],
+            fmt(row["median"]),
+            str(row["n"]),
+            change,
+            "[red]yes[/]" if row["change_point"] else "",
+        )
     console.print(out)
     for _, row in table[table["not_comparable"] != ""].iterrows():
         console.print(f"  not comparable: run {row['run_id']}: {row['not_comparable']}", highlight=False)
@@ -638,7 +772,9 @@ def history_command(
 
 @app.command("draws")
 def draws_command(
-    cell_key: str = typer.Argument(..., help="the cell's key, as `bench report --format summary` and the run log print it"),
+    cell_key: str = typer.Argument(
+        ..., help="the cell's key, as `bench report --format summary` and the run log print it"
+    ),
     out: Path = typer.Option(..., help="netCDF file to write (opens with az.from_netcdf)"),
     store: Path = typer.Option(DEFAULT_STORE, help="SQLite store"),
 ) -> None:

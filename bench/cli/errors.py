@@ -34,7 +34,9 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _options(ctx: Any) -> list[str]:
-    return sorted(opt for p in ctx.command.get_params(ctx) for opt in (*p.opts, *p.secondary_opts) if opt.startswith("-"))
+    return sorted(
+        opt for p in ctx.command.get_params(ctx) for opt in (*p.opts, *p.secondary_opts) if opt.startswith("-")
+    )
 
 
 def usage_line(exc: clickx.UsageError) -> str:
@@ -65,8 +67,14 @@ def storage_error(exc: StoreError) -> tuple[str, int]:
 class BenchGroup(TyperGroup):
     """The root command: usage errors, bad input and unusable stores become one line."""
 
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:  # fmt: skip
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
         except clickx.NoArgsIsHelpError as exc:

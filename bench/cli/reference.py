@@ -61,7 +61,9 @@ def build_command(
     problems: str = typer.Option("", help="comma-separated problems (default: all of the suite, or all)"),
     seeds: int = typer.Option(1, help="data seeds 0..N-1"),
     sampler: str = typer.Option("numpyro.nuts", help="numpyro.nuts or blackjax.nuts"),
-    directory: Path = typer.Option(DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)"),
+    directory: Path = typer.Option(
+        DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)"
+    ),
     set_: list[str] = typer.Option([], "--set", help="override a NUTS setting: chains, warmup, draws, thin, ..."),
     force: bool = typer.Option(False, help="rebuild references that are present and fresh"),
 ) -> None:
@@ -89,8 +91,10 @@ def build_command(
             if existing is not None and not force and existing.stale_reason(problem, problem.make_data(seed)) is None:
                 console.print(f"  [dim]present[/] {name} seed {seed}: {existing.verdict} (--force rebuilds)")
                 continue
-            console.print(f"  building {name} seed {seed} with {sampler} "
-                          f"({settings.chains} chains x {settings.draws} draws, thin {settings.thin}) ...")  # fmt: skip
+            console.print(
+                f"  building {name} seed {seed} with {sampler} "
+                f"({settings.chains} chains x {settings.draws} draws, thin {settings.thin}) ..."
+            )
             start = perf_counter()
             stored = reference_build.build(problem, seed, sampler, settings, directory)
             p = stored.provenance
@@ -133,8 +137,19 @@ def _verify_translations(names: list[str], samplers: str, overrides: dict[str, i
     for sampler in chosen:
         if sampler not in reference_build.SAMPLERS:
             raise unknown("reference sampler", sampler, reference_build.SAMPLERS)
-    table = Table("problem", "sampler", "chains x draws", "verdict", "worst (MCSE)", "component", "divergences",
-                  "min bulk ESS", "time (s)", "why", title="translations against external reference draws")  # fmt: skip
+    table = Table(
+        "problem",
+        "sampler",
+        "chains x draws",
+        "verdict",
+        "worst (MCSE)",
+        "component",
+        "divergences",
+        "min bulk ESS",
+        "time (s)",
+        "why",
+        title="translations against external reference draws",
+    )
     bad = 0
     for name in names:
         problem = suites.get_problem(name)
@@ -143,27 +158,43 @@ def _verify_translations(names: list[str], samplers: str, overrides: dict[str, i
             result = translation_check.check(problem, sampler, settings)
             bad += not result["passed"]
             verdict = "[green]pass[/]" if result["passed"] else "[red]FAIL[/]"
-            row = (name, sampler, f"{settings.chains}x{settings.draws}", verdict,
-                   f"{result['worst_mcse_multiple']:.2f}", f"{result['worst_component']} {result['worst_statistic']}",
-                   _cell(result["divergences"], ".0f"), _cell(result["ess_bulk_min"], ".0f"),
-                   f"{result['wall_s']:.0f}", "; ".join(result["failures"]))  # fmt: skip
+            row = (
+                name,
+                sampler,
+                f"{settings.chains}x{settings.draws}",
+                verdict,
+                f"{result['worst_mcse_multiple']:.2f}",
+                f"{result['worst_component']} {result['worst_statistic']}",
+                _cell(result["divergences"], ".0f"),
+                _cell(result["ess_bulk_min"], ".0f"),
+                f"{result['wall_s']:.0f}",
+                "; ".join(result["failures"]),
+            )
             table.add_row(*row)
             console.print("  " + " | ".join(row))  # each result as it lands: a full check takes a while
     console.print(table)
     if bad:
-        console.print(f"[red]{bad} of {table.row_count} translation checks failed (> {reference_build.MCSE_TOLERANCE:g} MCSE)[/]")
+        console.print(
+            f"[red]{bad} of {table.row_count} translation checks failed (> {reference_build.MCSE_TOLERANCE:g} MCSE)[/]"
+        )
         raise typer.Exit(1)
     console.print(f"all {table.row_count} translation checks within {reference_build.MCSE_TOLERANCE:g} MCSE")
 
 
 @reference_app.command("verify")
 def verify_command(
-    directory: Path = typer.Option(DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)"),
+    directory: Path = typer.Option(
+        DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)"
+    ),
     suite: str = typer.Option("", help="only this suite's references"),
     problems: str = typer.Option("", help="only these problems"),
-    samplers: str = typer.Option("numpyro.nuts,blackjax.nuts",
-                                 help="for problems with external reference draws (posteriordb): the NUTS samplers run"),
-    set_: list[str] = typer.Option([], "--set", help="for external references: override a NUTS setting (chains, draws, ...)"),
+    samplers: str = typer.Option(
+        "numpyro.nuts,blackjax.nuts",
+        help="for problems with external reference draws (posteriordb): the NUTS samplers run",
+    ),
+    set_: list[str] = typer.Option(
+        [], "--set", help="for external references: override a NUTS setting (chains, draws, ...)"
+    ),
 ) -> None:
     """Re-check every stored reference from its draws: freshness, gates, and agreement with the exact
     reference within 5 Monte Carlo standard errors where one exists. Problems whose reference is
@@ -181,16 +212,33 @@ def verify_command(
             names = [n for n in names if n not in external]
             if not names:
                 return
-    table = Table("problem", "seed", "verdict", "max R-hat", "min bulk ESS", "min tail ESS", "vs exact (MCSE)",
-                  "exact check", "why", title=f"references in {directory}")  # fmt: skip
+    table = Table(
+        "problem",
+        "seed",
+        "verdict",
+        "max R-hat",
+        "min bulk ESS",
+        "min tail ESS",
+        "vs exact (MCSE)",
+        "exact check",
+        "why",
+        title=f"references in {directory}",
+    )
     bad = 0
     for stored, verdict, diag, check, failures, stale in _rows(directory, names, recompute=True):
         bad += verdict != "ok"
         exact = "" if check is None else ("pass" if check["passed"] else "FAIL")
-        table.add_row(stored.problem, str(stored.seed), f"[{VERDICT_STYLE[verdict]}]{verdict}[/]",
-                      _cell(diag["r_hat_max"]), _cell(diag["ess_bulk_min"], ".0f"), _cell(diag["ess_tail_min"], ".0f"),
-                      "" if check is None else f"{check['worst_mcse_multiple']:.2f}", exact,
-                      stale or "; ".join(failures))  # fmt: skip
+        table.add_row(
+            stored.problem,
+            str(stored.seed),
+            f"[{VERDICT_STYLE[verdict]}]{verdict}[/]",
+            _cell(diag["r_hat_max"]),
+            _cell(diag["ess_bulk_min"], ".0f"),
+            _cell(diag["ess_tail_min"], ".0f"),
+            "" if check is None else f"{check['worst_mcse_multiple']:.2f}",
+            exact,
+            stale or "; ".join(failures),
+        )
     if not table.row_count:
         raise BenchInputError(f"no references in {directory}; build them: bench reference build --suite toy")
     console.print(table)
@@ -201,17 +249,44 @@ def verify_command(
 
 
 @reference_app.command("list")
-def list_command(directory: Path = typer.Option(DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)")) -> None:
+def list_command(
+    directory: Path = typer.Option(
+        DEFAULT_DIR, "--references", help="where references live (the same option as under run, report and plot)"
+    ),
+) -> None:
     """Stored references with their verdicts and diagnostics (as recorded at build time)."""
-    table = Table("problem", "seed", "sampler", "draws", "verdict", "max R-hat", "min bulk ESS", "min tail ESS",
-                  "divergences", "pred. R-hat", "built", "failures", title=f"references in {directory}")  # fmt: skip
+    table = Table(
+        "problem",
+        "seed",
+        "sampler",
+        "draws",
+        "verdict",
+        "max R-hat",
+        "min bulk ESS",
+        "min tail ESS",
+        "divergences",
+        "pred. R-hat",
+        "built",
+        "failures",
+        title=f"references in {directory}",
+    )
     for stored, verdict, diag, _, failures, stale in _rows(directory, None, recompute=False):
         p = stored.provenance
         predictive = p.get("predictive", {}).get("test_r_hat_max")
-        table.add_row(stored.problem, str(stored.seed), p["sampler"], f"{p['chains']}x{p['draws_total'] // p['chains']}",
-                      f"[{VERDICT_STYLE[verdict]}]{verdict}[/]", _cell(diag["r_hat_max"]),
-                      _cell(diag["ess_bulk_min"], ".0f"), _cell(diag["ess_tail_min"], ".0f"), _cell(p.get("divergences"), ".0f"),
-                      _cell(predictive), p.get("built_at", "")[:16], stale or "; ".join(failures))  # fmt: skip
+        table.add_row(
+            stored.problem,
+            str(stored.seed),
+            p["sampler"],
+            f"{p['chains']}x{p['draws_total'] // p['chains']}",
+            f"[{VERDICT_STYLE[verdict]}]{verdict}[/]",
+            _cell(diag["r_hat_max"]),
+            _cell(diag["ess_bulk_min"], ".0f"),
+            _cell(diag["ess_tail_min"], ".0f"),
+            _cell(p.get("divergences"), ".0f"),
+            _cell(predictive),
+            p.get("built_at", "")[:16],
+            stale or "; ".join(failures),
+        )
     if not table.row_count:
         console.print(f"no references in {directory}; build them: bench reference build --suite toy")
         return

@@ -18,19 +18,27 @@ FORMATS = {"png": ("png",), "pdf": ("pdf",), "both": ("png", "pdf")}
 
 
 def scale_command(
-    quick: bool = typer.Option(False, "--quick", help="N 1e3..1e6 (one size a decade), width 32, the three VI "
-                                                      "methods, 2 repeats: about 2 minutes of one core"),
+    quick: bool = typer.Option(
+        False,
+        "--quick",
+        help="N 1e3..1e6 (one size a decade), width 32, the three VI methods, 2 repeats: about 2 minutes of one core",
+    ),
     devices: str = typer.Option("cpu,gpu", help="devices to measure; a GPU no framework sees is reported and skipped"),
     sizes: str = typer.Option("", help="training set sizes, e.g. 1e3,1e4 (default: 1e3..1e6 in half-decades)"),
     widths: str = typer.Option("", help="hidden widths, e.g. 4,32,256 (default)"),
-    methods: str = typer.Option("", help="methods (default: numpyro.svi:auto_normal, blackjax.meanfield_vi, torch.vi, "
-                                         "numpyro.nuts on N <= 1e4)"),  # fmt: skip
-    nuts_max_n: Optional[float] = typer.Option(None, help="numpyro.nuts on the sizes up to this (default 1e4; 0: none)"),
-    steps: int = typer.Option(0, help="VI steps per timed run at every N (default: 200 up to N=1e4, then 2e6/N, "
-                                      "at least 10)"),
+    methods: str = typer.Option(
+        "", help="methods (default: numpyro.svi:auto_normal, blackjax.meanfield_vi, torch.vi, numpyro.nuts on N <= 1e4)"
+    ),
+    nuts_max_n: Optional[float] = typer.Option(
+        None, help="numpyro.nuts on the sizes up to this (default 1e4; 0: none)"
+    ),
+    steps: int = typer.Option(
+        0, help="VI steps per timed run at every N (default: 200 up to N=1e4, then 2e6/N, at least 10)"
+    ),
     repeats: int = typer.Option(0, help="warm timed repeats per cell (default 3; --quick 2)"),
-    threads: int = typer.Option(1, help="threads per cell for every framework (OpenMP/BLAS, torch, XLA; "
-                                        "default 1), at most the cores"),
+    threads: int = typer.Option(
+        1, help="threads per cell for every framework (OpenMP/BLAS, torch, XLA; default 1), at most the cores"
+    ),
     store: Path = typer.Option(Path("results/bench.sqlite"), help="SQLite store"),
     out: Path = typer.Option(Path("results/figures"), help="folder for the figure"),
     format: str = typer.Option("png", "--format", help="png, pdf or both"),
@@ -66,11 +74,15 @@ def scale_command(
     if steps < 0 or repeats < 0 or (nuts_max_n is not None and nuts_max_n < 0):
         raise BenchInputError("--steps, --repeats and --nuts-max-n must be positive numbers")
     study = scale.with_options(
-        scale.QUICK if quick else scale.FULL, sizes=scale.parse_sizes(sizes) if sizes else None,
+        scale.QUICK if quick else scale.FULL,
+        sizes=scale.parse_sizes(sizes) if sizes else None,
         widths=scale.parse_widths(widths) if widths else None,
-        methods=tuple(m.strip() for m in methods.split(",") if m.strip()) or None, steps=steps, repeats=repeats,
-        nuts_max_n=None if nuts_max_n is None else int(nuts_max_n), threads=threads,
-    )  # fmt: skip
+        methods=tuple(m.strip() for m in methods.split(",") if m.strip()) or None,
+        steps=steps,
+        repeats=repeats,
+        nuts_max_n=None if nuts_max_n is None else int(nuts_max_n),
+        threads=threads,
+    )
     check_readable(store)
     check_writable_store(store)
     planned, missing = {}, ""
@@ -84,8 +96,10 @@ def scale_command(
     console.print(f"[bold]{sum(map(len, planned.values()))} cells[/] (scale: {', '.join(planned)}) -> {store}")
     cache = store.parent / "cache" if compile_cache else None
     hashes = [c.hash for cells in planned.values() for c in cells]
-    env_extra = {"jax_compilation_cache": str(cache / "jax") if cache else None,  # the key older records carry
-                 "thread_policy": {"threads": threads, **thread_policy.environment(threads)}}  # fmt: skip
+    env_extra = {
+        "jax_compilation_cache": str(cache / "jax") if cache else None,  # the key older records carry
+        "thread_policy": {"threads": threads, **thread_policy.environment(threads)},
+    }
     command = shlex.join(["bench", *sys.argv[1:]])
     interrupted = False
     from bench.execution.lifecycle import interrupt_on_signals
@@ -94,14 +108,18 @@ def scale_command(
     try:
         for device, n, batch in scale.batches(planned, study.sizes):
             pool = LocalExecutor(jobs=1, timeout=timeout, cache_dir=cache)
-            outcome = driver.execute(batch, store, pool, force=force, tag=tag, command=command, on_record=_print_record,
-                                     env_extra=env_extra)  # fmt: skip
+            outcome = driver.execute(
+                batch, store, pool, force=force, tag=tag, command=command, on_record=_print_record, env_extra=env_extra
+            )
             at = f"N={family.size_token(n)}" if n else "every N"
-            console.print(f"run {outcome.run_id} ({at}, {device}): ran {outcome.ran}, "
-                          f"reused {outcome.reused} finished cells")  # fmt: skip
+            console.print(
+                f"run {outcome.run_id} ({at}, {device}): ran {outcome.ran}, reused {outcome.reused} finished cells"
+            )
     except KeyboardInterrupt:
         interrupted = True
-        console.print(f"[yellow]interrupted[/]: finished cells are in {store}; the table shows them; run again to resume")
+        console.print(
+            f"[yellow]interrupted[/]: finished cells are in {store}; the table shows them; run again to resume"
+        )
     if not store.exists():  # interrupted before the first record
         raise typer.Exit(130)
     rows = scale.study_rows(report.latest_records(store, hashes=hashes))
@@ -130,8 +148,11 @@ def print_study(rows) -> None:
     console.print(table)
     found = scale.crossovers(rows)
     for _, row in found.iterrows():
-        console.print(f"  width {row['width']}, {row['method']}: {scale.describe_crossover(row)}; CPU/GPU time at "
-                      f"N={row['max_n']}: {row['speedup_at_max_n']:.3g}x", highlight=False)  # fmt: skip
+        console.print(
+            f"  width {row['width']}, {row['method']}: {scale.describe_crossover(row)}; CPU/GPU time at "
+            f"N={row['max_n']}: {row['speedup_at_max_n']:.3g}x",
+            highlight=False,
+        )
 
 
 def _save_figure(rows, out: Path, extensions: tuple[str, ...]) -> None:

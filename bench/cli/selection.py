@@ -25,7 +25,9 @@ def parse_names(text: str, option: str, valid: Callable[[], Iterable[str]] | Non
         return []
     names = [part.strip() for part in text.split(",")]
     if not any(names):
-        raise BenchInputError(f"{option} {text!r} names nothing; give comma-separated names or leave it out{_choices(valid)}")
+        raise BenchInputError(
+            f"{option} {text!r} names nothing; give comma-separated names or leave it out{_choices(valid)}"
+        )
     if not all(names):
         raise BenchInputError(f"{option} {text!r} has an empty name between commas{_choices(valid)}")
     repeated = sorted({name for name in names if names.count(name) > 1})
@@ -43,7 +45,9 @@ def check_known(kind: str, names: Sequence[str], registered: Iterable[str], stor
             raise unknown(kind, name, valid)
 
 
-def check_filters(store: Path, suite: str | None = None, problems: Sequence[str] = (), methods: Sequence[str] = ()) -> None:
+def check_filters(
+    store: Path, suite: str | None = None, problems: Sequence[str] = (), methods: Sequence[str] = ()
+) -> None:
     """Filters of report, plot and history against the registries and the store's own records."""
     import backends
     import suites
@@ -89,4 +93,6 @@ def check_writable_store(path: Path) -> None:
     if path.exists() and not os.access(path, os.W_OK):
         raise BenchInputError(f"store {path} is read-only; make it writable or pass another --store")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise BenchInputError(f"store folder {folder} is read-only; SQLite writes its journal there: pass another --store")
+        raise BenchInputError(
+            f"store folder {folder} is read-only; SQLite writes its journal there: pass another --store"
+        )

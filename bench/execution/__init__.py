@@ -7,4 +7,15 @@ give its record to the store.
 run holds, `phases` splits a cell's wall time.
 """
 
-__all__ = ["claims", "dask_executor", "driver", "executors", "grid_config", "lifecycle", "phases", "plan", "worker", "zygote"]
+__all__ = [
+    "claims",
+    "dask_executor",
+    "driver",
+    "executors",
+    "grid_config",
+    "lifecycle",
+    "phases",
+    "plan",
+    "worker",
+    "zygote",
+]

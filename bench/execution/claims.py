@@ -14,7 +14,7 @@ import os
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 from bench.execution.lifecycle import pid_alive
 from bench.store import Store
@@ -30,13 +30,13 @@ class Claimed:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _live(pid: int, host: str, heartbeat_at: str) -> bool:
     if host == socket.gethostname():
         return pid_alive(pid)
-    return datetime.now(timezone.utc) - datetime.fromisoformat(heartbeat_at) < timedelta(seconds=STALE_S)
+    return datetime.now(UTC) - datetime.fromisoformat(heartbeat_at) < timedelta(seconds=STALE_S)
 
 
 def claim(store: Store, run_id: str, hashes: Sequence[str], force: bool = False) -> Claimed:

@@ -49,14 +49,18 @@ LOCAL_QUIET_CONFIG = {
     "distributed.scheduler.work-stealing": False,
     "distributed.worker.memory.monitor-interval": "1s",
 }
-LOCAL_START_CONFIG = {"distributed.worker.multiprocessing-method": "fork" if sys.platform.startswith("linux") else "spawn"}
+LOCAL_START_CONFIG = {
+    "distributed.worker.multiprocessing-method": "fork" if sys.platform.startswith("linux") else "spawn"
+}
 
 
 def _distributed():
     try:
         import distributed
     except ImportError:
-        raise BenchInputError("--executor dask needs dask.distributed, which is not installed: pip install 'bench[dask]'") from None
+        raise BenchInputError(
+            "--executor dask needs dask.distributed, which is not installed: pip install 'bench[dask]'"
+        ) from None
     return distributed
 
 
@@ -122,8 +126,14 @@ def _worker_environment(dtype: str, device: str, extra_json: str) -> dict:
     return environment.capture(dtype=dtype, device=device, extra=json.loads(extra_json))
 
 
-def run_task(cell_json: str, timeout: float, threads_by_host: dict[str, int], cache: str | None,
-             env_extra_json: str, run_token: str) -> str:  # fmt: skip
+def run_task(
+    cell_json: str,
+    timeout: float,
+    threads_by_host: dict[str, int],
+    cache: str | None,
+    env_extra_json: str,
+    run_token: str,
+) -> str:
     """One cell on this worker, in its own process; the record carries the worker's environment."""
     from distributed import get_worker
     from distributed.comm import get_address_host
@@ -163,9 +173,14 @@ class DaskExecutor:
     name = "dask"
 
     def __init__(
-        self, scheduler: str | None = None, jobs: int = 1, timeout: float = 1800.0, cache_dir: Path | None = None,
-        env_extra: dict | None = None, gpu: bool = False,
-    ) -> None:  # fmt: skip
+        self,
+        scheduler: str | None = None,
+        jobs: int = 1,
+        timeout: float = 1800.0,
+        cache_dir: Path | None = None,
+        env_extra: dict | None = None,
+        gpu: bool = False,
+    ) -> None:
         distributed = _distributed()
         import dask
 
@@ -176,16 +191,22 @@ class DaskExecutor:
         if scheduler is None:
             with dask.config.set({**LOCAL_SCHEDULER_CONFIG, **LOCAL_QUIET_CONFIG}), dask.config.set(LOCAL_START_CONFIG):
                 self.cluster = distributed.LocalCluster(
-                    n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=None,
-                    resources={"GPU": 1} if gpu else None, silence_logs=logging.ERROR,
-                )  # fmt: skip
+                    n_workers=jobs,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    resources={"GPU": 1} if gpu else None,
+                    silence_logs=logging.ERROR,
+                )
             self.client = distributed.Client(self.cluster)
             self.client.wait_for_workers(jobs)
         else:
             try:
                 self.client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S)
             except (OSError, TimeoutError, ValueError, TypeError) as exc:
-                raise BenchInputError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({one_line(exc)})") from None
+                raise BenchInputError(
+                    f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({one_line(exc)})"
+                ) from None
             try:
                 self._check_workers(scheduler, gpu)
             except BaseException:
@@ -197,7 +218,9 @@ class DaskExecutor:
         try:
             self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
         except (TimeoutError, OSError):
-            raise BenchInputError(f"--scheduler {scheduler}: the cluster has no workers; start them with `dask worker {scheduler}`") from None
+            raise BenchInputError(
+                f"--scheduler {scheduler}: the cluster has no workers; start them with `dask worker {scheduler}`"
+            ) from None
         workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
         if gpu and not any(w.get("resources", {}).get("GPU") for w in workers):
             raise BenchInputError(
@@ -214,9 +237,16 @@ class DaskExecutor:
         try:
             for cell in cells:
                 future = self.client.submit(
-                    run_task, cell.to_json(), self.timeout, self.threads_by_host, self.cache_dir, self.env_extra_json,
-                    token, key=f"bench-cell-{cell.key}-{token}", resources={"GPU": 1} if cell.device == "gpu" else None,
-                )  # fmt: skip
+                    run_task,
+                    cell.to_json(),
+                    self.timeout,
+                    self.threads_by_host,
+                    self.cache_dir,
+                    self.env_extra_json,
+                    token,
+                    key=f"bench-cell-{cell.key}-{token}",
+                    resources={"GPU": 1} if cell.device == "gpu" else None,
+                )
                 cell_of[future] = cell
                 pending.add(future)
             for future in as_completed(list(cell_of)):
@@ -227,7 +257,7 @@ class DaskExecutor:
                 self.client.cancel(list(pending), force=True)
                 try:
                     self.client.run(kill_cells, token)
-                except Exception:  # noqa: BLE001  a worker gone meanwhile has no cells left to kill
+                except Exception:
                     pass
 
     def _record(self, future, cell: Cell) -> Record:
@@ -240,7 +270,7 @@ class DaskExecutor:
             address = exc.last_worker.address
             info = {"executor": "dask", "host": get_address_host(address), "worker": address}
             return Record(cell, "error", lost_reason(exc.allowed_failures), info=info)
-        except Exception as exc:  # noqa: BLE001  the task itself failed (e.g. another bench version there)
+        except Exception as exc:
             info = {"executor": "dask", "host": None}  # where it ran is not known here
             return Record(cell, "error", f"dask task failed: {one_line(exc)}", info=info)
 

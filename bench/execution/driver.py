@@ -7,7 +7,7 @@ import secrets
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -32,7 +32,7 @@ class RunOutcome:
 
 
 def new_run_id() -> str:
-    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
 
 
 def execute(
@@ -80,14 +80,22 @@ def execute(
                 claims.release(store, run_id)
         store.finish_run(run_id, now())
         # A re-run that changed nothing keeps no run: unless it names its reused cells with a new tag.
-        recorded = bool(statuses) or (tag is not None and bool(reused) and not store.tag_covers(tag, reused, other_than=run_id))
+        recorded = bool(statuses) or (
+            tag is not None and bool(reused) and not store.tag_covers(tag, reused, other_than=run_id)
+        )
         if not recorded:
             store.drop_run(run_id)
         elsewhere: dict[str, int] = {}
         for other in held.elsewhere.values():
             elsewhere[other] = elsewhere.get(other, 0) + 1
-        return RunOutcome(run_id=run_id, ran=len(todo), reused=len(cells) - len(todo) - len(held.elsewhere),
-                          statuses=statuses, elsewhere=elsewhere, recorded=recorded)
+        return RunOutcome(
+            run_id=run_id,
+            ran=len(todo),
+            reused=len(cells) - len(todo) - len(held.elsewhere),
+            statuses=statuses,
+            elsewhere=elsewhere,
+            recorded=recorded,
+        )
     finally:
         store.close()
 

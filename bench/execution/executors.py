@@ -113,9 +113,14 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def run_in_subprocess(
-    cell: Cell, timeout: float, threads: int = 1, cache_dir: Path | None = None, live: Processes | None = None,
-    slot: int = 0, zygotes: zygote.Zygotes | None = None,
-) -> Record:  # fmt: skip
+    cell: Cell,
+    timeout: float,
+    threads: int = 1,
+    cache_dir: Path | None = None,
+    live: Processes | None = None,
+    slot: int = 0,
+    zygotes: zygote.Zygotes | None = None,
+) -> Record:
     """One cell, one process; always returns a record. The process is forked from this slot's
     zygote (bench.execution.zygote: the framework imported once per slot) or, where that is off or not
     safe, spawned as a fresh interpreter."""
@@ -150,8 +155,14 @@ def run_in_subprocess(
 _SPAWN = object()  # _run_forked's answer when the cell must run in a spawned interpreter instead
 
 
-def _run_forked(cell: Cell, env: dict[str, str], paths: tuple[Path, Path, Path], deadline: float,
-                live: Processes | None, pool: zygote.Zygotes) -> int | None | object:  # fmt: skip
+def _run_forked(
+    cell: Cell,
+    env: dict[str, str],
+    paths: tuple[Path, Path, Path],
+    deadline: float,
+    live: Processes | None,
+    pool: zygote.Zygotes,
+) -> int | None | object:
     """The cell forked from a zygote: its exit code, None on timeout (its group killed), or _SPAWN."""
     if not zygote.enabled():
         return _SPAWN
@@ -199,8 +210,9 @@ def _run_forked(cell: Cell, env: dict[str, str], paths: tuple[Path, Path, Path],
     return returncode
 
 
-def _run_spawned(env: dict[str, str], paths: tuple[Path, Path, Path], deadline: float,
-                 live: Processes | None) -> int | None:  # fmt: skip
+def _run_spawned(
+    env: dict[str, str], paths: tuple[Path, Path, Path], deadline: float, live: Processes | None
+) -> int | None:
     """The cell in a fresh interpreter: its exit code, or None on timeout (its group killed)."""
     cell_path, out_path, log_path = paths
     with open(log_path, "wb") as log:

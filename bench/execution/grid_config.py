@@ -20,7 +20,12 @@ from bench.spec.protocols import PROTOCOLS
 
 # Keys of one [[grid]] block.
 BLOCK_KEYS: dict[str, type | tuple[type, ...]] = {
-    "suite": str, "problems": list, "methods": list, "set": dict, "seeds": int, "protocol": str,
+    "suite": str,
+    "problems": list,
+    "methods": list,
+    "set": dict,
+    "seeds": int,
+    "protocol": str,
 }
 
 
@@ -98,11 +103,16 @@ def load(path: Path) -> GridConfig:
         if "suite" not in block:
             raise BenchInputError(f"{where}: needs a suite")
         overrides = {str(k): _setting_text(v) for k, v in block.get("set", {}).items()}
-        blocks.append(GridBlock(
-            suite=block["suite"], problems=_names(where, "problems", block.get("problems", [])),
-            methods=_names(where, "methods", block.get("methods", [])), overrides=overrides, seeds=block.get("seeds"),
-            protocol=_protocol(where, block.get("protocol")),
-        ))  # fmt: skip
+        blocks.append(
+            GridBlock(
+                suite=block["suite"],
+                problems=_names(where, "problems", block.get("problems", [])),
+                methods=_names(where, "methods", block.get("methods", [])),
+                overrides=overrides,
+                seeds=block.get("seeds"),
+                protocol=_protocol(where, block.get("protocol")),
+            )
+        )
     _protocol(str(path), raw.get("protocol"))
     return GridConfig(path=path, options=raw, blocks=tuple(blocks))
 

@@ -98,8 +98,10 @@ def incomplete_warning(store: Path, runs: list[str]) -> str | None:
     if not runs:
         return None
     shown = ", ".join(runs[:5]) + (f" and {len(runs) - 5} more" if len(runs) > 5 else "")
-    return (f"warning: {len(runs)} run(s) in {store} never finished (killed, interrupted or still running): "
-            f"{shown}; cells they did not reach are missing")  # fmt: skip
+    return (
+        f"warning: {len(runs)} run(s) in {store} never finished (killed, interrupted or still running): "
+        f"{shown}; cells they did not reach are missing"
+    )
 
 
 def interrupt_on_signals() -> None:

@@ -35,9 +35,12 @@ class RunOptions:
     device: str = option("cpu", "cpu (default) or gpu", metavar="[cpu|gpu]")
     repeats: int | None = option(None, "warm timed repeats per cell, all stored (default 3, or the suite's)")
     jobs: int = option(1, "cells run at once (default 1); above 1 the cells share the CPU and timings suffer")
-    threads: int = option(1, "threads per cell for every framework (OpenMP/BLAS, torch, XLA; default 1); threads x jobs <= cores")
+    threads: int = option(
+        1, "threads per cell for every framework (OpenMP/BLAS, torch, XLA; default 1); threads x jobs <= cores"
+    )
     executor: str = option(
-        "local", "local (default), or dask (a LocalCluster of --jobs processes, or --scheduler's cluster)",
+        "local",
+        "local (default), or dask (a LocalCluster of --jobs processes, or --scheduler's cluster)",
         metavar="[local|dask]",
     )
     scheduler: str | None = option(None, "with --executor dask: a running scheduler, tcp://HOST:PORT")
@@ -53,14 +56,17 @@ class RunOptions:
     strict: bool = option(False, "exit 1 if any cell ends in error, timeout, oom or diverged", switch="--strict")
     references: Path | None = option(None, "stored MCMC references (default: references/ beside the store)")
     posteriordb: Path | None = option(
-        None, "a local posteriordb clone: the posteriordb suite becomes its posteriors with a PyMC model and reference "
-        "draws (default: BENCH_POSTERIORDB, else the eight built-in posteriors)", metavar="PATH",
+        None,
+        "a local posteriordb clone: the posteriordb suite becomes its posteriors with a PyMC model and reference "
+        "draws (default: BENCH_POSTERIORDB, else the eight built-in posteriors)",
+        metavar="PATH",
     )
     save_draws: bool = option(
         False, "also write each cell's draws as ArviZ netCDF under draws/ beside the store", switch="--save-draws"
     )
     protocol: str | None = option(
-        None, "how VI settings are chosen: recipe (the seeds'), defaults (each library's) or tuned (a step-size search "
+        None,
+        "how VI settings are chosen: recipe (the seeds'), defaults (each library's) or tuned (a step-size search "
         "at an equal budget); default: the problem's, else the suite's (tuned for posteriordb)",
         metavar="[recipe|defaults|tuned]",
     )

@@ -107,8 +107,9 @@ def build_plan(request: Request) -> list[Cell]:
     no_gpu = {} if request.device_elsewhere else gpu_unsupported(request.device, [name for name, _ in methods])
 
     harness = code_identity.harness_fingerprint()
-    versions_of = {name: environment.package_versions(CORE_PACKAGES + backends.registry()[name].requires)
-                   for name, _ in methods}  # fmt: skip
+    versions_of = {
+        name: environment.package_versions(CORE_PACKAGES + backends.registry()[name].requires) for name, _ in methods
+    }
     cells: list[Cell] = []
     for problem_name in chosen:
         problem = suites.get_problem(problem_name)
@@ -132,19 +133,35 @@ def build_plan(request: Request) -> list[Cell]:
             for var in [variant] if variant else applicable:
                 reason = method.unsupported(problem, request.device) or no_gpu.get(method_name)
                 if var not in applicable:
-                    reason = f"{method.label(var)} does not apply to {problem_name}; applicable: {', '.join(applicable)}"
+                    reason = (
+                        f"{method.label(var)} does not apply to {problem_name}; applicable: {', '.join(applicable)}"
+                    )
                 overrides = {k: v for k, v in request.overrides.items() if k in _setting_names(method)}
                 settings = resolve_settings(method, problem, var, overrides, protocol)
                 for seed in range(request.seeds):
                     cell = Cell(
-                        suite=problem.suite, problem=problem_name, method=method_name, variant=var, seed=seed,
-                        device=request.device, dtype=request.dtype, repeats=request.repeats, draws=request.draws,
-                        settings=settings, unsupported=None if failed else reason, failed=failed,
+                        suite=problem.suite,
+                        problem=problem_name,
+                        method=method_name,
+                        variant=var,
+                        seed=seed,
+                        device=request.device,
+                        dtype=request.dtype,
+                        repeats=request.repeats,
+                        draws=request.draws,
+                        settings=settings,
+                        unsupported=None if failed else reason,
+                        failed=failed,
                         reference=str(stored[seed].provenance_path) if stored[seed] else "",
                         threads=request.threads,
-                    )  # fmt: skip
-                    fingerprints = {"spec": spec_hash, "data": data_hashes[seed], "versions": versions_of[method_name],
-                                    "code": code, "reference": stored[seed].digest if stored[seed] else None}  # fmt: skip
+                    )
+                    fingerprints = {
+                        "spec": spec_hash,
+                        "data": data_hashes[seed],
+                        "versions": versions_of[method_name],
+                        "code": code,
+                        "reference": stored[seed].digest if stored[seed] else None,
+                    }
                     cells.append(dataclasses.replace(cell, hash=content_hash(cell, fingerprints)))
     _check_distinct(cells)
     return cells
@@ -183,7 +200,9 @@ def _check_overrides_apply(methods: list[tuple[str, str]], overrides: Mapping[st
     known = set().union(*(_setting_names(backends.registry()[name]) for name, _ in methods))
     for name in overrides:
         if name not in known:
-            raise BenchInputError(f"unknown setting {name!r} for the chosen methods; valid settings: {', '.join(sorted(known))}")
+            raise BenchInputError(
+                f"unknown setting {name!r} for the chosen methods; valid settings: {', '.join(sorted(known))}"
+            )
 
 
 def _first(*values):
@@ -191,8 +210,13 @@ def _first(*values):
     return next(value for value in values if value is not None)
 
 
-def plan_blocks(blocks, options: RunOptions, explicit_seeds: int | None = None,
-                explicit_repeats: int | None = None, explicit_protocol: str | None = None) -> list[Cell]:
+def plan_blocks(
+    blocks,
+    options: RunOptions,
+    explicit_seeds: int | None = None,
+    explicit_repeats: int | None = None,
+    explicit_protocol: str | None = None,
+) -> list[Cell]:
     """Every block of a grid (bench.execution.grid_config.GridBlock) planned with the run options;
     a cell named twice is planned once. Seeds: the command line's, the block's, the file's, the
     suite's, 1; repeats likewise without the block; the protocol: the command line's, the block's, the
@@ -209,12 +233,18 @@ def plan_blocks(blocks, options: RunOptions, explicit_seeds: int | None = None,
     for block in blocks:
         defaults = suites.RUN_DEFAULTS.get(block.suite, {})
         request = Request(
-            suite=block.suite, problems=block.problems, methods=block.methods,
+            suite=block.suite,
+            problems=block.problems,
+            methods=block.methods,
             seeds=_first(explicit_seeds, block.seeds, options.seeds, defaults.get("seeds", 1)),
-            device=options.device, dtype=options.dtype,
-            repeats=_first(explicit_repeats, options.repeats, defaults.get("repeats", 3)), draws=options.draws,
-            overrides=block.overrides, references=options.references_dir,
-            device_elsewhere=options.scheduler is not None, threads=options.threads,
+            device=options.device,
+            dtype=options.dtype,
+            repeats=_first(explicit_repeats, options.repeats, defaults.get("repeats", 3)),
+            draws=options.draws,
+            overrides=block.overrides,
+            references=options.references_dir,
+            device_elsewhere=options.scheduler is not None,
+            threads=options.threads,
             protocol=next((p for p in (explicit_protocol, block.protocol, options.protocol) if p is not None), None),
         )
         for cell in build_plan(request):

@@ -39,8 +39,20 @@ from typing import Any
 import backends
 
 # What every cell imports whatever its framework: the worker, scoring, the registries.
-HARNESS_MODULES = ("numpy", "scipy.stats", "sklearn.metrics", "arviz_stats.base", "bench.execution.worker", "bench.scoring.fit_metrics", "bench.scoring.diagnostics",
-                   "bench.scoring.checkpoints", "bench.scoring.figure_data", "bench.spec.fitting", "backends", "suites")  # fmt: skip
+HARNESS_MODULES = (
+    "numpy",
+    "scipy.stats",
+    "sklearn.metrics",
+    "arviz_stats.base",
+    "bench.execution.worker",
+    "bench.scoring.fit_metrics",
+    "bench.scoring.diagnostics",
+    "bench.scoring.checkpoints",
+    "bench.scoring.figure_data",
+    "bench.spec.fitting",
+    "backends",
+    "suites",
+)
 DISABLE_ENV = "BENCH_NO_ZYGOTE"
 START_GRACE_S = 300.0  # how long a zygote may take to start and import, beyond a cell's own timeout  # "1": spawn a fresh interpreter per cell, as before zygotes
 
@@ -97,7 +109,7 @@ def _preload(modules: Sequence[str]) -> None:
     for name in modules:
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001  the child imports it again and reports the failure as its row
+        except Exception:
             pass
 
 
@@ -128,7 +140,7 @@ def _become_cell(request: dict[str, Any]) -> None:
         atexit._run_exitfuncs()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
-    except BaseException:  # noqa: BLE001  the log holds the traceback; the exit code says it failed
+    except BaseException:
         traceback.print_exc()
     finally:
         sys.stdout.flush()
@@ -189,9 +201,13 @@ class Zygote:
         self._log = open(log_path, "w+b")
         log_path.unlink(missing_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.execution.zygote"], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=self._log, start_new_session=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "bench.execution.zygote"],
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            start_new_session=True,
+        )
         self.ready = False
 
     def _line(self, deadline: float | None) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import warnings
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from time import perf_counter
 from typing import Any
 
@@ -112,11 +112,19 @@ def exact_check(problem: Problem, data: Dataset, diag: dict[str, Any]) -> dict[s
     rows = {}
     for name, m, s in zip(names, mean[0], sd[0]):
         c = diag["components"][name]
-        rows[name] = {"z_mean": abs(c["mean"] - m) / c["mcse_mean"], "z_sd": abs(c["sd"] - s) / c["mcse_sd"],
-                      "exact_mean": float(m), "exact_sd": float(s)}  # fmt: skip
+        rows[name] = {
+            "z_mean": abs(c["mean"] - m) / c["mcse_mean"],
+            "z_sd": abs(c["sd"] - s) / c["mcse_sd"],
+            "exact_mean": float(m),
+            "exact_sd": float(s),
+        }
     worst = max(max(r["z_mean"], r["z_sd"]) for r in rows.values())
-    return {"exact_kind": exact.kind, "worst_mcse_multiple": worst, "passed": bool(worst <= MCSE_TOLERANCE),
-            "components": rows}  # fmt: skip
+    return {
+        "exact_kind": exact.kind,
+        "worst_mcse_multiple": worst,
+        "passed": bool(worst <= MCSE_TOLERANCE),
+        "components": rows,
+    }
 
 
 def check_draws(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], chains: int):
@@ -129,8 +137,10 @@ def check_draws(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], c
         failures.append("non-finite draws")
     check = exact_check(problem, data, diag)
     if check is not None and not check["passed"]:
-        failures.append(f"disagrees with the {check['exact_kind']} reference: "
-                        f"{check['worst_mcse_multiple']:.3g} MCSE > {MCSE_TOLERANCE:g}")  # fmt: skip
+        failures.append(
+            f"disagrees with the {check['exact_kind']} reference: "
+            f"{check['worst_mcse_multiple']:.3g} MCSE > {MCSE_TOLERANCE:g}"
+        )
     return diag, check, failures
 
 
@@ -158,8 +168,11 @@ def predictive_groups(problem: Problem, data: Dataset, draws: dict[str, np.ndarr
         rows = np.linspace(0, total - 1, min(GRID_DRAWS, total)).astype(int)
         grid_draws = predictions(problem, {k: v[rows] for k, v in draws.items()}, grid)
         low, high = np.quantile(grid_draws, [0.03, 0.97], axis=0)
-        variables.update(grid_mean=(("grid_point",), grid_draws.mean(axis=0)), grid_low=(("grid_point",), low),
-                         grid_high=(("grid_point",), high))  # fmt: skip
+        variables.update(
+            grid_mean=(("grid_point",), grid_draws.mean(axis=0)),
+            grid_low=(("grid_point",), low),
+            grid_high=(("grid_point",), high),
+        )
         constants["x_grid"] = (("grid_point", "input"), grid)
     summary = {"test_r_hat_max": float(np.max(r_hat)), "test_r_hat_median": float(np.median(r_hat))}
     return xr.Dataset(variables), xr.Dataset(constants), summary
@@ -199,15 +212,29 @@ def build(problem: Problem, seed: int, sampler: str, settings: BuildSettings, di
         stats["diverging"] = stats["diverging"].astype(bool)
     idata = az.from_dict(posterior=posterior, sample_stats=stats or None, dims=dims)
     provenance: dict[str, Any] = {
-        "problem": problem.name, "suite": problem.suite, "seed": seed, "kind": "mcmc", "sampler": sampler,
-        "settings": asdict(settings), "chains": settings.chains, "draws_total": settings.chains * settings.draws,
-        "divergences": fit.info.get("divergences"), "acceptance_rate": fit.info.get("acceptance_rate"),
-        "compile_s": fit.compile_s, "run_s": fit.run_s[0], "wall_s": wall_s, "gates": GATES,
-        "diagnostics": diag, "failures": failures, "verdict": "failed" if failures else "ok",
-        "spec_hash": problem.fingerprint(), "data_hash": data.fingerprint(),
-        "versions": environment.package_versions(), "code": environment.code_version(),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }  # fmt: skip
+        "problem": problem.name,
+        "suite": problem.suite,
+        "seed": seed,
+        "kind": "mcmc",
+        "sampler": sampler,
+        "settings": asdict(settings),
+        "chains": settings.chains,
+        "draws_total": settings.chains * settings.draws,
+        "divergences": fit.info.get("divergences"),
+        "acceptance_rate": fit.info.get("acceptance_rate"),
+        "compile_s": fit.compile_s,
+        "run_s": fit.run_s[0],
+        "wall_s": wall_s,
+        "gates": GATES,
+        "diagnostics": diag,
+        "failures": failures,
+        "verdict": "failed" if failures else "ok",
+        "spec_hash": problem.fingerprint(),
+        "data_hash": data.fingerprint(),
+        "versions": environment.package_versions(),
+        "code": environment.code_version(),
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     if check is not None:
         provenance["exact_check"] = check
     if problem.task in ("classification", "regression"):

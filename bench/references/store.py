@@ -65,7 +65,9 @@ def find(directory: Path, problem: str, seed: int) -> StoredReference | None:
     try:
         provenance = json.loads(provenance_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise BenchInputError(f"reference {provenance_path} is unreadable ({exc}); rebuild it: bench reference build --problems {problem}") from None
+        raise BenchInputError(
+            f"reference {provenance_path} is unreadable ({exc}); rebuild it: bench reference build --problems {problem}"
+        ) from None
     return StoredReference(problem, seed, netcdf, provenance_path, provenance)
 
 
@@ -122,8 +124,10 @@ def load_idata(stored: StoredReference):
 def load_draws(stored: StoredReference, problem: Problem, idata=None) -> dict[str, np.ndarray]:
     """The stored draws, chain-major: (chains * draws, *shape) per latent."""
     posterior = (idata or load_idata(stored)).posterior
-    return {lat.name: np.asarray(posterior[lat.name].values, dtype=np.float64).reshape(-1, *lat.shape)
-            for lat in problem.latents}  # fmt: skip
+    return {
+        lat.name: np.asarray(posterior[lat.name].values, dtype=np.float64).reshape(-1, *lat.shape)
+        for lat in problem.latents
+    }
 
 
 def to_reference(stored: StoredReference, problem: Problem) -> Reference:
@@ -140,7 +144,9 @@ def to_reference(stored: StoredReference, problem: Problem) -> Reference:
     predictive_test = None
     if "predictions" in idata.groups() and "test_mean" in idata.predictions:
         predictive_test = np.asarray(idata.predictions["test_mean"].values, dtype=np.float64)
-    provenance = {k: stored.provenance[k] for k in ("sampler", "chains", "draws_total", "built_at") if k in stored.provenance}
+    provenance = {
+        k: stored.provenance[k] for k in ("sampler", "chains", "draws_total", "built_at") if k in stored.provenance
+    }
     return Reference(
         kind="mcmc",
         mean={name: values.mean(axis=0) for name, values in draws.items()},
@@ -150,4 +156,3 @@ def to_reference(stored: StoredReference, problem: Problem) -> Reference:
         verdict=stored.verdict,
         predictive_test=predictive_test,
     )
-

@@ -38,16 +38,32 @@ def compare(ours: dict[str, Any], ref: dict[str, Any]) -> dict[str, Any]:
         r = ref["components"][name]
         se_mean = np.hypot(c["mcse_mean"], r["mcse_mean"])
         se_sd = np.hypot(c["mcse_sd"], r["mcse_sd"])
-        rows[name] = {"mean": c["mean"], "ref_mean": r["mean"], "sd": c["sd"], "ref_sd": r["sd"],
-                      "z_mean": abs(c["mean"] - r["mean"]) / se_mean, "z_sd": abs(c["sd"] - r["sd"]) / se_sd}  # fmt: skip
+        rows[name] = {
+            "mean": c["mean"],
+            "ref_mean": r["mean"],
+            "sd": c["sd"],
+            "ref_sd": r["sd"],
+            "z_mean": abs(c["mean"] - r["mean"]) / se_mean,
+            "z_sd": abs(c["sd"] - r["sd"]) / se_sd,
+        }
     worst_name = max(rows, key=lambda n: max(rows[n]["z_mean"], rows[n]["z_sd"]))
     worst = rows[worst_name]
     which = "mean" if worst["z_mean"] >= worst["z_sd"] else "sd"
     z = worst[f"z_{which}"]
-    failures = [f"{n} {k} off by {rows[n][f'z_{k}']:.2f} MCSE ({rows[n][k]:.5g} vs {rows[n][f'ref_{k}']:.5g})"
-                for n in rows for k in ("mean", "sd") if rows[n][f"z_{k}"] > MCSE_TOLERANCE]  # fmt: skip
-    return {"worst_component": worst_name, "worst_statistic": which, "worst_mcse_multiple": float(z),
-            "passed": not failures, "failures": failures, "components": rows}  # fmt: skip
+    failures = [
+        f"{n} {k} off by {rows[n][f'z_{k}']:.2f} MCSE ({rows[n][k]:.5g} vs {rows[n][f'ref_{k}']:.5g})"
+        for n in rows
+        for k in ("mean", "sd")
+        if rows[n][f"z_{k}"] > MCSE_TOLERANCE
+    ]
+    return {
+        "worst_component": worst_name,
+        "worst_statistic": which,
+        "worst_mcse_multiple": float(z),
+        "passed": not failures,
+        "failures": failures,
+        "components": rows,
+    }
 
 
 def check(problem: Problem, sampler: str, settings: BuildSettings, seed: int = 0) -> dict[str, Any]:
@@ -68,9 +84,15 @@ def check(problem: Problem, sampler: str, settings: BuildSettings, seed: int = 0
     names, matrix = flatten(problem.with_derived(fit.draws), problem.scored_shapes())
     ours = diagnostics(names, matrix, settings.chains)
     result = compare(ours, reference_diagnostics(problem, reference))
-    result.update(problem=problem.name, sampler=sampler, settings=asdict(settings), wall_s=wall_s,
-                  divergences=fit.info.get("divergences"), r_hat_max=ours["r_hat_max"],
-                  ess_bulk_min=ours["ess_bulk_min"])  # fmt: skip
+    result.update(
+        problem=problem.name,
+        sampler=sampler,
+        settings=asdict(settings),
+        wall_s=wall_s,
+        divergences=fit.info.get("divergences"),
+        r_hat_max=ours["r_hat_max"],
+        ess_bulk_min=ours["ess_bulk_min"],
+    )
     return result
 
 

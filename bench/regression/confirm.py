@@ -57,10 +57,14 @@ def code_of(side: Side, keys: list[tuple]) -> dict:
     import json
 
     records = side.records.merge(pd.DataFrame(keys, columns=GROUP), on=GROUP)
-    versions = {(e.get("commit"), bool(e.get("dirty")), e.get("diff_sha"))
-                for e in (json.loads(x) if x else {} for x in records["environment"])}  # fmt: skip
+    versions = {
+        (e.get("commit"), bool(e.get("dirty")), e.get("diff_sha"))
+        for e in (json.loads(x) if x else {} for x in records["environment"])
+    }
     if len(versions) != 1:
-        raise BenchInputError(f"{side.label}: the flagged cells were measured with {len(versions)} code versions; compare one run")
+        raise BenchInputError(
+            f"{side.label}: the flagged cells were measured with {len(versions)} code versions; compare one run"
+        )
     commit, dirty, diff_sha = versions.pop()
     if not commit:
         raise BenchInputError(f"{side.label} records no git commit, so --confirm cannot rebuild its code")
@@ -85,7 +89,9 @@ def checkout(name: str, code: dict, repo: Path, scratch: Path) -> Version:
     tree = scratch / f"tree-{name}"
     added = _git(repo, "worktree", "add", "--detach", str(tree), code["commit"])
     if added.returncode != 0:
-        raise BenchInputError(f"git worktree add for {name} commit {short} failed: {added.stderr.strip().splitlines()[-1]}")
+        raise BenchInputError(
+            f"git worktree add for {name} commit {short} failed: {added.stderr.strip().splitlines()[-1]}"
+        )
     return Version(name, tree, f"{short}: a git worktree of that commit")
 
 
@@ -93,7 +99,9 @@ def run_arguments(command: str, problems: list[str], methods: list[str], store_p
     """A recorded `bench run` command restricted to the flagged cells and pointed at a scratch store."""
     words = shlex.split(command or "")
     if len(words) < 2 or words[1] != "run":
-        raise BenchInputError(f"the run has no recorded `bench run` command ({command!r}), so --confirm cannot repeat it")
+        raise BenchInputError(
+            f"the run has no recorded `bench run` command ({command!r}), so --confirm cannot repeat it"
+        )
     kept, i, original_store = [], 2, None
     while i < len(words):
         word = words[i]
@@ -111,22 +119,38 @@ def run_arguments(command: str, problems: list[str], methods: list[str], store_p
     references = Path(original_store or "results/bench.sqlite").resolve().parent / "references"
     if "--references" not in kept and references.is_dir():  # the references the run was scored against
         kept += ["--references", str(references)]
-    return ["run", *kept, "--problems", ",".join(problems), "--methods", ",".join(methods),
-            "--store", str(store_path), "--force", "--tag", tag]  # fmt: skip
+    return [
+        "run",
+        *kept,
+        "--problems",
+        ",".join(problems),
+        "--methods",
+        ",".join(methods),
+        "--store",
+        str(store_path),
+        "--force",
+        "--tag",
+        tag,
+    ]
 
 
 def _bench_run(version: Version, arguments: list[str]) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(version.tree), env.get("PYTHONPATH")]))
     # the working directory is the tree, so `python -m` and each cell's worker import its code first
-    return subprocess.run([sys.executable, "-m", "bench", *arguments], cwd=version.tree, env=env,
-                          capture_output=True, text=True)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *arguments], cwd=version.tree, env=env, capture_output=True, text=True
+    )
 
 
 def confirm(
-    table: pd.DataFrame, base: Side, current: Side, thresholds: Thresholds = Thresholds(), rounds: int = 5,
+    table: pd.DataFrame,
+    base: Side,
+    current: Side,
+    thresholds: Thresholds = Thresholds(),
+    rounds: int = 5,
     log: Callable[[str], None] = print,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """The comparison with every flagged speed row re-judged on alternating re-measurements."""
     keys = flagged_cells(table)
     if not keys:
@@ -136,7 +160,9 @@ def confirm(
     codes = {name: code_of(side, keys) for name, side in sides.items()}
     jobs = {name: _jobs(side, keys) for name, side in sides.items()}
     for command, problems, methods in (job for side_jobs in jobs.values() for job in side_jobs):
-        run_arguments(command, problems, methods, Path("check.sqlite"), "check")  # bad commands fail before any checkout
+        run_arguments(
+            command, problems, methods, Path("check.sqlite"), "check"
+        )  # bad commands fail before any checkout
     with tempfile.TemporaryDirectory(prefix="bench-confirm-") as tmp:
         scratch = Path(tmp)
         versions = {}
@@ -147,11 +173,15 @@ def confirm(
             for round_ in range(1, rounds + 1):
                 for name in sides:  # A B A B ...: both versions see the same spell of load
                     for command, problems, methods in jobs[name]:
-                        arguments = run_arguments(command, problems, methods, scratch / name / "confirm.sqlite", f"confirm-{round_}")
+                        arguments = run_arguments(
+                            command, problems, methods, scratch / name / "confirm.sqlite", f"confirm-{round_}"
+                        )
                         done = _bench_run(versions[name], arguments)
                         if done.returncode != 0:
                             last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-                            raise BenchInputError(f"--confirm: {name} `bench run` failed (exit {done.returncode}): {last}")
+                            raise BenchInputError(
+                                f"--confirm: {name} `bench run` failed (exit {done.returncode}): {last}"
+                            )
                 log(f"confirm: round {round_}/{rounds} done")
             best = {name: _best(scratch / name / "confirm.sqlite") for name in sides}
         finally:
@@ -164,8 +194,10 @@ def confirm(
 def _jobs(side: Side, keys: list[tuple]) -> list[tuple[str, list[str], list[str]]]:
     """One `bench run` per recorded command, over the flagged problems and methods it ran."""
     records = side.records.merge(pd.DataFrame(keys, columns=GROUP), on=GROUP)
-    return [(command, sorted(set(group["problem"])), sorted(set(group["method"])))
-            for command, group in records.groupby("command", dropna=False)]  # fmt: skip
+    return [
+        (command, sorted(set(group["problem"])), sorted(set(group["method"])))
+        for command, group in records.groupby("command", dropna=False)
+    ]
 
 
 def _best(path: Path) -> pd.DataFrame:
@@ -175,13 +207,19 @@ def _best(path: Path) -> pd.DataFrame:
     rows = store.timing_rows(path)
     rows["method"] = [m + (f":{v}" if v else "") for m, v in zip(rows["method"], rows["variant"])]
     rows["round"] = [int(tag.rsplit("-", 1)[1]) for tag in rows["tag"]]
-    per_round = rows.groupby([*GROUP, "seed", "round"], as_index=False).agg(fastest=("seconds", "min"), steps=("steps", "first"))
-    return per_round.sort_values("round").groupby([*GROUP, "seed"], as_index=False).agg(
-        best=("fastest", "min"), steps=("steps", "first"), rounds=("fastest", list))  # fmt: skip
+    per_round = rows.groupby([*GROUP, "seed", "round"], as_index=False).agg(
+        fastest=("seconds", "min"), steps=("steps", "first")
+    )
+    return (
+        per_round.sort_values("round")
+        .groupby([*GROUP, "seed"], as_index=False)
+        .agg(best=("fastest", "min"), steps=("steps", "first"), rounds=("fastest", list))
+    )
 
 
-def rejudge(table: pd.DataFrame, keys: list[tuple], best_a: pd.DataFrame, best_b: pd.DataFrame, th: Thresholds,
-            rounds: int) -> pd.DataFrame:  # fmt: skip
+def rejudge(
+    table: pd.DataFrame, keys: list[tuple], best_a: pd.DataFrame, best_b: pd.DataFrame, th: Thresholds, rounds: int
+) -> pd.DataFrame:
     """Flagged speed rows become regression or improvement only if the best-of-rounds change, seed by
     seed, passes the minimum effect the same way on every seed; otherwise unchanged."""
     table = table.copy()
@@ -209,13 +247,22 @@ def rejudge(table: pd.DataFrame, keys: list[tuple], best_a: pd.DataFrame, best_b
                 outcome = "improvement"
             else:
                 outcome = "unchanged"
-            detail = ", ".join(f"seed {s}: {c:+.1%} (current slower in {n}/{rounds} rounds)"
-                               for s, c, n in zip(pairs["seed"], changes, slower_rounds))  # fmt: skip
+            detail = ", ".join(
+                f"seed {s}: {c:+.1%} (current slower in {n}/{rounds} rounds)"
+                for s, c, n in zip(pairs["seed"], changes, slower_rounds)
+            )
             was = table.at[index, "verdict"]
             table.loc[index, ["verdict", "baseline", "current", "change", "p_value", "n"]] = [
-                outcome, float(np.median(a)), float(np.median(b)), float(np.median(changes)), float("nan"),
+                outcome,
+                float(np.median(a)),
+                float(np.median(b)),
+                float(np.median(changes)),
+                float("nan"),
                 f"best of {rounds} rounds",
-            ]  # fmt: skip
-            table.at[index, "note"] = f"confirmed ({was} before): {detail}" if outcome != "unchanged" else \
-                f"did not survive --confirm ({was} before): {detail}"  # fmt: skip
+            ]
+            table.at[index, "note"] = (
+                f"confirmed ({was} before): {detail}"
+                if outcome != "unchanged"
+                else f"did not survive --confirm ({was} before): {detail}"
+            )
     return table

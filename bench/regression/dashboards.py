@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.regression.sides import GROUP, KEY, METRICS, Side, settings_by_group, settings_diff
+from bench.regression.sides import KEY, METRICS, Side, settings_by_group, settings_diff
 from bench.scoring.metrics import UNITS
 
 FORMATS = ("github-action-benchmark", "bencher")
@@ -46,11 +46,18 @@ def entries(side: Side) -> pd.DataFrame:
     rows = []
     for (*key, metric), group in per_seed.groupby([*KEY, "metric"]):
         values = group["value"].to_numpy()
-        rows.append({
-            "benchmark": benchmark_name(tuple(key), variants[tuple(key[:-1])]), "metric": metric, "unit": UNITS.get(metric, ""),
-            "higher": METRICS[metric][1], "value": float(np.median(values)), "lower": float(np.min(values)),
-            "upper": float(np.max(values)), "seeds": len(values),
-        })  # fmt: skip
+        rows.append(
+            {
+                "benchmark": benchmark_name(tuple(key), variants[tuple(key[:-1])]),
+                "metric": metric,
+                "unit": UNITS.get(metric, ""),
+                "higher": METRICS[metric][1],
+                "value": float(np.median(values)),
+                "lower": float(np.min(values)),
+                "upper": float(np.max(values)),
+                "seeds": len(values),
+            }
+        )
     return pd.DataFrame(rows, columns=["benchmark", "metric", "unit", "higher", "value", "lower", "upper", "seeds"])
 
 
@@ -69,8 +76,10 @@ def bencher(table: pd.DataFrame) -> dict:
     out: dict[str, dict] = {}
     for row in table.itertuples():
         out.setdefault(row.benchmark, {})[row.metric.replace("_", "-")] = {
-            "value": row.value, "lower_value": row.lower, "upper_value": row.upper,
-        }  # fmt: skip
+            "value": row.value,
+            "lower_value": row.lower,
+            "upper_value": row.upper,
+        }
     return out
 
 

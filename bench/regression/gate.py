@@ -30,9 +30,20 @@ from scipy import stats
 
 from bench import store
 from bench.regression.sides import (
-    GROUP, KEY, METRICS, SETTINGS_DIFFER, STANDARD_ERRORS, Side, Thresholds, compared_key, describe_diff, machine_of,
+    GROUP,
+    KEY,
+    METRICS,
+    SETTINGS_DIFFER,
+    STANDARD_ERRORS,
+    Side,
+    Thresholds,
+    compared_key,
+    describe_diff,
+    machine_of,
     relative_change,
-    settings_by_group, settings_diff, verdict,
+    settings_by_group,
+    settings_diff,
+    verdict,
 )
 
 SPEED_SAMPLES = ("run_s", "steps_per_s")
@@ -57,14 +68,26 @@ def compare(base: Side, current: Side, thresholds: Thresholds = Thresholds()) ->
         old = base_groups[key]
         machines = (set(old["machine"]), set(cur["machine"]))
         if machines[0] != machines[1]:
-            rows.append({**cell, "metric": "*", "verdict": "not comparable",
-                         "note": f"measured on {' + '.join(sorted(machines[0]))} vs {' + '.join(sorted(machines[1]))}"})  # fmt: skip
+            rows.append(
+                {
+                    **cell,
+                    "metric": "*",
+                    "verdict": "not comparable",
+                    "note": f"measured on {' + '.join(sorted(machines[0]))} vs {' + '.join(sorted(machines[1]))}",
+                }
+            )
             continue
         seeds = sorted(set(old["seed"]) & set(cur["seed"]))
         unmatched = sorted(set(old["seed"]) ^ set(cur["seed"]))
         if not seeds:
-            rows.append({**cell, "metric": "*", "verdict": "not comparable",
-                         "note": f"no seed on both sides (baseline {sorted(set(old['seed']))}, current {sorted(set(cur['seed']))})"})  # fmt: skip
+            rows.append(
+                {
+                    **cell,
+                    "metric": "*",
+                    "verdict": "not comparable",
+                    "note": f"no seed on both sides (baseline {sorted(set(old['seed']))}, current {sorted(set(cur['seed']))})",
+                }
+            )
             continue
         for metric, (kind, higher) in METRICS.items():
             per_seed = []
@@ -76,10 +99,14 @@ def compare(base: Side, current: Side, thresholds: Thresholds = Thresholds()) ->
                 rec_a, rec_b = _record(base, key, seed), _record(current, key, seed)
                 if metric == "compile_s" and _cache_state(rec_a) != _cache_state(rec_b):
                     why = f"compile cache {_cache_state(rec_a)} vs {_cache_state(rec_b)}: cold and cached compiles are not compared"
-                    per_seed.append((int(seed), "not comparable", a[0], b[0], float("nan"), float("nan"), why, f"{len(a)}/{len(b)}"))
+                    per_seed.append(
+                        (int(seed), "not comparable", a[0], b[0], float("nan"), float("nan"), why, f"{len(a)}/{len(b)}")
+                    )
                     continue
                 if metric in SPEED_SAMPLES:
-                    outcome = _speed(a, b, higher, thresholds, rec_a, rec_b, _values(old, "run_s", seed), _values(cur, "run_s", seed))
+                    outcome = _speed(
+                        a, b, higher, thresholds, rec_a, rec_b, _values(old, "run_s", seed), _values(cur, "run_s", seed)
+                    )
                 elif metric == "compile_s":
                     outcome = _compile(a[0], b[0], base, current, rec_a, rec_b, thresholds)
                 else:
@@ -99,7 +126,10 @@ def combine(per_seed: list[tuple], unmatched: list = ()) -> dict:
         outcome = verdicts[0]
     else:
         outcome = "inconclusive"
-    notes = [f"seed {s}: {v}" + (f" {c:+.1%}" if c == c else "") + (f" ({why})" if why else "") for s, v, _, _, c, _, why, _ in per_seed]
+    notes = [
+        f"seed {s}: {v}" + (f" {c:+.1%}" if c == c else "") + (f" ({why})" if why else "")
+        for s, v, _, _, c, _, why, _ in per_seed
+    ]
     if unmatched:
         notes.append(f"seeds on one side only, not compared: {', '.join(map(str, unmatched))}")
     p_values = [row[5] for row in per_seed if row[5] == row[5]]
@@ -107,7 +137,9 @@ def combine(per_seed: list[tuple], unmatched: list = ()) -> dict:
         "verdict": outcome,
         "baseline": float(np.median([row[2] for row in per_seed])),
         "current": float(np.median([row[3] for row in per_seed])),
-        "change": float(np.median([row[4] for row in per_seed])) if any(row[4] == row[4] for row in per_seed) else float("nan"),
+        "change": float(np.median([row[4] for row in per_seed]))
+        if any(row[4] == row[4] for row in per_seed)
+        else float("nan"),
         "p_value": max(p_values) if p_values else float("nan"),
         "n": " ".join(row[7] for row in per_seed),
         "seeds": len(per_seed),
@@ -124,7 +156,9 @@ def _record(side: Side, key: tuple, seed) -> dict:
     if records is None:
         return {}
     columns = KEY if len(key) == len(KEY) else GROUP
-    mask = np.logical_and.reduce([records[col] == value for col, value in zip(columns, key)]) & (records["seed"] == seed)
+    mask = np.logical_and.reduce([records[col] == value for col, value in zip(columns, key)]) & (
+        records["seed"] == seed
+    )
     rows = records[mask]
     return {} if rows.empty else rows.sort_values("record_id").iloc[-1].to_dict()
 
@@ -144,9 +178,15 @@ def _speed(a, b, higher, th: Thresholds, rec_a: dict, rec_b: dict, run_a, run_b)
     outcome, change, p = verdict(a, b, higher, th.min_effect_time, th.alpha, best_must_move=True)
     why = ""
     if outcome != "unchanged":
-        why = "; ".join(filter(None, (
-            f"baseline {w}" if (w := noise(rec_a, run_a, th)) else "", f"current {w}" if (w := noise(rec_b, run_b, th)) else "",
-        )))  # fmt: skip
+        why = "; ".join(
+            filter(
+                None,
+                (
+                    f"baseline {w}" if (w := noise(rec_a, run_a, th)) else "",
+                    f"current {w}" if (w := noise(rec_b, run_b, th)) else "",
+                ),
+            )
+        )
         if why:
             outcome = "noisy"
     return outcome, float(np.median(a)), float(np.median(b)), change, p, why
@@ -173,7 +213,14 @@ def _compile(a: float, b: float, base: Side, current: Side, rec_a: dict, rec_b: 
         return "unchanged", a, b, change, float("nan"), ""
     past = compile_history(base, current, rec_a, rec_b, th)
     if len(past) < th.min_history:
-        return "inconclusive", a, b, change, float("nan"), f"compile history holds {len(past)} past run(s), needs {th.min_history}"
+        return (
+            "inconclusive",
+            a,
+            b,
+            change,
+            float("nan"),
+            f"compile history holds {len(past)} past run(s), needs {th.min_history}",
+        )
     center = float(np.median(past))
     scale = float(stats.median_abs_deviation(past, scale="normal"))
     change = relative_change(center, b)
@@ -196,9 +243,13 @@ def compile_history(base: Side, current: Side, rec_a: dict, rec_b: dict, th: Thr
     before it, and the baseline store's up to the baseline record when that is another file."""
     if not rec_b or current.store is None:
         return np.array([])
-    frames = [store.metric_history(current.store, rec_b["cell_key"], "compile_s", int(rec_b["record_id"]) - 1, th.history)]
+    frames = [
+        store.metric_history(current.store, rec_b["cell_key"], "compile_s", int(rec_b["record_id"]) - 1, th.history)
+    ]
     if rec_a and base.store is not None and Path(base.store).resolve() != Path(current.store).resolve():
-        frames.append(store.metric_history(base.store, rec_a["cell_key"], "compile_s", int(rec_a["record_id"]), th.history))
+        frames.append(
+            store.metric_history(base.store, rec_a["cell_key"], "compile_s", int(rec_a["record_id"]), th.history)
+        )
     history = pd.concat(frames, ignore_index=True)
     machine, cache = machine_of(rec_b.get("environment")), _cache_state(rec_b)
     history = history[[machine_of(e) == machine for e in history["environment"]]]

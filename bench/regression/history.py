@@ -25,9 +25,13 @@ def runs_in(store: Path) -> list[str]:
 
 
 def history(
-    store: Path, problem: str, method: str, metric: str = "run_s", device: str = "cpu",
+    store: Path,
+    problem: str,
+    method: str,
+    metric: str = "run_s",
+    device: str = "cpu",
     thresholds: compare.Thresholds = compare.Thresholds(),
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     if metric not in compare.METRICS:
         raise unknown("metric", metric, compare.METRICS)
     kind, higher = compare.METRICS[metric]
@@ -44,16 +48,26 @@ def history(
             values = part["value"].to_numpy()
             change_point, change, note = False, float("nan"), ""
             if machine in previous and previous[machine][0] != settings:
-                note = compare.SETTINGS_DIFFER + compare.describe_diff(compare.settings_diff(previous[machine][0], settings),
-                                                                       "before", "now")
+                note = compare.SETTINGS_DIFFER + compare.describe_diff(
+                    compare.settings_diff(previous[machine][0], settings), "before", "now"
+                )
             elif machine in previous:
                 outcome, change, _ = compare.verdict(
                     previous[machine][1], values, higher, min_effect, thresholds.alpha, best_must_move=kind == "time"
                 )
                 change_point = outcome in ("regression", "improvement")
             previous[machine] = (settings, values)
-            rows.append({"run_id": run_id, "machine": machine, "median": float(np.median(values)), "n": len(values),
-                         "change": change, "change_point": change_point, "not_comparable": note})
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "machine": machine,
+                    "median": float(np.median(values)),
+                    "n": len(values),
+                    "change": change,
+                    "change_point": change_point,
+                    "not_comparable": note,
+                }
+            )
     if not rows:
         raise BenchInputError(f"no ok records of {problem} with {method} on {device} in {store}")
     return pd.DataFrame(rows)

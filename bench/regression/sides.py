@@ -25,14 +25,26 @@ from bench import store as stored
 
 # The gated metrics: metric -> (kind, True when higher is better), from the catalogue (as are
 # GATED and STANDARD_ERRORS: quality metric -> the metric holding its standard error).
-METRICS: dict[str, tuple[str, bool]] = {name: (CATALOGUE[name].kind, CATALOGUE[name].higher_is_better) for name in GATED}
+METRICS: dict[str, tuple[str, bool]] = {
+    name: (CATALOGUE[name].kind, CATALOGUE[name].higher_is_better) for name in GATED
+}
 GROUP = ["suite", "problem", "method", "device", "dtype"]
 KEY = [*GROUP, "settings"]  # a cell's identity: its group and its resolved settings (canonical JSON)
 VERDICTS = ("regression", "improvement", "noisy", "inconclusive", "unchanged", "not comparable")
 SETTINGS_DIFFER = "settings differ: "  # how a "not comparable" note across different settings begins
 EXIT_NOT_COMPARABLE = 3  # `bench compare` / `bench history`: a cell's sides ran with different settings
-__all__ = ["GATED", "GROUP", "KEY", "METRICS", "STANDARD_ERRORS", "Side", "Thresholds", "load_side", "settings_diff",
-           "settings_labels"]
+__all__ = [
+    "GATED",
+    "GROUP",
+    "KEY",
+    "METRICS",
+    "STANDARD_ERRORS",
+    "Side",
+    "Thresholds",
+    "load_side",
+    "settings_diff",
+    "settings_labels",
+]
 
 
 @dataclass(frozen=True)
@@ -97,10 +109,14 @@ def load_side(spec: str, store: Path, reused: bool = True) -> Side:
     records["machine"] = [machine_of(e) for e in records["environment"]]
     steps = metrics[metrics["metric"] == "steps"].set_index("record_id")["value"]
     per_repeat = timings.assign(metric="run_s")
-    speed = timings.assign(metric="steps_per_s", value=steps.reindex(timings["record_id"]).to_numpy() / timings["value"])
+    speed = timings.assign(
+        metric="steps_per_s", value=steps.reindex(timings["record_id"]).to_numpy() / timings["value"]
+    )
     one_per_seed = metrics[metrics["metric"].isin([m for m in METRICS if m not in ("run_s", "steps_per_s")])]
     samples = pd.concat([per_repeat, speed, one_per_seed], ignore_index=True)
-    records["settings"] = [compared_key(method, settings) for method, settings in zip(records["base_method"], records["settings"])]
+    records["settings"] = [
+        compared_key(method, settings) for method, settings in zip(records["base_method"], records["settings"])
+    ]
     samples = samples.merge(records[["record_id", "seed", *KEY, "machine", "compile_cache"]], on="record_id")
     scalars = metrics.pivot_table(index="record_id", columns="metric", values="value", aggfunc="first")
     records = records.join(scalars, on="record_id")
@@ -129,9 +145,13 @@ def relative_change(base: float, current: float) -> float:
 
 
 def verdict(
-    base: np.ndarray, current: np.ndarray, higher_is_better: bool, min_effect: float, alpha: float,
+    base: np.ndarray,
+    current: np.ndarray,
+    higher_is_better: bool,
+    min_effect: float,
+    alpha: float,
     best_must_move: bool = False,
-):  # fmt: skip
+):
     """(verdict, relative change of the median, p-value). With best_must_move, the best sample
     (max if higher is better, else min) must also change by at least min_effect."""
     change = relative_change(float(np.median(base)), float(np.median(current)))
@@ -177,7 +197,9 @@ def settings_labels(table: pd.DataFrame) -> dict:
     for _, group in table.groupby(GROUP, dropna=False):
         variants = set(group["settings"].dropna())
         for index, settings in group["settings"].items():
-            differ = sorted({n for other in variants for n in settings_diff(other, settings)}) if len(variants) > 1 else []
+            differ = (
+                sorted({n for other in variants for n in settings_diff(other, settings)}) if len(variants) > 1 else []
+            )
             values = json.loads(settings) if isinstance(settings, str) else {}
             labels[index] = ", ".join(f"{n}={values.get(n)}" for n in differ)
     return labels

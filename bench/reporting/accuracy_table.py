@@ -91,17 +91,25 @@ def build(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[AccuracyTa
     return out
 
 
-LEGEND = ("median over seeds of the first checkpoint from which the quality stays within each threshold: gradient evaluations "
-          "(log-density evaluations for MH) · seconds (pro rata in the timed run), (seeds reached / seeds); "
-          "MCMC: the running estimate from the first n draws of every chain, warm-up included")  # fmt: skip
+LEGEND = (
+    "median over seeds of the first checkpoint from which the quality stays within each threshold: gradient evaluations "
+    "(log-density evaluations for MH) · seconds (pro rata in the timed run), (seeds reached / seeds); "
+    "MCMC: the running estimate from the first n draws of every chain, warm-up included"
+)
 
 
 def to_markdown(tables: list[AccuracyTable]) -> str:
     out = []
     for t in tables:
         headers = ["problem", "method", *t.headers]
-        out += [f"### {t.title}", "", f"_{LEGEND}_", "", "| " + " | ".join(headers) + " |",
-                "|" + "|".join("---" for _ in headers) + "|"]  # fmt: skip
+        out += [
+            f"### {t.title}",
+            "",
+            f"_{LEGEND}_",
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|" + "|".join("---" for _ in headers) + "|",
+        ]
         for problem, method, costs in t.rows:
             out.append("| " + " | ".join([problem, method, *("" if c is None else c.text() for c in costs)]) + " |")
         out.append("")
@@ -112,8 +120,12 @@ def to_html(tables: list[AccuracyTable]) -> str:
     parts = []
     for t in tables:
         index = pd.MultiIndex.from_tuples([(p, m) for p, m, _ in t.rows], names=["problem", "method"])
-        frame = pd.DataFrame([["" if c is None else c.text() for c in costs] for _, _, costs in t.rows],
-                             index=index, columns=t.headers)  # fmt: skip
-        parts += [f"<h2>{html.escape(t.title)}</h2>", f'<p class="meta">{html.escape(LEGEND)}</p>',
-                  frame.style.to_html(table_attributes='class="bench"')]  # fmt: skip
+        frame = pd.DataFrame(
+            [["" if c is None else c.text() for c in costs] for _, _, costs in t.rows], index=index, columns=t.headers
+        )
+        parts += [
+            f"<h2>{html.escape(t.title)}</h2>",
+            f'<p class="meta">{html.escape(LEGEND)}</p>',
+            frame.style.to_html(table_attributes='class="bench"'),
+        ]
     return "\n".join(parts)

@@ -37,7 +37,9 @@ def inference_data(problem, arrays: Mapping[str, object]):
         dims[name] = [f"{name}_dim_{i}" for i in range(len(shape))]
     if not posterior:
         raise BenchInputError("this record stored no draws (only ok records of methods that return draws do)")
-    stats = {key.split(":", 1)[1]: np.asarray(v).reshape(chains, -1) for key, v in arrays.items() if key.startswith("stats:")}
+    stats = {
+        key.split(":", 1)[1]: np.asarray(v).reshape(chains, -1) for key, v in arrays.items() if key.startswith("stats:")
+    }
     if "diverging" in stats:
         stats["diverging"] = stats["diverging"].astype(bool)
     return az.from_dict(posterior=posterior, sample_stats=stats or None, dims=dims)
@@ -65,7 +67,9 @@ def export_cell(store: Path, cell_key: str, out: Path) -> Path:
     found = latest_record_for_key(store, cell_key)
     if found is None:
         keys = cell_keys(store)
-        shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all: bench report --format summary)" if len(keys) > 8 else "")
+        shown = ", ".join(keys[:8]) + (
+            f", ... ({len(keys)} in all: bench report --format summary)" if len(keys) > 8 else ""
+        )
         raise BenchInputError(f"unknown cell key {cell_key!r} in {store}; valid choices: {shown or '(none)'}")
     record_id, problem, status = found
     arrays = load_arrays(store, record_id)

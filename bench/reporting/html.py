@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 import pandas as pd
@@ -40,19 +40,25 @@ def page(store: Path, table: pd.DataFrame, paper: list[tables.PaperTable], refer
     figures = plots.make_figures(store, label_by_settings(table), plots.KINDS, references)
     runs = ", ".join(sorted(table["run_id"].unique()))
     parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8"><title>bench report</title>',
-        f"<style>{STYLE}</style></head><body>", "<h1>bench report</h1>",
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8"><title>bench report</title>',
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>bench report</h1>",
         f'<p class="meta">store {html.escape(str(store))}; runs {html.escape(runs)}; '
-        f"generated {datetime.now(timezone.utc).isoformat(timespec='seconds')}. Cells: mean ± sd over seeds of the "
+        f"generated {datetime.now(UTC).isoformat(timespec='seconds')}. Cells: mean ± sd over seeds of the "
         "latest ok record of each cell (problem, method, settings); best per problem in bold, never a cell marked not "
         "converged (‡); † marks k-hat > 0.7; failed and unsupported cells keep their rows.</p>",
         tables.to_html_tables(paper),
-        accuracy_table.to_html(accuracy_table.build(table, {p: suites.get_problem(p).task for p in table["problem"].unique()})),
+        accuracy_table.to_html(
+            accuracy_table.build(table, {p: suites.get_problem(p).task for p in table["problem"].unique()})
+        ),
         "<h2>Figures</h2>",
-    ]  # fmt: skip
+    ]
     for name, figure in figures.items():
-        parts.append(f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{png_data(figure)}">'
-                     f"<figcaption>{html.escape(name)}</figcaption></figure>")  # fmt: skip
+        parts.append(
+            f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,{png_data(figure)}">'
+            f"<figcaption>{html.escape(name)}</figcaption></figure>"
+        )
         plt.close(figure)
     parts.append("</body></html>")
     return "\n".join(parts)

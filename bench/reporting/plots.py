@@ -14,16 +14,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import suites  # noqa: E402
-from bench.scoring.metrics import quality_label, quality_metric  # noqa: E402
-from bench.store import component_metrics, load_arrays, traces  # noqa: E402
+import suites
+from bench.scoring.metrics import quality_label, quality_metric
+from bench.store import component_metrics, load_arrays, traces
 
 KINDS = ("elbo", "cost", "time", "accuracy", "densities", "surfaces", "auc", "scale")
 TIME_COLUMNS = 4  # problems side by side in the time-to-accuracy figure before it wraps
+
+
 def _quality(problem: str) -> tuple[str, str, bool]:
     """The problem's quality metric, its axis label, and whether lower is better."""
     spec = suites.get_problem(problem)
@@ -67,11 +69,20 @@ def _elbo_panel(ax, rows: pd.DataFrame, traces: pd.DataFrame, table: pd.DataFram
             x = trace["step"].to_numpy(dtype=float)
             if per_second:
                 x = x * row["run_s"] / max(row["steps"], 1.0)
-            ax.plot(x, -trace["loss"].to_numpy(), lw=1.2, alpha=0.85, label=method if i == 0 else None,
-                    color=_colour(method, table), ls=SEED_STYLES[seeds.index(row["seed"]) % len(SEED_STYLES)])  # fmt: skip
+            ax.plot(
+                x,
+                -trace["loss"].to_numpy(),
+                lw=1.2,
+                alpha=0.85,
+                label=method if i == 0 else None,
+                color=_colour(method, table),
+                ls=SEED_STYLES[seeds.index(row["seed"]) % len(SEED_STYLES)],
+            )
     if len(seeds) > 1:  # style proxies: which line is which seed
         for seed in seeds:
-            ax.plot([], [], color="0.4", lw=1.2, ls=SEED_STYLES[seeds.index(seed) % len(SEED_STYLES)], label=f"seed {seed}")
+            ax.plot(
+                [], [], color="0.4", lw=1.2, ls=SEED_STYLES[seeds.index(seed) % len(SEED_STYLES)], label=f"seed {seed}"
+            )
     ax.set_xscale("log")
     _quiet_log_ticks(ax.xaxis)
     log_z = _log_evidence(rows["problem"].iloc[0], int(rows["seed"].iloc[0])) if len(rows) else None
@@ -141,8 +152,16 @@ def time_to_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
         for method, group in rows.groupby("method"):
             for i, record_id in enumerate(group["record_id"]):
                 arrays = checkpoints[int(record_id)]
-                ax.plot(arrays["checkpoint_run_s"], arrays["checkpoint_quality"], marker="o", ms=2.5, lw=1,
-                        alpha=0.8, color=_colour(method, table), label=method if i == 0 else None)  # fmt: skip
+                ax.plot(
+                    arrays["checkpoint_run_s"],
+                    arrays["checkpoint_quality"],
+                    marker="o",
+                    ms=2.5,
+                    lw=1,
+                    alpha=0.8,
+                    color=_colour(method, table),
+                    label=method if i == 0 else None,
+                )
         ax.set(xscale="log", xlabel="run time (s, pro rata)", ylabel=_quality(problem)[1])
         _quiet_log_ticks(ax.xaxis)
         if len(rows):
@@ -191,15 +210,24 @@ def cost_accuracy(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
             ax = axes[i, j]
             have = rows[rows[cost].notna()] if cost in rows else rows.iloc[0:0]
             for method, group in have.groupby("method"):
-                ax.scatter(group[cost], group[metric], s=28, label=method, color=_colour(method, table),
-                           marker=_marker(method, table))  # fmt: skip
+                ax.scatter(
+                    group[cost],
+                    group[metric],
+                    s=28,
+                    label=method,
+                    color=_colour(method, table),
+                    marker=_marker(method, table),
+                )
             if len(have):
                 fx, fy = pareto_front(have[cost].to_numpy(float), have[metric].to_numpy(float), lower)
                 ax.step(fx, fy, where="post", color="black", lw=1, ls="--", label="Pareto front")
                 ax.set_xscale("log")
                 _quiet_log_ticks(ax.xaxis)
-            ax.set(title=problem if i == 0 else "", xlabel="run time (s)" if cost == "run_s" else "gradient evaluations",
-                   ylabel=label)  # fmt: skip
+            ax.set(
+                title=problem if i == 0 else "",
+                xlabel="run time (s)" if cost == "run_s" else "gradient evaluations",
+                ylabel=label,
+            )
             if len(have):
                 ax.legend(fontsize=LEGEND_SIZE)
     fig.tight_layout()
@@ -223,7 +251,9 @@ def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
         reference = problem.reference(data)
         exact = reference.draws(np.random.default_rng(0), 20_000)
         names = [lat.name for lat in problem.latents if lat.size == 1]
-        drawn = {row["method"]: load_arrays(store, int(row["record_id"]), prefix="draws:") for _, row in rows.iterrows()}
+        drawn = {
+            row["method"]: load_arrays(store, int(row["record_id"]), prefix="draws:") for _, row in rows.iterrows()
+        }
         fig, axes = _grid(len(rows), 3.8, 3.4)
         label = f"exact ({reference.kind})"
         if len(names) == 1:
@@ -237,8 +267,15 @@ def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
                 values = drawn[row["method"]].get(f"draws:{name}")
                 if values is not None:
                     inside = values.ravel()[(values.ravel() >= low) & (values.ravel() <= high)]
-                    ax.hist(inside, bins=np.linspace(low, high, 61), density=True, histtype="step", lw=1.5,
-                            color=_colour(row["method"], table), label=row["method"])  # fmt: skip
+                    ax.hist(
+                        inside,
+                        bins=np.linspace(low, high, 61),
+                        density=True,
+                        histtype="step",
+                        lw=1.5,
+                        color=_colour(row["method"], table),
+                        label=row["method"],
+                    )
                 ax.set(xlim=(low, high), ylim=(0, 1.6 * peak), xlabel=name, ylabel="density")
                 ax.set_title(row["method"], fontsize=9)
                 ax.legend(fontsize=LEGEND_SIZE)
@@ -252,8 +289,14 @@ def toy_densities(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
             for ax, (_, row) in zip(axes, rows.iterrows()):
                 arrays = drawn[row["method"]]
                 if f"draws:{x}" in arrays:
-                    ax.scatter(arrays[f"draws:{x}"][:600, 0], arrays[f"draws:{y}"][:600, 0], s=3, alpha=0.5,
-                               color=_colour(row["method"], table), label=row["method"])  # fmt: skip
+                    ax.scatter(
+                        arrays[f"draws:{x}"][:600, 0],
+                        arrays[f"draws:{y}"][:600, 0],
+                        s=3,
+                        alpha=0.5,
+                        color=_colour(row["method"], table),
+                        label=row["method"],
+                    )
                 ax.contour(gx, gy, density, levels=levels, colors="black", linewidths=0.9)
                 ax.plot([], [], color="black", lw=0.9, label=f"{label}: 50/90/99% regions")
                 ax.set(xlim=(x_low, x_high), ylim=(y_low, y_high), xlabel=x, ylabel=y)
@@ -332,7 +375,9 @@ def worst_marginals(store: Path, ok: pd.DataFrame, problem) -> dict[str, plt.Fig
     shapes = problem.scored_shapes()
     name, col = _column(worst, shapes)
     reference = problem.reference(problem.make_data(int(rows["seed"].iloc[0])))
-    exact = np.asarray(reference.draws(np.random.default_rng(0), 20_000)[name]).reshape(-1, max(1, int(np.prod(shapes[name]))))
+    exact = np.asarray(reference.draws(np.random.default_rng(0), 20_000)[name]).reshape(
+        -1, max(1, int(np.prod(shapes[name])))
+    )
     fig, axes = _grid(len(rows), 3.6, 3.2)
     for ax, (_, row) in zip(axes, rows.iterrows()):
         values = load_arrays(store, int(row["record_id"])).get(f"draws:{name}")
@@ -342,8 +387,15 @@ def worst_marginals(store: Path, ok: pd.DataFrame, problem) -> dict[str, plt.Fig
         ax.hist(exact[:, col], bins=bins, density=True, color="0.75", label=f"reference ({reference.kind})")
         if values is not None:  # the density of all the draws: those off the axis keep their share
             inside = values[(values >= low) & (values <= high)]
-            ax.hist(inside, bins=bins, weights=np.full(len(inside), 1.0 / (len(values) * (bins[1] - bins[0]))),
-                    histtype="step", lw=1.5, color=_colour(row["method"], ok), label=row["method"])  # fmt: skip
+            ax.hist(
+                inside,
+                bins=bins,
+                weights=np.full(len(inside), 1.0 / (len(values) * (bins[1] - bins[0]))),
+                histtype="step",
+                lw=1.5,
+                color=_colour(row["method"], ok),
+                label=row["method"],
+            )
         err = errors[errors["record_id"] == row["record_id"]].set_index("component")["value"].get(worst, np.nan)
         ax.set(xlim=(low, high), xlabel=worst, ylabel="density")
         ax.set_title(f"{row['method']} (mean err {err:.2g} sd)" + (f"\n{note}" if note else ""), fontsize=8)
@@ -402,8 +454,16 @@ def _surface_figure(name, grid, train, panels):
         c0 = ax_mean.contourf(gx, gy, mean, levels=np.linspace(0, 1, 11), cmap="RdBu_r")
         c1 = ax_width.contourf(gx, gy, width, levels=np.linspace(0, 1, 11), cmap="viridis")
         for ax, cs, what in ((ax_mean, c0, "posterior-mean probability"), (ax_width, c1, "94% interval width")):
-            ax.scatter(train.x[:, 0], train.x[:, 1], c=train.y, cmap="RdBu_r", s=4, edgecolor="k", linewidth=0.2,
-                       label="training data (colour: class)")  # fmt: skip
+            ax.scatter(
+                train.x[:, 0],
+                train.x[:, 1],
+                c=train.y,
+                cmap="RdBu_r",
+                s=4,
+                edgecolor="k",
+                linewidth=0.2,
+                label="training data (colour: class)",
+            )
             ax.set_title(f"{label}: {what}", fontsize=9)
             ax.set(xlabel="$x_1$", ylabel="$x_2$")
             ax.legend(fontsize=LEGEND_SIZE, loc="lower left")
@@ -440,7 +500,9 @@ def auc_distributions(store: Path, table: pd.DataFrame, references: Path) -> dic
         if problem.task != "classification":
             continue
         rows = ok[ok["problem"] == problem_name].drop_duplicates("method")
-        series = [(row["method"], load_arrays(store, int(row["record_id"])).get("auc_draws")) for _, row in rows.iterrows()]
+        series = [
+            (row["method"], load_arrays(store, int(row["record_id"])).get("auc_draws")) for _, row in rows.iterrows()
+        ]
         series = [(label, values) for label, values in series if values is not None]
         seed = int(rows["seed"].iloc[0])
         stored = reference_store.find(references, problem_name, seed)
@@ -467,7 +529,9 @@ def make_figures(store: Path, table: pd.DataFrame, kinds, references: Path) -> d
     from bench.reporting import plots_accuracy, plots_scale
     from bench.studies import scale
 
-    study, table = scale.split_study(table)  # the scale study's rows have their own figure (bench.reporting.plots_scale)
+    study, table = scale.split_study(
+        table
+    )  # the scale study's rows have their own figure (bench.reporting.plots_scale)
     makers = {
         "scale": lambda: plots_scale.figures(study),
         "elbo": lambda: elbo_traces(store, table),

@@ -11,16 +11,18 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-import suites  # noqa: E402
-from bench.scoring.metrics import quality_label, quality_metric, thresholds_for  # noqa: E402
-from bench.store import load_arrays  # noqa: E402
+import suites
+from bench.scoring.metrics import quality_label, quality_metric, thresholds_for
+from bench.store import load_arrays
 
-AXES = (("checkpoint_grads", "gradient evaluations (MH: log-density evaluations)"),
-        ("checkpoint_run_s", "seconds into the timed run (pro rata)"))  # fmt: skip
+AXES = (
+    ("checkpoint_grads", "gradient evaluations (MH: log-density evaluations)"),
+    ("checkpoint_run_s", "seconds into the timed run (pro rata)"),
+)
 THRESHOLD_STYLE = {"color": "0.35", "lw": 0.9, "ls": (0, (4, 3))}
 SEED_STYLES = ("-", "--", ":", "-.")  # as bench.reporting.plots (which imports this module)
 LEGEND_SIZE = 8
@@ -43,7 +45,10 @@ def figures(store: Path, table: pd.DataFrame) -> dict[str, plt.Figure]:
     arrays = {int(r): load_arrays(store, int(r), prefix="checkpoint_") for r in ok["record_id"]}
     arrays = {r: a for r, a in arrays.items() if "checkpoint_quality" in a}
     ok = ok[ok["record_id"].isin(list(arrays))]
-    return {f"accuracy_{problem}": _figure(problem, rows, arrays, table) for problem, rows in ok.groupby("problem", sort=True)}
+    return {
+        f"accuracy_{problem}": _figure(problem, rows, arrays, table)
+        for problem, rows in ok.groupby("problem", sort=True)
+    }
 
 
 def _targets(problem, rows: pd.DataFrame) -> list[tuple[float, str]]:
@@ -70,13 +75,31 @@ def _figure(problem_name: str, rows: pd.DataFrame, arrays: dict, table: pd.DataF
                     continue
                 x, y = a[x_name], a["checkpoint_quality"]
                 keep = (x > 0) & np.isfinite(y) & ((y > 0) | (not lower_is_better))
-                ax.plot(x[keep], y[keep], marker="o", ms=2.2, lw=1.1, alpha=0.85, color=_colour(method, table),
-                        ls=SEED_STYLES[seeds.index(row["seed"]) % len(SEED_STYLES)], label=method if i == 0 else None)  # fmt: skip
+                ax.plot(
+                    x[keep],
+                    y[keep],
+                    marker="o",
+                    ms=2.2,
+                    lw=1.1,
+                    alpha=0.85,
+                    color=_colour(method, table),
+                    ls=SEED_STYLES[seeds.index(row["seed"]) % len(SEED_STYLES)],
+                    label=method if i == 0 else None,
+                )
                 drawn = True
         for value, label in _targets(problem, rows):
             ax.axhline(value, **THRESHOLD_STYLE)
-            ax.annotate(label, (1.0, value), xycoords=("axes fraction", "data"), xytext=(-3, 2), textcoords="offset points",
-                        ha="right", va="bottom", fontsize=7, color="0.3")  # fmt: skip
+            ax.annotate(
+                label,
+                (1.0, value),
+                xycoords=("axes fraction", "data"),
+                xytext=(-3, 2),
+                textcoords="offset points",
+                ha="right",
+                va="bottom",
+                fontsize=7,
+                color="0.3",
+            )
         ax.set_xscale("log")
         if lower_is_better:
             ax.set_yscale("log")

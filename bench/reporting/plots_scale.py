@@ -8,11 +8,11 @@ import math
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-from bench.studies import scale  # noqa: E402
+from bench.studies import scale
 
 DEVICE_STYLE = {"cpu": {"ls": "--", "marker": "s"}, "gpu": {"ls": "-", "marker": "o"}}
 YLABEL = "seconds per step (NUTS: per gradient evaluation)"
@@ -36,12 +36,27 @@ def scale_figure(rows: pd.DataFrame) -> plt.Figure:
     for ax, width in zip(axes[0], widths):
         panel = rows[rows["width"] == width]
         for (method, device), line in panel.groupby(["method", "device"]):
-            ax.plot(line["n"], line["seconds"], color=colours[method], lw=1.4, ms=4, label=f"{method} ({device})",
-                    **DEVICE_STYLE.get(device, {}))  # fmt: skip
+            ax.plot(
+                line["n"],
+                line["seconds"],
+                color=colours[method],
+                lw=1.4,
+                ms=4,
+                label=f"{method} ({device})",
+                **DEVICE_STYLE.get(device, {}),
+            )
         for _, cross in found[found["width"] == width].iterrows():
             if math.isfinite(cross["crossover_n"]):
-                ax.plot([cross["crossover_n"]], [cross["seconds"]], marker="*", ms=14, ls="none", color=colours[cross["method"]],
-                        markeredgecolor="black", label=f"crossover {cross['method']}: N ~ {cross['crossover_n']:.2g}")  # fmt: skip
+                ax.plot(
+                    [cross["crossover_n"]],
+                    [cross["seconds"]],
+                    marker="*",
+                    ms=14,
+                    ls="none",
+                    color=colours[cross["method"]],
+                    markeredgecolor="black",
+                    label=f"crossover {cross['method']}: N ~ {cross['crossover_n']:.2g}",
+                )
                 ax.axvline(cross["crossover_n"], color=colours[cross["method"]], lw=0.8, ls=":")
         ax.set(xscale="log", yscale="log", xlabel=XLABEL, ylabel=YLABEL, title=f"MLP 2-{width.replace('x', '-')}-1")
         ax.grid(True, which="major", alpha=0.3)

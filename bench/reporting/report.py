@@ -22,8 +22,20 @@ LONG_COLUMNS = ("problem", "method", "seed", "device", "status", "metric", "valu
 HEADLINE_SETTINGS = ("protocol", "steps", "learning_rate")
 SETTING_HEADERS = {"learning_rate": "lr"}
 CACHED = ("hit", "partial")  # info.compile_cache states whose compile time came (partly) from a cache
-NOT_METRICS = {"record_id", "run_id", "cell_key", "cell_hash", "suite", "variant", "dtype", "reason", "threads",
-               "settings", "compile_cache", "label"}
+NOT_METRICS = {
+    "record_id",
+    "run_id",
+    "cell_key",
+    "cell_hash",
+    "suite",
+    "variant",
+    "dtype",
+    "reason",
+    "threads",
+    "settings",
+    "compile_cache",
+    "label",
+}
 
 
 def latest_records(
@@ -91,7 +103,9 @@ def differing_settings(table: pd.DataFrame) -> list[str]:
         by_problem.setdefault(problem, []).append(values)
     names = {name for values in settings for name in values}
     shown = [
-        n for n in HEADLINE_SETTINGS if n in names and any(_varies([v.get(n) for v in rows]) for rows in by_problem.values())
+        n
+        for n in HEADLINE_SETTINGS
+        if n in names and any(_varies([v.get(n) for v in rows]) for rows in by_problem.values())
     ]
     others = sorted(n for n in names - set(shown) if any(_varies([v.get(n) for v in rows]) for rows in groups.values()))
     return shown + others

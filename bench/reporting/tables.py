@@ -34,8 +34,17 @@ TASK_COLUMNS: dict[str, tuple[tuple[str, str, object], ...]] = {
 MCMC_COLUMNS = _columns("ess_per_s", "r_hat_max")
 # Suites whose table differs from their task's: posteriordb reports what the VI papers do.
 SUITE_COLUMNS: dict[tuple[str, str], tuple[tuple[str, str, object], ...]] = {
-    ("posteriordb", "density"): _columns("std_mean_err_max", "std_mean_err_mean", "sd_ratio_min", "sd_ratio_max",
-                                         "w1_sd_max", "elbo", "khat", "grad_evals", "run_s"),
+    ("posteriordb", "density"): _columns(
+        "std_mean_err_max",
+        "std_mean_err_mean",
+        "sd_ratio_min",
+        "sd_ratio_max",
+        "w1_sd_max",
+        "elbo",
+        "khat",
+        "grad_evals",
+        "run_s",
+    ),
 }
 TASK_TITLES = {"density": "parameter recovery", "classification": "classification", "regression": "regression"}
 
@@ -45,6 +54,7 @@ KHAT_FLAG = FLAGS["khat"].above  # PSIS: above it the importance weights are unr
 @dataclass
 class Entry:
     """One table entry: a metric's mean and sd over seeds (not a run cell, bench.records.cells.Cell)."""
+
     mean: float | None
     sd: float | None  # spread over seeds (None with one seed)
     best: bool = False
@@ -64,7 +74,9 @@ class PaperTable:
     rows: list[tuple[str, str, str, list[Entry]]]  # (problem, method, status text, cells)
     setting_names: list[str] = field(default_factory=list)  # settings shown beside the metrics (those that differ)
     row_settings: list[dict] = field(default_factory=list)  # each row's resolved settings
-    row_flags: list[tuple[Flag, ...]] = field(default_factory=list)  # each row's own marks (not converged), on its status
+    row_flags: list[tuple[Flag, ...]] = field(
+        default_factory=list
+    )  # each row's own marks (not converged), on its status
     caption: str = ""  # how the table was made: protocol, step budget, seeds, units
 
     @property
@@ -114,17 +126,22 @@ def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[Pap
     table = table.assign(task=table["problem"].map(problem_tasks))
     for column in ("device", "dtype", "threads"):  # rows measured on different devices, dtypes or threads stay apart
         if column in table and table[column].nunique() > 1:
-            label = table[column].astype(str) if column != "threads" else "threads=" + table[column].astype("Int64").astype(str)
+            label = (
+                table[column].astype(str)
+                if column != "threads"
+                else "threads=" + table[column].astype("Int64").astype(str)
+            )
             table = table.assign(method=table["method"] + " [" + label + "]")
     table = table.assign(_settings=[json.dumps(v, sort_keys=True) for v in reports.settings_of(table)])
     for (suite, task), part in table.groupby(["suite", "task"], sort=True):
         wanted = SUITE_COLUMNS.get((suite, task), TASK_COLUMNS.get(task, ())) + MCMC_COLUMNS
         columns = [c for c in wanted if c[0] in part and part[c[0]].notna().any()]
-        shown = {metric for metric, _, _ in columns}
         rows, row_settings, row_flags = [], [], []
         settings_shown = reports.differing_settings(part)
-        groups = sorted(part.groupby(["problem", "method", "_settings"]), key=lambda item: (
-            item[0][0], item[0][1], [_order(json.loads(item[0][2]).get(n)) for n in settings_shown]))
+        groups = sorted(
+            part.groupby(["problem", "method", "_settings"]),
+            key=lambda item: (item[0][0], item[0][1], [_order(json.loads(item[0][2]).get(n)) for n in settings_shown]),
+        )
         for (problem, method, settings), group in groups:
             ok = group[group["status"] == "ok"]
             cells = []
@@ -152,10 +169,28 @@ def build_tables(table: pd.DataFrame, problem_tasks: dict[str, str]) -> list[Pap
             if best is None:
                 continue
             for problem in {r[0] for r in rows}:
-                _mark_best([r[3][j] for i, r in enumerate(rows) if r[0] == problem and r[3][j].mean is not None
-                            and not any(flag.excludes_best for flag in row_flags[i])], best)
-        tables.append(PaperTable(str(suite), str(task), [c[1] for c in columns], rows, settings_shown, row_settings,
-                                 row_flags, caption(part, columns, settings_shown)))
+                _mark_best(
+                    [
+                        r[3][j]
+                        for i, r in enumerate(rows)
+                        if r[0] == problem
+                        and r[3][j].mean is not None
+                        and not any(flag.excludes_best for flag in row_flags[i])
+                    ],
+                    best,
+                )
+        tables.append(
+            PaperTable(
+                str(suite),
+                str(task),
+                [c[1] for c in columns],
+                rows,
+                settings_shown,
+                row_settings,
+                row_flags,
+                caption(part, columns, settings_shown),
+            )
+        )
     return tables
 
 
@@ -178,8 +213,13 @@ def caption(part: pd.DataFrame, columns, setting_names: list[str]) -> str:
     if steps:
         where = "see the steps column" if "steps" in setting_names else "by problem"
         parts.append(f"{steps[0]:,} steps" if len(steps) == 1 else f"{steps[0]:,}-{steps[-1]:,} steps ({where})")
-    samplers = sorted({(int(v["warmup"]), int(v["draws"]), int(v.get("chains", 1))) for v in settings
-                       if v.get("warmup") is not None and v.get("draws") is not None})
+    samplers = sorted(
+        {
+            (int(v["warmup"]), int(v["draws"]), int(v.get("chains", 1)))
+            for v in settings
+            if v.get("warmup") is not None and v.get("draws") is not None
+        }
+    )
     parts += [f"MCMC {w:,} warm-up + {d:,} draws x {c} chains" for w, d, c in samplers[:2]]
     if len(samplers) > 2:
         parts.append(f"and {len(samplers) - 2} more MCMC budgets")
@@ -237,7 +277,12 @@ def to_markdown(tables: list[PaperTable]) -> str:
     out = []
     for t in tables:
         headers = ["problem", "method", *t.setting_headers, *t.headers, "status"]
-        out += [f"### {t.title}", "", f"_{t.caption}; mean ± sd over seeds; bold: best per problem where distinguishable_", ""]
+        out += [
+            f"### {t.title}",
+            "",
+            f"_{t.caption}; mean ± sd over seeds; bold: best per problem where distinguishable_",
+            "",
+        ]
         out += ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
         for i, (problem, method, status, cells) in enumerate(t.rows):
             texts = [_marked(f"**{cell_text(c)}**" if c.best else cell_text(c), c.flags) for c in cells]
@@ -247,8 +292,18 @@ def to_markdown(tables: list[PaperTable]) -> str:
     return "\n".join(out)
 
 
-LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
+LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -256,9 +311,15 @@ def latex_escape(text: str) -> str:
 
 
 def _frame(t: PaperTable, render_cell, render_text) -> pd.DataFrame:
-    index = pd.MultiIndex.from_tuples([(render_text(p), render_text(m)) for p, m, _, _ in t.rows], names=["problem", "method"])
-    data = [[render_text(v) for v in t.settings_cells(i)] + [render_cell(c) for c in cells] + [render_text(_marked(status, t.marks(i)))]
-            for i, (_, _, status, cells) in enumerate(t.rows)]
+    index = pd.MultiIndex.from_tuples(
+        [(render_text(p), render_text(m)) for p, m, _, _ in t.rows], names=["problem", "method"]
+    )
+    data = [
+        [render_text(v) for v in t.settings_cells(i)]
+        + [render_cell(c) for c in cells]
+        + [render_text(_marked(status, t.marks(i)))]
+        for i, (_, _, status, cells) in enumerate(t.rows)
+    ]
     columns = [render_text(h) for h in [*t.setting_headers, *t.headers]] + ["status"]
     return pd.DataFrame(data, index=index, columns=columns)
 
@@ -319,13 +380,23 @@ def to_latex(tables: list[PaperTable], columns: list[str] | None = None, landsca
         statuses = [status for _, _, status, _ in t.rows]
         show_status = any(status != "ok" for status in statuses)
         settings = [latex_escape(h) for h in t.setting_headers]
-        headers = ["problem", "method", *settings] + [latex_escape(t.headers[i]) for i in keep] + (["status"] if show_status else [])
-        lines = [rf"\begin{{{float_env}}}[htbp]", r"\centering",
-                 rf"\caption{{{latex_escape(t.title)} ({latex_escape(t.caption)}; mean $\pm$ sd over seeds; "
-                 r"bold: best per problem where distinguishable)}",
-                 rf"\label{{{_latex_label(t)}}}", rf"\begin{{adjustbox}}{{max width={width}}}",
-                 rf"\begin{{tabular}}{{ll{'r' * (len(settings) + len(keep))}{'l' if show_status else ''}}}", r"\toprule",
-                 " & ".join(headers) + r" \\", r"\midrule"]  # fmt: skip
+        headers = (
+            ["problem", "method", *settings]
+            + [latex_escape(t.headers[i]) for i in keep]
+            + (["status"] if show_status else [])
+        )
+        lines = [
+            rf"\begin{{{float_env}}}[htbp]",
+            r"\centering",
+            rf"\caption{{{latex_escape(t.title)} ({latex_escape(t.caption)}; mean $\pm$ sd over seeds; "
+            r"bold: best per problem where distinguishable)}",
+            rf"\label{{{_latex_label(t)}}}",
+            rf"\begin{{adjustbox}}{{max width={width}}}",
+            rf"\begin{{tabular}}{{ll{'r' * (len(settings) + len(keep))}{'l' if show_status else ''}}}",
+            r"\toprule",
+            " & ".join(headers) + r" \\",
+            r"\midrule",
+        ]
         notes, used, previous = [], set(), None
         for n, (problem, method, status, cells) in enumerate(t.rows):
             if previous is not None and problem != previous:

@@ -18,8 +18,15 @@ from pathlib import Path
 
 # What scores and times every cell: the contract (log joints, draws), scoring, the worker, its
 # phase clock, thread settings, compile-cache verdicts and stored-reference loading.
-HARNESS = ("bench.spec", "bench.scoring", "bench.execution.worker", "bench.execution.phases", "bench.runtime.threads",
-           "bench.runtime.compile_cache", "bench.references.store")  # fmt: skip
+HARNESS = (
+    "bench.spec",
+    "bench.scoring",
+    "bench.execution.worker",
+    "bench.execution.phases",
+    "bench.runtime.threads",
+    "bench.runtime.compile_cache",
+    "bench.references.store",
+)
 REGISTRIES = ("backends", "suites")  # the registries' own __init__: a new entry must not change other cells
 
 

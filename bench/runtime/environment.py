@@ -14,7 +14,7 @@ from pathlib import Path
 
 import backends
 from bench.runtime import gpu, threads
-from bench.runtime.gpu import gpus  # noqa: F401  (the nvidia-smi query lives with the GPU pre-flight)
+from bench.runtime.gpu import gpus
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # bench/runtime/environment.py -> the checkout
 # The harness's own numerical stack; each backend's runtime record adds its framework's and its own.
@@ -48,7 +48,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
 
 
 def _git(*args: str) -> str | None:

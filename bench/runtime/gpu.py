@@ -53,8 +53,11 @@ def framework_of(method: str) -> str | None:
 def probe_environment(framework: str) -> dict[str, str]:
     """What a GPU cell's worker sees (bench.execution.executors.worker_environment), for the probe."""
     env = dict(os.environ)
-    env.update(backends.frameworks()[framework].worker_env(WorkerSetup(device="gpu", dtype="float32", threads=1,
-                                                                        inherited=env)))
+    env.update(
+        backends.frameworks()[framework].worker_env(
+            WorkerSetup(device="gpu", dtype="float32", threads=1, inherited=env)
+        )
+    )
     return env
 
 
@@ -78,10 +81,16 @@ def _probe(framework: str) -> GpuProbe:
 def probe_all(frameworks: tuple[str, ...]) -> dict[str, Probe]:
     """Each framework asked, in its own subprocess (run side by side), whether it sees a GPU."""
     procs = {
-        name: subprocess.Popen([sys.executable, "-c", _probe(name).script], env=probe_environment(name), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        name: subprocess.Popen(
+            [sys.executable, "-c", _probe(name).script],
+            env=probe_environment(name),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+        )
         for name in frameworks
-    }  # fmt: skip
+    }
     results: dict[str, Probe] = {}
     for name, proc in procs.items():
         try:
@@ -96,15 +105,18 @@ def probe_all(frameworks: tuple[str, ...]) -> dict[str, Probe]:
     return results
 
 
-def decide(probes: Mapping[str, Probe], method_frameworks: Mapping[str, str | None], gpus_listed: bool) -> dict[str, str]:
+def decide(
+    probes: Mapping[str, Probe], method_frameworks: Mapping[str, str | None], gpus_listed: bool
+) -> dict[str, str]:
     """{method: reason} for the methods whose framework sees no GPU. Raises (exit 2) when no
     framework does; methods whose framework declares no GPU probe are left to their own reasons."""
     needed = {fw for fw in method_frameworks.values() if fw is not None}
     if needed and not any(probes[fw].ok for fw in needed):
         machine = "" if gpus_listed else " (nvidia-smi lists none on this machine)"
         reasons = "; ".join(probes[fw].reason for fw in sorted(needed))
-        raise BenchInputError(f"--device gpu: no GPU is visible to any chosen framework{machine}: {reasons}; "
-                              "valid choices: cpu")  # fmt: skip
+        raise BenchInputError(
+            f"--device gpu: no GPU is visible to any chosen framework{machine}: {reasons}; valid choices: cpu"
+        )
     return {m: probes[fw].reason for m, fw in method_frameworks.items() if fw is not None and not probes[fw].ok}
 
 
@@ -173,8 +185,11 @@ def gpus() -> list[dict[str, str]]:
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-            capture_output=True, text=True, timeout=20, check=True,
-        ).stdout  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     rows = [line.split(", ") for line in out.strip().splitlines() if line.strip()]

@@ -21,8 +21,13 @@ from collections.abc import Mapping
 import backends
 from bench.spec.errors import BenchInputError
 
-BLAS_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-                  "NUMEXPR_NUM_THREADS")  # fmt: skip
+BLAS_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 def check(threads: int, jobs: int, cores: int | None = None) -> None:
@@ -62,8 +67,10 @@ def configure_loaded(threads: int) -> None:
 def report() -> dict:
     """What this process's frameworks use now: the policy, each loaded framework's own report, each
     loaded native thread pool (threadpoolctl: OpenMP, OpenBLAS, MKL) and the variables set."""
-    out: dict = {"setting": int(os.environ["BENCH_THREADS"]) if "BENCH_THREADS" in os.environ else None,
-                 "env": {name: os.environ.get(name) for name in (*BLAS_VARIABLES, *framework_variables())}}  # fmt: skip
+    out: dict = {
+        "setting": int(os.environ["BENCH_THREADS"]) if "BENCH_THREADS" in os.environ else None,
+        "env": {name: os.environ.get(name) for name in (*BLAS_VARIABLES, *framework_variables())},
+    }
     for name, framework in backends.frameworks().items():
         seen = framework.report_threads() if framework.report_threads is not None else None
         if seen is not None:

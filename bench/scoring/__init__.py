@@ -14,13 +14,33 @@ import importlib
 from typing import Any
 
 _FIT_METRICS = (
-    "COST_ONLY_DRAWS", "cost_metrics", "cost_only_metrics", "elbo_metrics", "first_nonfinite_step",
-    "function_space_metrics", "function_space_quality", "inside_training_range", "loss_metrics", "mcmc_metrics",
-    "parameter_metrics", "predictions", "psis_khat", "reference_moments", "score", "standardised_mean_errors",
+    "COST_ONLY_DRAWS",
+    "cost_metrics",
+    "cost_only_metrics",
+    "elbo_metrics",
+    "first_nonfinite_step",
+    "function_space_metrics",
+    "function_space_quality",
+    "inside_training_range",
+    "loss_metrics",
+    "mcmc_metrics",
+    "parameter_metrics",
+    "predictions",
+    "psis_khat",
+    "reference_moments",
+    "score",
+    "standardised_mean_errors",
     "thin_trace",
 )
 __all__ = [
-    *_FIT_METRICS, "accuracy", "checkpoints", "convergence", "diagnostics", "figure_data", "fit_metrics", "metrics",
+    *_FIT_METRICS,
+    "accuracy",
+    "checkpoints",
+    "convergence",
+    "diagnostics",
+    "figure_data",
+    "fit_metrics",
+    "metrics",
     "predictive",
 ]
 

@@ -32,7 +32,9 @@ def first_reached(quality: np.ndarray, target: float, higher_is_better: bool) ->
     return int(misses[-1]) + 1 if len(misses) else 0
 
 
-def cost_to_accuracy(task: str, arrays: Mapping[str, np.ndarray], reference_quality: float | None = None) -> dict[str, float]:
+def cost_to_accuracy(
+    task: str, arrays: Mapping[str, np.ndarray], reference_quality: float | None = None
+) -> dict[str, float]:
     """to_<threshold>_{s,steps,grads,reached} for every threshold of the task."""
     if "checkpoint_quality" not in arrays or not len(arrays["checkpoint_quality"]):
         return {}

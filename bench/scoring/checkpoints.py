@@ -22,8 +22,9 @@ CHECKPOINT_DRAWS = 1000  # networks: each draw is one forward pass over the test
 DENSITY_CHECKPOINT_DRAWS = 4000
 
 
-def quality(problem: Problem, data: Dataset, draws: Draws, moments: tuple[np.ndarray, np.ndarray] | None,
-            seed: int) -> float:  # fmt: skip
+def quality(
+    problem: Problem, data: Dataset, draws: Draws, moments: tuple[np.ndarray, np.ndarray] | None, seed: int
+) -> float:
     """The task's quality metric (bench.scoring.metrics.QUALITY_METRIC) of one set of draws; NaN where it cannot be computed.
     moments: the reference's flat mean and sd (scoring.reference_moments), for density problems."""
     if any(not np.all(np.isfinite(v)) for v in draws.values()):
@@ -46,8 +47,15 @@ def reference_quality(problem: Problem, data: Dataset, reference: Reference | No
     return value if np.isfinite(value) else None
 
 
-def checkpoint_arrays(problem: Problem, data: Dataset, checkpoints: list[Checkpoint], run_s: float,
-                      reference: Reference | None, seed: int, evaluations: float | None = None) -> Mapping[str, np.ndarray]:  # fmt: skip
+def checkpoint_arrays(
+    problem: Problem,
+    data: Dataset,
+    checkpoints: list[Checkpoint],
+    run_s: float,
+    reference: Reference | None,
+    seed: int,
+    evaluations: float | None = None,
+) -> Mapping[str, np.ndarray]:
     """checkpoint_step, checkpoint_run_s (pro-rata seconds into the timed run), checkpoint_quality and,
     given the run's gradient (or log-density) evaluations, checkpoint_grads (pro rata as well)."""
     if not checkpoints or (problem.task == "density" and reference is None):

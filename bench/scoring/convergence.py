@@ -46,7 +46,7 @@ def _tail(losses: np.ndarray) -> np.ndarray | None:
     per_window = int(len(losses) * TAIL_FRACTION) // WINDOWS
     if per_window < MIN_PER_WINDOW:
         return None
-    tail = losses[len(losses) - per_window * WINDOWS:]
+    tail = losses[len(losses) - per_window * WINDOWS :]
     return tail if np.all(np.isfinite(tail)) else None
 
 
@@ -65,8 +65,10 @@ def fall(tail: np.ndarray) -> tuple[float, float]:
     """(fall of the mean loss from the tail's first half to its second, its z-score by batch means)."""
     half = len(tail) // 2
     per_batch = half // BATCHES
-    first, second = (part[: per_batch * BATCHES].reshape(BATCHES, per_batch).mean(axis=1)
-                     for part in (tail[:half], tail[half: 2 * half]))  # fmt: skip
+    first, second = (
+        part[: per_batch * BATCHES].reshape(BATCHES, per_batch).mean(axis=1)
+        for part in (tail[:half], tail[half : 2 * half])
+    )
     drop = float(first.mean() - second.mean())
     se = float(np.sqrt(first.var(ddof=1) / BATCHES + second.var(ddof=1) / BATCHES))
     if se == 0:
@@ -86,8 +88,12 @@ def convergence_metrics(losses: np.ndarray) -> dict[str, float]:
     still_falling = z > Z_MAX and drop > MIN_DROP
     # not stationary: R-hat beyond its threshold and the windows' mean losses more than MIN_DROP apart
     moving = rhat > RHAT_MAX and np.ptp(tail.reshape(WINDOWS, -1).mean(axis=1)) > MIN_DROP
-    return {"converged": float(not (still_falling or moving)), "convergence_stat": z,
-            "convergence_rhat": rhat, "convergence_drop": drop}  # fmt: skip
+    return {
+        "converged": float(not (still_falling or moving)),
+        "convergence_stat": z,
+        "convergence_rhat": rhat,
+        "convergence_drop": drop,
+    }
 
 
 def reason(metrics: dict[str, float]) -> str:

@@ -37,9 +37,12 @@ def kept_rows(total: int, chains: int | None, keep: int = KEPT_DRAWS) -> np.ndar
 
 
 def figure_arrays(
-    problem: Problem, data: Dataset, draws: dict[str, np.ndarray], chains: int | None = None,
+    problem: Problem,
+    data: Dataset,
+    draws: dict[str, np.ndarray],
+    chains: int | None = None,
     sample_stats: dict[str, np.ndarray] | None = None,
-) -> dict[str, np.ndarray]:  # fmt: skip
+) -> dict[str, np.ndarray]:
     draws = problem.with_derived(draws)  # what the reference scores (eight schools: theta) is kept too
     rows = kept_rows(len(next(iter(draws.values()))), chains)
     arrays = {f"draws:{name}": np.asarray(values)[rows].reshape(len(rows), -1) for name, values in draws.items()}

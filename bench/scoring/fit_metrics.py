@@ -86,7 +86,9 @@ def parameter_metrics(problem: Problem, fit: FitResult, reference: Reference, se
     for metric, values in per_component.items():
         aggregates[f"{metric}_max"] = float(np.max(values))
         aggregates[f"{metric}_mean"] = float(np.mean(values))
-    aggregates["sd_ratio_min"] = float(np.min(per_component["sd_ratio"]))  # beside sd_ratio_max: too narrow and too wide
+    aggregates["sd_ratio_min"] = float(
+        np.min(per_component["sd_ratio"])
+    )  # beside sd_ratio_max: too narrow and too wide
     worst = int(np.argmax(per_component["std_mean_err"]))
     aggregates["std_mean_err_max_se"] = _mean_mcse(q[:, worst], fit.chains) / float(ref_sd[worst])
     components = {metric: dict(zip(names, map(float, values))) for metric, values in per_component.items()}
@@ -172,8 +174,9 @@ def _predictions_batched(problem: Problem, draws: dict[str, np.ndarray], x: np.n
 def predictions(problem: Problem, draws: dict[str, np.ndarray], x: np.ndarray | None) -> np.ndarray:
     """E[y | theta_s, x_i] for every draw s and point i: shape (draws, points), all draws at once
     where the spec's shapes allow (checked against the draw-by-draw evaluation)."""
-    return batched_where_it_agrees(lambda part: _predictions_batched(problem, part, x),
-                                   lambda part: _predictions_loop(problem, part, x), draws)  # fmt: skip
+    return batched_where_it_agrees(
+        lambda part: _predictions_batched(problem, part, x), lambda part: _predictions_loop(problem, part, x), draws
+    )
 
 
 def inside_training_range(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray:
@@ -181,8 +184,14 @@ def inside_training_range(x_train: np.ndarray, x_test: np.ndarray) -> np.ndarray
     return np.all((x_test >= low) & (x_test <= high), axis=1)
 
 
-def function_space_metrics(problem: Problem, data: Dataset, draws: dict[str, np.ndarray], reference: Reference | None,
-                           seed: int, standard_errors: bool = False) -> dict[str, float]:  # fmt: skip
+def function_space_metrics(
+    problem: Problem,
+    data: Dataset,
+    draws: dict[str, np.ndarray],
+    reference: Reference | None,
+    seed: int,
+    standard_errors: bool = False,
+) -> dict[str, float]:
     """With standard_errors, also the AUC's bootstrap standard error (the final scoring, not checkpoints)."""
     test = data.test
     preds = predictions(problem, draws, test.x)
@@ -214,7 +223,12 @@ def function_space_quality(problem: Problem, data: Dataset, draws: dict[str, np.
 
 def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int) -> dict[str, Any]:
     """All metrics of a finished fit: {'metrics': {...}, 'components': {...}}."""
-    metrics = {**cost_metrics(fit), **loss_metrics(fit), **elbo_metrics(problem, data, fit), **mcmc_metrics(problem, fit)}
+    metrics = {
+        **cost_metrics(fit),
+        **loss_metrics(fit),
+        **elbo_metrics(problem, data, fit),
+        **mcmc_metrics(problem, fit),
+    }
     if fit.iterative:
         metrics.update(convergence.convergence_metrics(fit.losses))
     components: dict[str, dict[str, float]] = {}

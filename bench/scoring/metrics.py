@@ -58,15 +58,22 @@ class Metric:
 
     @property
     def best(self) -> object:
-        """"max", "min" or the target value: how a table picks the best entry."""
+        """ "max", "min" or the target value: how a table picks the best entry."""
         return {"higher": "max", "lower": "min"}.get(self.better, self.better)  # type: ignore[arg-type]
 
 
-KHAT = Flag(above=0.7, text="PSIS k-hat > 0.7: importance weights unreliable", short="k-hat > 0.7", marker="†",
-            latex=r"\dagger")
-NOT_CONVERGED = Flag(equals=0.0, text="not converged: the loss was still falling (convergence_stat, in standard "
-                     "errors) or not stationary (convergence_rhat above 1.1); never bolded as best",
-                     short="not converged", marker="‡", latex=r"\ddagger", excludes_best=True)
+KHAT = Flag(
+    above=0.7, text="PSIS k-hat > 0.7: importance weights unreliable", short="k-hat > 0.7", marker="†", latex=r"\dagger"
+)
+NOT_CONVERGED = Flag(
+    equals=0.0,
+    text="not converged: the loss was still falling (convergence_stat, in standard "
+    "errors) or not stationary (convergence_rhat above 1.1); never bolded as best",
+    short="not converged",
+    marker="‡",
+    latex=r"\ddagger",
+    excludes_best=True,
+)
 DIAG, CTX = "diagnostic", "context"
 DENSITY, CLASSIFICATION, REGRESSION = ("density",), ("classification",), ("regression",)
 
@@ -76,25 +83,49 @@ _METRICS = (
     Metric("elbo_se", "ELBO se", "ELBO standard error", "lower", "nats", kind=DIAG, rank=23),
     Metric("khat", "k-hat", "PSIS k-hat", None, kind=DIAG, rank=8, flag=KHAT),  # a diagnostic: flagged, never "best"
     Metric("khat_flag", "k-hat flag", "k-hat above 0.7 (1) or not (0)", None, kind=DIAG, summary=False),
-    Metric("std_mean_err_max", "max std err", "max standardised mean error", "lower", "sd", DENSITY,
-           se="std_mean_err_max_se", gated=True, rank=2),
+    Metric(
+        "std_mean_err_max",
+        "max std err",
+        "max standardised mean error",
+        "lower",
+        "sd",
+        DENSITY,
+        se="std_mean_err_max_se",
+        gated=True,
+        rank=2,
+    ),
     Metric("std_mean_err_mean", "mean std err", "mean standardised mean error", "lower", "sd", DENSITY, summary=False),
     Metric("sd_ratio_min", "sd ratio", "min sd ratio", 1.0, tasks=DENSITY, rank=3),
     Metric("sd_ratio_max", "max sd ratio", "max sd ratio", 1.0, tasks=DENSITY, rank=4),
     Metric("sd_ratio_mean", "mean sd ratio", "mean sd ratio", 1.0, tasks=DENSITY, summary=False),
     Metric("w1_max", "W1", "max 1-D Wasserstein distance", "lower", tasks=DENSITY, summary=False),
     Metric("w1_mean", "mean W1", "mean 1-D Wasserstein distance", "lower", tasks=DENSITY, summary=False),
-    Metric("w1_sd_max", "max W1 (sd)", "max 1-D Wasserstein distance in reference sds", "lower", "sd", DENSITY,
-           summary=False),
-    Metric("w1_sd_mean", "mean W1 (sd)", "mean 1-D Wasserstein distance in reference sds", "lower", "sd", DENSITY,
-           summary=False),
+    Metric(
+        "w1_sd_max",
+        "max W1 (sd)",
+        "max 1-D Wasserstein distance in reference sds",
+        "lower",
+        "sd",
+        DENSITY,
+        summary=False,
+    ),
+    Metric(
+        "w1_sd_mean",
+        "mean W1 (sd)",
+        "mean 1-D Wasserstein distance in reference sds",
+        "lower",
+        "sd",
+        DENSITY,
+        summary=False,
+    ),
     Metric("auc", "AUC", "AUC", "higher", tasks=CLASSIFICATION, se="auc_se", gated=True, rank=5),
     Metric("auc_draws_sd", "AUC sd", "AUC sd over draws", "lower", tasks=CLASSIFICATION, kind=DIAG, rank=21),
     Metric("auc_draws_mean", "AUC draws", "mean AUC over draws", "higher", tasks=CLASSIFICATION, summary=False),
     Metric("accuracy", "accuracy", "accuracy", "higher", tasks=CLASSIFICATION, gated=True, rank=6),
     Metric("rmse", "RMSE", "RMSE to the true function", "lower", tasks=REGRESSION, gated=True, rank=7),
-    Metric("rmse_all", "RMSE all", "RMSE to the true function, whole test range", "lower", tasks=REGRESSION,
-           summary=False),
+    Metric(
+        "rmse_all", "RMSE all", "RMSE to the true function, whole test range", "lower", tasks=REGRESSION, summary=False
+    ),
     Metric("coverage_90", "cover90", "90% interval coverage", 0.9, tasks=REGRESSION, rank=15),
     Metric("lpd", "LPD", "test log predictive density", "higher", "nats per point", PREDICTIVE, gated=True, rank=16),
     Metric("brier", "Brier", "Brier score", "lower", tasks=CLASSIFICATION, rank=22),
@@ -102,13 +133,33 @@ _METRICS = (
     Metric("ref_agreement", "ref agree", "mean |p - p_ref|", "lower", tasks=PREDICTIVE, rank=17),
     # convergence of an iterative fit (an optimiser's verdict; a sampler's is its R-hat)
     # the convergence verdict of an iterative VI fit (bench.scoring.convergence): 1 converged, 0 not
-    Metric("converged", "conv", "converged (loss no longer falling, loss R-hat at most 1.1)", None, kind=DIAG,
-           summary=False, flag=NOT_CONVERGED),
-    Metric("convergence_stat", "loss fall z", "fall of the mean loss over the last steps, in standard errors", None,
-           kind=DIAG, summary=False),
+    Metric(
+        "converged",
+        "conv",
+        "converged (loss no longer falling, loss R-hat at most 1.1)",
+        None,
+        kind=DIAG,
+        summary=False,
+        flag=NOT_CONVERGED,
+    ),
+    Metric(
+        "convergence_stat",
+        "loss fall z",
+        "fall of the mean loss over the last steps, in standard errors",
+        None,
+        kind=DIAG,
+        summary=False,
+    ),
     Metric("convergence_rhat", "loss R-hat", "R-hat of the loss over the last windows", None, kind=DIAG, summary=False),
-    Metric("convergence_drop", "loss fall", "fall of the mean loss over the last steps", None, "nats", kind=DIAG,
-           summary=False),
+    Metric(
+        "convergence_drop",
+        "loss fall",
+        "fall of the mean loss over the last steps",
+        None,
+        "nats",
+        kind=DIAG,
+        summary=False,
+    ),
     # samplers
     Metric("ess_bulk_min", "min ESS", "min bulk ESS", "higher", kind=DIAG, rank=19),
     Metric("ess_tail_min", "min tail ESS", "min tail ESS", "higher", kind=DIAG, summary=False),
@@ -119,35 +170,72 @@ _METRICS = (
     Metric("draws_outside_support", "outside", "draws of q outside the support", "lower", kind=DIAG, summary=False),
     # cost
     Metric("compile_s", "compile_s", "compile time (s)", "lower", "s", kind="time", gated=True, rank=10),
-    Metric("compile_cached_s", "compile_s cached", "compile time from the persistent cache (s)", "lower", "s",
-           kind="time", rank=11),
+    Metric(
+        "compile_cached_s",
+        "compile_s cached",
+        "compile time from the persistent cache (s)",
+        "lower",
+        "s",
+        kind="time",
+        rank=11,
+    ),
     Metric("run_s", "run_s", "run time (s)", "lower", "s", kind="time", gated=True, rank=9),
     Metric("steps_per_s", "steps/s", "steps per second", "higher", "steps/s", kind="time", gated=True, rank=12),
     Metric("ess_per_s", "ESS/s", "bulk ESS per second", "higher", "ESS/s", kind="time", rank=13),
     Metric("steps", "steps", "steps taken", None, "steps", kind="cost", summary=False),
     Metric("grad_evals", "grad evals", "gradient evaluations", "lower", "gradients", kind="cost", summary=False),
     Metric("time_per_step_s", "s/step", "run time per step (s)", "lower", "s", kind="time", summary=False),
-    Metric("time_per_grad_s", "s/grad", "run time per gradient evaluation (s)", "lower", "s", kind="time",
-           summary=False),
-    Metric("loss_native", "loss", "the library's own final loss (mean of the last 100 steps)", None, kind=DIAG,
-           summary=False),
+    Metric(
+        "time_per_grad_s", "s/grad", "run time per gradient evaluation (s)", "lower", "s", kind="time", summary=False
+    ),
+    Metric(
+        "loss_native",
+        "loss",
+        "the library's own final loss (mean of the last 100 steps)",
+        None,
+        kind=DIAG,
+        summary=False,
+    ),
     # per-component values (stored with a component name; the aggregates above summarise them)
     Metric("std_mean_err", "std err", "standardised mean error, per component", "lower", "sd", DENSITY, summary=False),
     Metric("sd_ratio", "sd ratio", "sd ratio, per component", 1.0, tasks=DENSITY, summary=False),
     Metric("w1", "W1", "1-D Wasserstein distance, per component", "lower", tasks=DENSITY, summary=False),
-    Metric("w1_sd", "W1 (sd)", "1-D Wasserstein distance in reference sds, per component", "lower", "sd", DENSITY,
-           summary=False),
+    Metric(
+        "w1_sd",
+        "W1 (sd)",
+        "1-D Wasserstein distance in reference sds, per component",
+        "lower",
+        "sd",
+        DENSITY,
+        summary=False,
+    ),
     # context and standard errors the regression gate reads (no direction, not summary columns)
     Metric("load_1m", "load", "1-minute load average at the cell's start", None, kind=CTX, summary=False),
     Metric("cores", "cores", "CPU cores", None, kind=CTX, summary=False),
     Metric("run_s_spread", "spread", "slowest / fastest timed repeat", None, kind=CTX, summary=False),
     Metric("peak_device_bytes", "peak dev mem", "peak device memory (bytes)", None, "B", kind=CTX, summary=False),
-    Metric("peak_rss_bytes", "peak RSS", "peak resident memory of the cell's process (bytes)", None, "B",
-           kind=CTX, summary=False),
-    Metric("auc_se", "AUC se", "bootstrap standard error of the AUC", None, tasks=CLASSIFICATION, kind=DIAG,
-           summary=False),
-    Metric("std_mean_err_max_se", "std err se", "MCSE of the worst standardised mean error", None, "sd", DENSITY,
-           kind=DIAG, summary=False),
+    Metric(
+        "peak_rss_bytes",
+        "peak RSS",
+        "peak resident memory of the cell's process (bytes)",
+        None,
+        "B",
+        kind=CTX,
+        summary=False,
+    ),
+    Metric(
+        "auc_se", "AUC se", "bootstrap standard error of the AUC", None, tasks=CLASSIFICATION, kind=DIAG, summary=False
+    ),
+    Metric(
+        "std_mean_err_max_se",
+        "std err se",
+        "MCSE of the worst standardised mean error",
+        None,
+        "sd",
+        DENSITY,
+        kind=DIAG,
+        summary=False,
+    ),
 )
 METRICS: dict[str, Metric] = {m.name: m for m in _METRICS}
 
@@ -181,8 +269,11 @@ def flags_of(values: dict) -> list[Flag]:
 def result_metrics(metrics: dict) -> dict:
     """The metrics that describe the result, not the machine or the clock: what must be identical
     for the same cell, seed and code wherever and whenever it ran (timings and context dropped)."""
-    return {name: value for name, value in metrics.items()
-            if not name.endswith("_s") and METRICS.get(name, _UNLISTED).kind not in ("time", "context")}
+    return {
+        name: value
+        for name, value in metrics.items()
+        if not name.endswith("_s") and METRICS.get(name, _UNLISTED).kind not in ("time", "context")
+    }
 
 
 _UNLISTED = Metric("", "", "", None)
@@ -202,7 +293,9 @@ class Threshold:
     def label(self) -> str:
         if not self.relative_to_reference:
             return f"max std err <= {self.value:g}"
-        return {"classification": f"AUC >= ref - {self.value:g}", "regression": f"RMSE <= ref + {self.value:g}"}[self.task]
+        return {"classification": f"AUC >= ref - {self.value:g}", "regression": f"RMSE <= ref + {self.value:g}"}[
+            self.task
+        ]
 
     def target(self, reference_quality: float | None) -> float:
         """The quality the threshold asks for: NaN where it needs a reference quality that is missing."""
@@ -210,7 +303,11 @@ class Threshold:
             return self.value
         if reference_quality is None:
             return float("nan")
-        return reference_quality - self.value if quality_metric(self.task).higher_is_better else reference_quality + self.value
+        return (
+            reference_quality - self.value
+            if quality_metric(self.task).higher_is_better
+            else reference_quality + self.value
+        )
 
 
 THRESHOLDS = (
@@ -240,11 +337,25 @@ def _cost_to_accuracy_metrics() -> None:
     for threshold in THRESHOLDS:
         for suffix, header, label, kind in COST_TO_ACCURACY:
             name = f"to_{threshold.name}_{suffix}"
-            METRICS[name] = Metric(name, f"{header} to {threshold.label()}", f"{label} {threshold.label()}",
-                                   None if suffix == "reached" else "lower", "s" if suffix == "s" else "",
-                                   tasks=(threshold.task,), kind=kind, summary=False)  # fmt: skip
-    METRICS["quality_ref"] = Metric("quality_ref", "ref quality", "the reference posterior's quality metric", None,
-                                    tasks=PREDICTIVE, kind="diagnostic", summary=False)  # fmt: skip
+            METRICS[name] = Metric(
+                name,
+                f"{header} to {threshold.label()}",
+                f"{label} {threshold.label()}",
+                None if suffix == "reached" else "lower",
+                "s" if suffix == "s" else "",
+                tasks=(threshold.task,),
+                kind=kind,
+                summary=False,
+            )
+    METRICS["quality_ref"] = Metric(
+        "quality_ref",
+        "ref quality",
+        "the reference posterior's quality metric",
+        None,
+        tasks=PREDICTIVE,
+        kind="diagnostic",
+        summary=False,
+    )
 
 
 _cost_to_accuracy_metrics()

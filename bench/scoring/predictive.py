@@ -19,9 +19,15 @@ def auc_standard_error(y: np.ndarray, p: np.ndarray, seed: int = 0) -> float:
     """Bootstrap over test points (scipy) of the posterior-mean AUC: the regression gate's yardstick."""
     if len(np.unique(y)) != 2:
         return float("nan")
-    result = stats.bootstrap((np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)), _auc_paired,
-                             paired=True, vectorized=True, n_resamples=AUC_BOOTSTRAP, method="percentile",
-                             random_state=np.random.default_rng(seed))  # fmt: skip
+    result = stats.bootstrap(
+        (np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)),
+        _auc_paired,
+        paired=True,
+        vectorized=True,
+        n_resamples=AUC_BOOTSTRAP,
+        method="percentile",
+        random_state=np.random.default_rng(seed),
+    )
     return float(result.standard_error)
 
 
@@ -96,9 +102,13 @@ def classification_metrics(y: np.ndarray, p_draws: np.ndarray) -> dict[str, floa
 
 
 def regression_metrics(
-    y: np.ndarray, f_true: np.ndarray | None, f_draws: np.ndarray, noise_sd: float, inside: np.ndarray | None = None,
+    y: np.ndarray,
+    f_true: np.ndarray | None,
+    f_draws: np.ndarray,
+    noise_sd: float,
+    inside: np.ndarray | None = None,
     seed: int = 0,
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     """RMSE of the predictive mean to the true function (inside the data range and overall),
     test log predictive density per point, and coverage of the central 90% predictive interval."""
     y = np.asarray(y, dtype=np.float64)

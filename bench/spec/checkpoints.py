@@ -43,8 +43,9 @@ def schedule(steps: int, count: int = CHECKPOINTS, every: int = 1) -> list[int]:
     return sorted(rounded | {steps})
 
 
-def mcmc_prefixes(draws: Draws, chains: int, warmup: int, thin: int, work: np.ndarray | None = None,
-                  sequential: bool = False) -> list[Checkpoint]:  # fmt: skip
+def mcmc_prefixes(
+    draws: Draws, chains: int, warmup: int, thin: int, work: np.ndarray | None = None, sequential: bool = False
+) -> list[Checkpoint]:
     """The estimate from the first n kept draws of every chain, n on the log-spaced schedule.
 
     draws are chain-major (chains * kept, ...). work: per chain and iteration (warm-up included),
@@ -71,12 +72,15 @@ def mcmc_prefixes(draws: Draws, chains: int, warmup: int, thin: int, work: np.nd
 
         return sample
 
-    return [Checkpoint(warmup + n * thin, float(cumulative[warmup + n * thin - 1] / total), prefix(n))
-            for n in schedule(kept)]  # fmt: skip
+    return [
+        Checkpoint(warmup + n * thin, float(cumulative[warmup + n * thin - 1] / total), prefix(n))
+        for n in schedule(kept)
+    ]
 
 
-def vi_checkpoints(steps_at: list[int] | np.ndarray, taken: int,
-                   sampler_at: Callable[[int], Callable[[int], Draws]]) -> list[Checkpoint]:  # fmt: skip
+def vi_checkpoints(
+    steps_at: list[int] | np.ndarray, taken: int, sampler_at: Callable[[int], Callable[[int], Draws]]
+) -> list[Checkpoint]:
     """One checkpoint per distinct step reached (an early stop repeats the last), work = step / taken."""
     seen: set[int] = set()
     checkpoints = []

@@ -34,8 +34,10 @@ def over_draws(draws: Mapping[str, np.ndarray], shapes: Mapping[str, tuple[int, 
     """Draws shaped for one batched evaluation of a spec written for a single draw: a latent of at
     most one axis (a scalar, a bias) gets an axis for the data points, so it broadcasts as
     (draws, 1, k) against (draws, points, k); matrices stay (draws, in, out) for a batched matmul."""
-    return {k: np.asarray(v).reshape(len(v), 1, *shapes[k]) if len(shapes[k]) <= 1 else np.asarray(v)
-            for k, v in draws.items()}  # fmt: skip
+    return {
+        k: np.asarray(v).reshape(len(v), 1, *shapes[k]) if len(shapes[k]) <= 1 else np.asarray(v)
+        for k, v in draws.items()
+    }
 
 
 BATCH_DRAWS = 256  # draws per batched evaluation
@@ -55,8 +57,12 @@ def batched_where_it_agrees(batched: Callable, one_by_one: Callable, draws: Mapp
         if agrees:
             total = num_draws(draws)
             with np.errstate(all="ignore"):  # in chunks: a network's (draws, points, hidden) stays small
-                return np.concatenate([batched({k: np.asarray(v)[start:start + BATCH_DRAWS] for k, v in draws.items()})
-                                       for start in range(0, total, BATCH_DRAWS)])  # fmt: skip
+                return np.concatenate(
+                    [
+                        batched({k: np.asarray(v)[start : start + BATCH_DRAWS] for k, v in draws.items()})
+                        for start in range(0, total, BATCH_DRAWS)
+                    ]
+                )
     return one_by_one(draws)
 
 

@@ -85,8 +85,10 @@ class Method:
 
 
 def _coerce(field: dataclasses.Field, raw: Any) -> Any:
-    kind = field.type if isinstance(field.type, type) else {"int": int, "float": float, "bool": bool, "str": str}.get(
-        str(field.type), str
+    kind = (
+        field.type
+        if isinstance(field.type, type)
+        else {"int": int, "float": float, "bool": bool, "str": str}.get(str(field.type), str)
     )
     if not isinstance(raw, str):
         return kind(raw)
@@ -102,8 +104,9 @@ def _coerce(field: dataclasses.Field, raw: Any) -> Any:
     return value
 
 
-def resolve_settings(method: Method, problem: Problem, variant: str, overrides: Mapping[str, Any],
-                     protocol: str = DEFAULT_PROTOCOL) -> dict[str, Any]:  # fmt: skip
+def resolve_settings(
+    method: Method, problem: Problem, variant: str, overrides: Mapping[str, Any], protocol: str = DEFAULT_PROTOCOL
+) -> dict[str, Any]:
     """Generic defaults < the protocol's values (the recipe; or the library's defaults; or the recipe
     with the tuned search's settings) < variant < user overrides; unknown names rejected. The
     result carries `protocol`."""
@@ -115,7 +118,9 @@ def resolve_settings(method: Method, problem: Problem, variant: str, overrides: 
             f"unknown setting {unknown_names[0]!r} for {method.name}; valid settings: {', '.join(sorted(fields))}"
         )
     if "protocol" in overrides:
-        raise BenchInputError(f"the protocol is a run option: --protocol {' | '.join(PROTOCOLS)}, not --set protocol=...")
+        raise BenchInputError(
+            f"the protocol is a run option: --protocol {' | '.join(PROTOCOLS)}, not --set protocol=..."
+        )
     if protocol == "tuned" and method.tuned is not None and "learning_rate" in overrides:
         raise BenchInputError(
             f"learning_rate is what the tuned protocol searches for {method.name}; drop --set learning_rate "

@@ -115,8 +115,11 @@ class _Target:
         self.declaration = declaration
         self.latents = self.introspect()
         # the flat interval prior's -log(high - low) per element, added back so the log joint is the model's
-        self.offset = sum(math.log(s[2] - s[1]) * int(np.prod(shape, dtype=int))
-                          for shape, s in self.latents.values() if s[0] == "interval")  # fmt: skip
+        self.offset = sum(
+            math.log(s[2] - s[1]) * int(np.prod(shape, dtype=int))
+            for shape, s in self.latents.values()
+            if s[0] == "interval"
+        )
 
     def introspect(self) -> dict[str, tuple[tuple[int, ...], tuple]]:
         raise NotImplementedError
@@ -164,9 +167,12 @@ class _Target:
         latents = tuple(Latent(name, _prior(support), tuple(shape)) for name, (shape, support) in self.latents.items())
         shapes = {lat.name: lat.shape for lat in latents}
         scored: tuple[str, ...] = ()
-        config: dict[str, Any] = {"model": d.kind, "model_sha256": _sha(_source_of(d).encode()),
-                                  "data_sha256": _data_sha(d.data),
-                                  "check_translation": d.check_translation}  # fmt: skip
+        config: dict[str, Any] = {
+            "model": d.kind,
+            "model_sha256": _sha(_source_of(d).encode()),
+            "data_sha256": _data_sha(d.data),
+            "check_translation": d.check_translation,
+        }
         reference = None
         if d.reference_draws is not None:
             path = Path(d.reference_draws)
@@ -182,10 +188,18 @@ class _Target:
                 return cached
 
         return Problem(
-            name=d.name, suite=d.suite, description=d.description or f"{d.kind} model {d.name}", latents=latents,
-            task=d.task, make_data=make_data, reference=reference, potential=self.potential, recipe=d.recipe,
-            config=config, scored=scored,
-        )  # fmt: skip
+            name=d.name,
+            suite=d.suite,
+            description=d.description or f"{d.kind} model {d.name}",
+            latents=latents,
+            task=d.task,
+            make_data=make_data,
+            reference=reference,
+            potential=self.potential,
+            recipe=d.recipe,
+            config=config,
+            scored=scored,
+        )
 
 
 def make_data(seed: int) -> Dataset:
@@ -216,14 +230,18 @@ class _PyMCTarget(_Target):
             elif isinstance(transform, LogOddsTransform):
                 support = ("interval", 0.0, 1.0)
             elif isinstance(transform, IntervalTransform):
-                low, high = (None if b is None else np.asarray(b.eval() if hasattr(b, "eval") else b, dtype=np.float64)
-                             for b in transform.args_fn(*rv.owner.inputs))  # fmt: skip
+                low, high = (
+                    None if b is None else np.asarray(b.eval() if hasattr(b, "eval") else b, dtype=np.float64)
+                    for b in transform.args_fn(*rv.owner.inputs)
+                )
                 if low is None or high is None or np.ptp(low) or np.ptp(high):
                     raise ValueError(f"latent {rv.name}: only a common finite interval is supported")
                 support = ("interval", float(low.reshape(-1)[0]), float(high.reshape(-1)[0]))
             else:
-                raise ValueError(f"latent {rv.name} has a {type(transform).__name__} transform; model problems "
-                                 "support real, positive and interval latents")  # fmt: skip
+                raise ValueError(
+                    f"latent {rv.name} has a {type(transform).__name__} transform; model problems "
+                    "support real, positive and interval latents"
+                )
             latents[rv.name] = (shape, support)
         self._model = model
         return latents
@@ -297,8 +315,9 @@ class _NumPyroTarget(_Target):
             elif isinstance(base, constraints.interval):
                 kind = ("interval", float(np.asarray(base.lower_bound)), float(np.asarray(base.upper_bound)))
             else:
-                raise ValueError(f"latent {name} has support {support}; model problems support real, positive and "
-                                 "interval latents")  # fmt: skip
+                raise ValueError(
+                    f"latent {name} has support {support}; model problems support real, positive and interval latents"
+                )
             latents[name] = (tuple(np.shape(site["value"])), kind)
         return latents
 
@@ -321,8 +340,9 @@ class _NumPyroTarget(_Target):
         import jax
 
         with jax.enable_x64(True):
-            return np.asarray(self._batched({k: np.asarray(v, dtype=np.float64) for k, v in values.items()}),
-                              dtype=np.float64)  # fmt: skip
+            return np.asarray(
+                self._batched({k: np.asarray(v, dtype=np.float64) for k, v in values.items()}), dtype=np.float64
+            )
 
     def numpy_logp(self, values):
         return float(self.numpy_logp_batch({k: np.asarray(v)[None] for k, v in values.items()}, 1)[0])
@@ -409,8 +429,13 @@ def load_reference_draws(path: Path, shapes: dict[str, tuple[int, ...]], kind: s
         rows = np.arange(total) if n >= total else np.sort(rng.choice(total, size=n, replace=False))
         return {k: v[rows] for k, v in values.items()}
 
-    provenance = {"method": f"stored draws ({path.name})", "source": str(path), "sha256": _sha(path.read_bytes()),
-                  "chains": int(chains), "draws_total": int(total)}  # fmt: skip
+    provenance = {
+        "method": f"stored draws ({path.name})",
+        "source": str(path),
+        "sha256": _sha(path.read_bytes()),
+        "chains": int(chains),
+        "draws_total": int(total),
+    }
     mean = {k: v.mean(axis=0) for k, v in values.items()}
     sd = {k: v.std(axis=0, ddof=1) for k, v in values.items()}
     return Reference(kind, mean, sd, sampler, provenance)

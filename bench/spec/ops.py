@@ -42,8 +42,22 @@ class Ops:
 
 
 # The functions numpy, jax.numpy and torch all name alike, bound by name; the rest differ per library.
-COMMON = ("matmul", "tanh", "exp", "log", "log1p", "logaddexp", "sqrt", "square", "sin", "cos", "abs", "sum",
-          "mean", "where")  # fmt: skip
+COMMON = (
+    "matmul",
+    "tanh",
+    "exp",
+    "log",
+    "log1p",
+    "logaddexp",
+    "sqrt",
+    "square",
+    "sin",
+    "cos",
+    "abs",
+    "sum",
+    "mean",
+    "where",
+)
 
 
 def from_module(name: str, module: Any, **specific: Fn) -> Ops:
@@ -66,8 +80,9 @@ def jax_ops() -> Ops:
     import jax
     import jax.numpy as jnp
 
-    return from_module("jax", jnp, asarray=jnp.asarray, sigmoid=jax.nn.sigmoid, relu=jax.nn.relu,
-                       softplus=jax.nn.softplus)  # fmt: skip
+    return from_module(
+        "jax", jnp, asarray=jnp.asarray, sigmoid=jax.nn.sigmoid, relu=jax.nn.relu, softplus=jax.nn.softplus
+    )
 
 
 def torch_ops() -> Ops:
@@ -75,8 +90,9 @@ def torch_ops() -> Ops:
     import torch
     import torch.nn.functional as F
 
-    return from_module("torch", torch, asarray=torch.as_tensor, sigmoid=torch.sigmoid, relu=torch.relu,
-                       softplus=F.softplus)  # fmt: skip
+    return from_module(
+        "torch", torch, asarray=torch.as_tensor, sigmoid=torch.sigmoid, relu=torch.relu, softplus=F.softplus
+    )
 
 
 def _stable_logaddexp(a, b):

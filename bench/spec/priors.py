@@ -176,7 +176,9 @@ def _cauchy_log_density(x: np.ndarray, loc: float, scale: float) -> np.ndarray:
 
 def _student_t_log_density(x: np.ndarray, df: float, loc: float, scale: float) -> np.ndarray:
     z = (x - loc) / scale
-    norm = special.gammaln(0.5 * (df + 1.0)) - special.gammaln(0.5 * df) - 0.5 * math.log(df * math.pi) - math.log(scale)
+    norm = (
+        special.gammaln(0.5 * (df + 1.0)) - special.gammaln(0.5 * df) - 0.5 * math.log(df * math.pi) - math.log(scale)
+    )
     return norm - 0.5 * (df + 1.0) * np.log1p(z * z / df)
 
 
@@ -236,5 +238,17 @@ class HalfStudentT:
         return np.abs(self.scale * rng.standard_t(self.df, size=shape))
 
 
-Prior = (Normal | HalfNormal | SoftLaplace | Uniform | Gamma | Beta | Flat
-         | FlatPositive | Cauchy | HalfCauchy | StudentT | HalfStudentT)
+Prior = (
+    Normal
+    | HalfNormal
+    | SoftLaplace
+    | Uniform
+    | Gamma
+    | Beta
+    | Flat
+    | FlatPositive
+    | Cauchy
+    | HalfCauchy
+    | StudentT
+    | HalfStudentT
+)

@@ -166,15 +166,19 @@ class Problem:
             values = np.asarray(values, dtype=np.float64)
             return np.broadcast_to(values, (n, *values.shape[1:])).reshape(n, -1).sum(axis=1)
 
-        lp = sum(per_draw(lat.prior.log_density(np.asarray(draws[lat.name], dtype=np.float64).reshape(n, *lat.shape)))
-                 for lat in self.latents)  # fmt: skip
+        lp = sum(
+            per_draw(lat.prior.log_density(np.asarray(draws[lat.name], dtype=np.float64).reshape(n, *lat.shape)))
+            for lat in self.latents
+        )
         arrays = over_draws({k: np.asarray(v, dtype=np.float64) for k, v in draws.items()}, shapes)
         ll = np.zeros(n)
         split = data.train
         if self.likelihood is not None and split is not None:
             x = None if split.x is None else np.asarray(split.x, dtype=np.float64)
             params = self.likelihood.params(NUMPY, arrays, x)
-            ll = ll + per_draw(likelihoods.log_density(self.likelihood.family, params, np.asarray(split.y, dtype=np.float64)))
+            ll = ll + per_draw(
+                likelihoods.log_density(self.likelihood.family, params, np.asarray(split.y, dtype=np.float64))
+            )
         if self.potential is not None:
             ll = ll + per_draw(self.potential(NUMPY, arrays))
         return np.where(np.isfinite(lp), lp + ll, lp)  # as log_joint: a prior outside its support is the answer
@@ -185,8 +189,9 @@ class Problem:
         backend and method reports them the same way. Draws that hold the derived quantities but
         not every latent (a reference's own: posteriordb stores theta, not theta_trans) pass as they are."""
         out = dict(draws)
-        if self.derived is not None and not (set(self.derived_shapes) <= set(draws)
-                                             and any(lat.name not in draws for lat in self.latents)):  # fmt: skip
+        if self.derived is not None and not (
+            set(self.derived_shapes) <= set(draws) and any(lat.name not in draws for lat in self.latents)
+        ):
             latents = {lat.name: np.asarray(draws[lat.name], dtype=np.float64) for lat in self.latents}
             out.update({k: np.asarray(v, dtype=np.float64) for k, v in self.derived(latents).items()})
         return out
@@ -194,7 +199,11 @@ class Problem:
     def scored_shapes(self) -> dict[str, tuple[int, ...]]:
         """{name: shape} of the quantities compared with the reference, in scoring order."""
         shapes = {lat.name: lat.shape for lat in self.latents} | dict(self.derived_shapes)
-        return {name: shapes[name] for name in self.scored} if self.scored else {lat.name: lat.shape for lat in self.latents}
+        return (
+            {name: shapes[name] for name in self.scored}
+            if self.scored
+            else {lat.name: lat.shape for lat in self.latents}
+        )
 
     # -- helpers used by the harness -------------------------------------------------------
     def random_point(self, rng: np.random.Generator) -> dict[str, np.ndarray]:

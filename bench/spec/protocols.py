@@ -32,7 +32,7 @@ DEFAULT_PROTOCOL = "recipe"
 
 # The tuned search: five log-spaced learning rates from 0.1 down to 0.001 (Agrawal et al. 2020 search
 # a log grid of step sizes and keep the one whose final ELBO is best).
-LEARNING_RATES = tuple(float(f"{10 ** e:.4g}") for e in np.linspace(-1, -3, 5))  # 0.1, 0.03162, 0.01, 0.003162, 0.001
+LEARNING_RATES = tuple(float(f"{10**e:.4g}") for e in np.linspace(-1, -3, 5))  # 0.1, 0.03162, 0.01, 0.003162, 0.001
 # Step decay: the learning rate drops tenfold at half and again at three quarters of the steps
 # (optax.piecewise_constant_schedule's form), so the last quarter runs at lr / 100: the constant
 # step's noise floor goes (a constant step left sd ratios of up to 1.7 on nes2000 at 50,000 steps).
@@ -102,8 +102,9 @@ def choose(learning_rates: Sequence[float], elbos: Sequence[float]) -> float:
     return float(learning_rates[int(np.argmax(np.where(finite, values, -np.inf)))])
 
 
-def search(run_candidate: Callable[[float], float], learning_rates: Sequence[float] = LEARNING_RATES
-           ) -> tuple[float, list[float]]:  # fmt: skip
+def search(
+    run_candidate: Callable[[float], float], learning_rates: Sequence[float] = LEARNING_RATES
+) -> tuple[float, list[float]]:
     """Candidates one after another in this process (PyMC, torch): run_candidate(lr) -> final ELBO
     on fresh draws (or NaN); (chosen, elbos). A candidate that raises FloatingPointError scores NaN."""
     elbos = []

@@ -39,7 +39,9 @@ def _moments_1d(grid: np.ndarray, logp: np.ndarray) -> tuple[float, float, np.nd
     return float(mean), float(np.sqrt(var)), density
 
 
-def quadrature_1d(name: str, log_density: Callable[[float], float], low: float, high: float, n: int = 4001) -> Reference:
+def quadrature_1d(
+    name: str, log_density: Callable[[float], float], low: float, high: float, n: int = 4001
+) -> Reference:
     """Trapezoid quadrature of an unnormalised 1-D log density on [low, high]."""
     grid = np.linspace(low, high, n)
     logp = np.array([log_density(x) for x in grid])
@@ -58,8 +60,9 @@ def quadrature_1d(name: str, log_density: Callable[[float], float], low: float, 
         "grid": [low, high, n],
         "abs_error_estimate": {"mean": abs(mean - coarse_mean), "sd": abs(sd - coarse_sd)},
     }
-    return Reference("quadrature", {name: np.array(mean)}, {name: np.array(sd)}, sampler, provenance,
-                     log_evidence=log_evidence)
+    return Reference(
+        "quadrature", {name: np.array(mean)}, {name: np.array(sd)}, sampler, provenance, log_evidence=log_evidence
+    )
 
 
 def quadrature_2d(

@@ -90,7 +90,9 @@ def check_readable(path: Path) -> None:
     except sqlite3.DatabaseError as exc:
         raise BenchInputError(f"store {path} is not a readable bench store ({exc})") from None
     if damage != ["ok"]:
-        raise BenchInputError(f"store {path} is corrupt ({' '.join(' '.join(damage).split())[:120]}); restore it from a copy")
+        raise BenchInputError(
+            f"store {path} is corrupt ({' '.join(' '.join(damage).split())[:120]}); restore it from a copy"
+        )
     if row is None or int(row[0]) != SCHEMA_VERSION:
         found = None if row is None else row[0]
         raise BenchInputError(f"store {path} has schema version {found}; this bench reads version {SCHEMA_VERSION}")
@@ -109,9 +111,7 @@ class Store:
         if create:
             with self.con:
                 self.con.executescript(SCHEMA)
-                self.con.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-                )
+                self.con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.con.close()
@@ -145,8 +145,9 @@ class Store:
         """The latest finished record of each of these hashes (what a run reuses)."""
         ids = []
         for cell_hash in dict.fromkeys(hashes):
-            row = self.con.execute(f"SELECT MAX(record_id) FROM records WHERE cell_hash = ? AND status IN {RESUMABLE}",
-                                   (cell_hash,)).fetchone()
+            row = self.con.execute(
+                f"SELECT MAX(record_id) FROM records WHERE cell_hash = ? AND status IN {RESUMABLE}", (cell_hash,)
+            ).fetchone()
             if row and row[0] is not None:
                 ids.append(int(row[0]))
         return ids
@@ -155,9 +156,13 @@ class Store:
         """Whether runs tagged `tag` (untagged runs, for None), other than run `other_than`, already
         hold all of these records (written or reused)."""
         runs = "SELECT run_id FROM runs WHERE tag IS ? AND run_id != ?"
-        held = {row[0] for row in self.con.execute(
-            f"SELECT record_id FROM records WHERE run_id IN ({runs}) UNION SELECT record_id FROM run_cells WHERE run_id IN ({runs})",
-            (tag, other_than, tag, other_than))}
+        held = {
+            row[0]
+            for row in self.con.execute(
+                f"SELECT record_id FROM records WHERE run_id IN ({runs}) UNION SELECT record_id FROM run_cells WHERE run_id IN ({runs})",
+                (tag, other_than, tag, other_than),
+            )
+        }
         return set(record_ids) <= held
 
     def drop_run(self, run_id: str) -> None:
@@ -180,10 +185,23 @@ class Store:
                 " dtype, settings, status, reason, started_at, wall_s, info)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    run_id, record.key, record.hash, cell.suite, cell.problem, cell.method, cell.variant, cell.seed,
-                    cell.device, cell.dtype, json.dumps(cell.settings, sort_keys=True), record.status, record.reason,
-                    record.started_at, record.wall_s, json.dumps(record.info, default=str),
-                ),  # fmt: skip
+                    run_id,
+                    record.key,
+                    record.hash,
+                    cell.suite,
+                    cell.problem,
+                    cell.method,
+                    cell.variant,
+                    cell.seed,
+                    cell.device,
+                    cell.dtype,
+                    json.dumps(cell.settings, sort_keys=True),
+                    record.status,
+                    record.reason,
+                    record.started_at,
+                    record.wall_s,
+                    json.dumps(record.info, default=str),
+                ),
             )
             record_id = int(cursor.lastrowid)
             rows = [(record_id, name, "", _finite_or_none(v)) for name, v in record.metrics.items()]
@@ -199,17 +217,22 @@ class Store:
                 "INSERT INTO traces VALUES (?, ?, ?)",
                 [(record_id, step, _finite_or_none(loss)) for step, loss in zip(trace["step"], trace["loss"])],
             )
-            self.con.executemany("INSERT INTO arrays VALUES (?, ?, ?, ?)", [
-                (record_id, name, json.dumps(list(np.shape(values))), np.asarray(values, dtype="<f4").tobytes())
-                for name, values in record.arrays.items()
-            ])  # fmt: skip
+            self.con.executemany(
+                "INSERT INTO arrays VALUES (?, ?, ?, ?)",
+                [
+                    (record_id, name, json.dumps(list(np.shape(values))), np.asarray(values, dtype="<f4").tobytes())
+                    for name, values in record.arrays.items()
+                ],
+            )
         return record_id
 
     def add_phase(self, record_id: int, phase: str, seconds: float) -> None:
         """One more entry in a stored record's info.phases (the driver's own store write, timed after it)."""
         with self.con:
-            self.con.execute("UPDATE records SET info = json_set(COALESCE(info, '{}'), ?, ?) WHERE record_id = ?",
-                             (f"$.phases.{phase}", float(seconds), record_id))  # fmt: skip
+            self.con.execute(
+                "UPDATE records SET info = json_set(COALESCE(info, '{}'), ?, ?) WHERE record_id = ?",
+                (f"$.phases.{phase}", float(seconds), record_id),
+            )
 
     # -- reading ----------------------------------------------------------------------------
     def finished_hashes(self, hashes: Iterable[str]) -> set[str]:
@@ -238,10 +261,14 @@ class Store:
 
     def claim_of(self, cell_hash: str) -> tuple[str, int, str, str] | None:
         """(run id, pid, host, heartbeat) of the claim on a cell, or None."""
-        return self.con.execute("SELECT run_id, pid, host, heartbeat_at FROM claims WHERE cell_hash = ?", (cell_hash,)).fetchone()
+        return self.con.execute(
+            "SELECT run_id, pid, host, heartbeat_at FROM claims WHERE cell_hash = ?", (cell_hash,)
+        ).fetchone()
 
     def put_claim(self, cell_hash: str, run_id: str, pid: int, host: str, stamp: str) -> None:
-        self.con.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?)", (cell_hash, run_id, pid, host, stamp, stamp))
+        self.con.execute(
+            "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?)", (cell_hash, run_id, pid, host, stamp, stamp)
+        )
 
     def drop_claims(self, run_id: str, cell_hash: str | None = None, heartbeat_at: str = "") -> None:
         """Drop this run's claim on one cell (refreshing its other claims' heartbeat), or on all."""

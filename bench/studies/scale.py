@@ -31,6 +31,7 @@ NUTS_SETTINGS = {"chains": "2", "warmup": "50", "draws": "50", "max_tree_depth":
 # final draws are not free at a large N: blackjax's log q evaluates the full-data density once per
 # draw, vmapped (100 draws at N = 1e5, width 32: 3.5 GB and 20 s; at 1e6 an OOM on a 24 GB machine).
 from bench.scoring.fit_metrics import COST_ONLY_DRAWS as SCORE_DRAWS  # noqa: E402
+
 DEVICES = ("cpu", "gpu")
 # Steps per timed VI run by N (unless --steps fixes them): the timed run covers POINT_STEPS data
 # points (about 0.1-5 s of CPU), between MIN_STEPS and family.steps steps. 200 steps of 1e6
@@ -74,7 +75,9 @@ def parse_sizes(text: str) -> tuple[int, ...]:
         try:
             value = float(part)
         except ValueError:
-            raise BenchInputError(f"--sizes takes comma-separated numbers of training points (e.g. 1e3,1e4), got {part!r}") from None
+            raise BenchInputError(
+                f"--sizes takes comma-separated numbers of training points (e.g. 1e3,1e4), got {part!r}"
+            ) from None
         if not value >= 1 or value != int(value):
             raise BenchInputError(f"--sizes must be positive whole numbers, got {part!r}")
         sizes.append(int(value))
@@ -89,7 +92,9 @@ def parse_widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(sorted({int(p) for p in text.split(",") if p.strip()}))
     except ValueError:
-        raise BenchInputError(f"--widths takes comma-separated positive integers (e.g. 4,32,256), got {text!r}") from None
+        raise BenchInputError(
+            f"--widths takes comma-separated positive integers (e.g. 4,32,256), got {text!r}"
+        ) from None
     if not widths or min(widths) < 1:
         raise BenchInputError(f"--widths takes comma-separated positive integers (e.g. 4,32,256), got {text!r}")
     return widths
@@ -99,8 +104,14 @@ def plan(study: Study, device: str):
     """The study's cells on one device: the VI methods on every (N, width), NUTS on the small N."""
     from bench.execution.plan import Request, build_plan
 
-    common = {"suite": "scale", "seeds": 1, "device": device, "repeats": study.repeats, "draws": study.draws,
-              "threads": study.threads}  # fmt: skip
+    common = {
+        "suite": "scale",
+        "seeds": 1,
+        "device": device,
+        "repeats": study.repeats,
+        "draws": study.draws,
+        "threads": study.threads,
+    }
     vi = [m for m in study.methods if m.split(":")[0] != NUTS]
     cells = []
     for n in study.sizes if vi else ():
@@ -191,9 +202,16 @@ def crossovers(rows: pd.DataFrame) -> pd.DataFrame:
         seconds = math.nan
         if math.isfinite(at):
             seconds = float(np.exp(np.interp(np.log(at), np.log(wide.index), np.log(wide["cpu"]))))
-        out.append({"width": width, "method": method, "crossover_n": at, "seconds": seconds,
-                    "speedup_at_max_n": float(wide["cpu"].iloc[-1] / wide["gpu"].iloc[-1]) if len(wide) else math.nan,
-                    "max_n": int(wide.index[-1]) if len(wide) else None})  # fmt: skip
+        out.append(
+            {
+                "width": width,
+                "method": method,
+                "crossover_n": at,
+                "seconds": seconds,
+                "speedup_at_max_n": float(wide["cpu"].iloc[-1] / wide["gpu"].iloc[-1]) if len(wide) else math.nan,
+                "max_n": int(wide.index[-1]) if len(wide) else None,
+            }
+        )
     return pd.DataFrame(out, columns=["width", "method", "crossover_n", "seconds", "speedup_at_max_n", "max_n"])
 
 
@@ -230,23 +248,40 @@ def to_markdown(rows: pd.DataFrame) -> str:
     if rows.empty:
         return ""
     headers, body = time_table(rows)
-    lines = ["## scale: milliseconds per step (NUTS: per gradient evaluation)", "",
-             "| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]  # fmt: skip
+    lines = [
+        "## scale: milliseconds per step (NUTS: per gradient evaluation)",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join("---" for _ in headers) + "|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     found = crossovers(rows)
     if len(found):
         lines += ["", "| width | method | crossover | CPU / GPU time at the largest N |", "|---|---|---|---|"]
         for _, row in found.iterrows():
-            lines.append(f"| {row['width']} | {row['method']} | {describe_crossover(row)} | "
-                         f"{row['speedup_at_max_n']:.3g} (N={family.size_token(row['max_n'])}) |")  # fmt: skip
+            lines.append(
+                f"| {row['width']} | {row['method']} | {describe_crossover(row)} | "
+                f"{row['speedup_at_max_n']:.3g} (N={family.size_token(row['max_n'])}) |"
+            )
     return "\n".join(lines) + "\n"
 
 
-def with_options(study: Study, sizes=None, widths=None, methods=None, steps=None, repeats=None,
-                 nuts_max_n=None, threads=None) -> Study:  # fmt: skip
+def with_options(
+    study: Study, sizes=None, widths=None, methods=None, steps=None, repeats=None, nuts_max_n=None, threads=None
+) -> Study:
     """The study with the axes the command line gave replaced; NUTS runs only if still chosen."""
-    changes = {k: v for k, v in {"sizes": sizes, "widths": widths, "methods": methods, "steps": steps,
-                                 "repeats": repeats, "threads": threads}.items() if v}  # fmt: skip
+    changes = {
+        k: v
+        for k, v in {
+            "sizes": sizes,
+            "widths": widths,
+            "methods": methods,
+            "steps": steps,
+            "repeats": repeats,
+            "threads": threads,
+        }.items()
+        if v
+    }
     if methods:
         chosen = any(m.split(":")[0] == NUTS for m in methods)
         changes["nuts_max_n"] = (nuts_max_n or study.nuts_max_n or FULL.nuts_max_n) if chosen else 0

@@ -34,12 +34,14 @@ def make_problem(hidden: tuple[int, ...] = (5, 5)) -> Problem:
         make_data=make_data,
         likelihood=net.likelihood("bernoulli", "logits"),
         recipe=Recipe(
-            steps=10_000, learning_rate=0.01, particles=1,
+            steps=10_000,
+            learning_rate=0.01,
+            particles=1,
             # the seeds' iteration counts (seed 002): ADVI 30,000, minibatch ADVI 40,000
             method_steps={"pymc.advi": 30_000, "pymc.advi_minibatch": 40_000},
             # NUTS trees capped at depth 8 (255 leapfrog steps): a build takes minutes on 2 cores
             reference={"warmup": 1000, "draws": 2500, "thin": 1, "max_tree_depth": 8},
-        ),  # fmt: skip
+        ),
         config={"widths": net.widths, "features": FEATURES},
     )
 

@@ -18,7 +18,7 @@ def make_problem(hidden: tuple[int, ...] = (4, 3), n_samples: int = 2000, noise:
         x, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
         x_rest, x_test, y_rest, y_test = train_test_split(x, y, test_size=0.3, random_state=seed)
         x_train, x_val, y_train, y_val = train_test_split(x_rest, y_rest, test_size=0.3, random_state=seed)
-        as_float = lambda a: a.astype(float)  # noqa: E731
+        as_float = lambda a: a.astype(float)
         return Dataset(
             train=Split(x_train, as_float(y_train)),
             val=Split(x_val, as_float(y_val)),
@@ -34,10 +34,12 @@ def make_problem(hidden: tuple[int, ...] = (4, 3), n_samples: int = 2000, noise:
         make_data=make_data,
         likelihood=net.likelihood("bernoulli", "logits"),
         recipe=Recipe(
-            steps=5000, learning_rate=0.01, particles=1,
+            steps=5000,
+            learning_rate=0.01,
+            particles=1,
             # NUTS trees capped at depth 8 (255 leapfrog steps): at depth 10 a build took over 20 minutes
             reference={"warmup": 1000, "draws": 2500, "thin": 1, "max_tree_depth": 8},
-        ),  # fmt: skip
+        ),
         grid=lambda: grid_2d((-2.5, 3.5), (-2.0, 2.5), 100),
         config={"widths": net.widths, "n_samples": n_samples, "noise": noise},
     )

@@ -35,9 +35,12 @@ def make_problem(hidden: int = 5, n_train: int = 20, n_grid: int = 200) -> Probl
         make_data=make_data,
         likelihood=net.likelihood("normal", "loc", scale=NOISE_SD),
         recipe=Recipe(
-            steps=3000, learning_rate=0.01, particles=5, quality_label="RMSE to sin(x)",
+            steps=3000,
+            learning_rate=0.01,
+            particles=5,
+            quality_label="RMSE to sin(x)",
             reference={"warmup": 2000, "draws": 2500, "thin": 4},  # mixes slowly between ReLU configurations
-        ),  # fmt: skip
+        ),
         grid=lambda: np.linspace(-4.5, 4.5, 300)[:, None],
         config={"widths": net.widths, "n_train": n_train, "n_grid": n_grid, "noise_sd": NOISE_SD},
     )

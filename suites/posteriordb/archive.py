@@ -27,7 +27,9 @@ from bench.spec.references import Reference
 DATA_DIR = Path(__file__).parent / "data"
 COMMIT = "28f8d3d6e975315f42aa274a8399f21e07a43b30"
 SOURCE = "https://github.com/stan-dev/posteriordb"
-LICENCE = "BSD-3-Clause, Copyright (c) 2011-2024, Stan Developers and their Assignees (suites/posteriordb/data/LICENCE.md)"
+LICENCE = (
+    "BSD-3-Clause, Copyright (c) 2011-2024, Stan Developers and their Assignees (suites/posteriordb/data/LICENCE.md)"
+)
 CITATION = "Magnusson, Bürkner, Vehtari: posteriordb: a set of posteriors for Bayesian inference and probabilistic programming (v0.5, 2023)"
 
 # The one place the suite's VI budget is stated: every VI method of every backend starts from it
@@ -87,8 +89,10 @@ def _diagnostics(info: dict[str, Any]) -> dict[str, Any]:
     """The reference's diagnostics by Stan name (the info file orders them differently from the draws)."""
     diag = info["diagnostics"]
     names = diag["diagnostic_information"]["names"]
-    per_name = {key: dict(zip(names, diag[key])) for key in
-                ("r_hat", "effective_sample_size_bulk", "effective_sample_size_tail", "mean_lag1_ac")}  # fmt: skip
+    per_name = {
+        key: dict(zip(names, diag[key]))
+        for key in ("r_hat", "effective_sample_size_bulk", "effective_sample_size_tail", "mean_lag1_ac")
+    }
     return {
         "r_hat_max": max(diag["r_hat"]),
         "ess_bulk_min": min(diag["effective_sample_size_bulk"]),
@@ -109,9 +113,13 @@ def mcse(posterior: str) -> dict[str, dict[str, float]]:
     columns, draws = load_draws(posterior)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {c: {"mcse_mean": float(np.asarray(az.mcse(draws[:, :, j], method="mean")).reshape(-1)[0]),
-                    "mcse_sd": float(np.asarray(az.mcse(draws[:, :, j], method="sd")).reshape(-1)[0])}
-                for j, c in enumerate(columns)}  # fmt: skip
+        return {
+            c: {
+                "mcse_mean": float(np.asarray(az.mcse(draws[:, :, j], method="mean")).reshape(-1)[0]),
+                "mcse_sd": float(np.asarray(az.mcse(draws[:, :, j], method="sd")).reshape(-1)[0]),
+            }
+            for j, c in enumerate(columns)
+        }
 
 
 @cache

@@ -106,11 +106,17 @@ def _declare(root: Path, posterior: dict[str, Any]) -> ModelProblem | None:
         return _load_model(code, implementation)(_read_json(data_path))
 
     return ModelProblem(
-        name=posterior["name"], kind="pymc", model=build, suite="posteriordb",
+        name=posterior["name"],
+        kind="pymc",
+        model=build,
+        suite="posteriordb",
         description=f"posteriordb {posterior['name']} ({implementation} model {code.name})",
-        reference_draws=draws, recipe=RECIPE, reference_kind="posteriordb", check_translation=True,
+        reference_draws=draws,
+        recipe=RECIPE,
+        reference_kind="posteriordb",
+        check_translation=True,
         source=f"{implementation}:{hashlib.sha256(source).hexdigest()} data:{data_sha}",
-    )  # fmt: skip
+    )
 
 
 def problems(path) -> dict[str, ModelProblem]:

@@ -24,11 +24,18 @@ from bench.spec.problem import Dataset, Latent, Problem, Split
 from suites.posteriordb import archive
 
 
-def declare(name: str, posterior: str, description: str, latents: tuple[Latent, ...],
-            make_xy: Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]],
-            loc: Callable[[Any, Mapping[str, Any], Any], Any], scale: str | Callable = "sigma",
-            derived: Callable | None = None, derived_shapes: Mapping[str, tuple[int, ...]] | None = None,
-            scored: tuple[str, ...] = ()) -> Problem:  # fmt: skip
+def declare(
+    name: str,
+    posterior: str,
+    description: str,
+    latents: tuple[Latent, ...],
+    make_xy: Callable[[dict[str, Any]], tuple[np.ndarray, np.ndarray]],
+    loc: Callable[[Any, Mapping[str, Any], Any], Any],
+    scale: str | Callable = "sigma",
+    derived: Callable | None = None,
+    derived_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    scored: tuple[str, ...] = (),
+) -> Problem:
     """A density problem for one posteriordb posterior (name: the problem's name in the harness);
     scale: the latent holding the noise sd, or a function of (ops, latents, x) for a known one."""
 
@@ -53,8 +60,11 @@ def declare(name: str, posterior: str, description: str, latents: tuple[Latent, 
         likelihood=Likelihood("normal", likelihood_params),
         recipe=archive.RECIPE,
         # the declaring module's source: the spec hash must change when its design matrix does
-        config={"posteriordb": posterior, "commit": archive.COMMIT,
-                "definition": hashlib.sha256(inspect.getsource(inspect.getmodule(make_xy)).encode()).hexdigest()},
+        config={
+            "posteriordb": posterior,
+            "commit": archive.COMMIT,
+            "definition": hashlib.sha256(inspect.getsource(inspect.getmodule(make_xy)).encode()).hexdigest(),
+        },
         derived=derived,
         derived_shapes=dict(derived_shapes or {}),
         scored=scored,

@@ -31,8 +31,11 @@ PROBLEM = declare(
     "diamonds",
     "diamonds-diamonds",
     "diamonds, N = 5000, 24 centred predictors: b ~ N(0, 1), Intercept ~ t3(8, 10), sigma ~ half-t3(10)",
-    (Latent("b", Normal(0.0, 1.0), (KC,)), Latent("Intercept", StudentT(3.0, 8.0, 10.0)),
-     Latent("sigma", HalfStudentT(3.0, 10.0))),
+    (
+        Latent("b", Normal(0.0, 1.0), (KC,)),
+        Latent("Intercept", StudentT(3.0, 8.0, 10.0)),
+        Latent("sigma", HalfStudentT(3.0, 10.0)),
+    ),
     make_xy,
     loc,
 )

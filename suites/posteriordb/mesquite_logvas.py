@@ -16,8 +16,14 @@ from suites.posteriordb.declare import declare, intercept_design, linear
 
 def make_xy(data):
     d1, d2, h = column(data, "diam1"), column(data, "diam2"), column(data, "canopy_height")
-    x = intercept_design(np.log(d1 * d2 * h), np.log(d1 * d2), np.log(d1 / d2), np.log(column(data, "total_height")),
-                         np.log(column(data, "density")), column(data, "group"))  # fmt: skip
+    x = intercept_design(
+        np.log(d1 * d2 * h),
+        np.log(d1 * d2),
+        np.log(d1 / d2),
+        np.log(column(data, "total_height")),
+        np.log(column(data, "density")),
+        column(data, "group"),
+    )
     return x, np.log(column(data, "weight"))
 
 

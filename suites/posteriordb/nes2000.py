@@ -17,8 +17,14 @@ from suites.posteriordb.declare import declare, intercept_design, linear
 def make_xy(data):
     age = np.asarray(data["age_discrete"])
     dummies = [(age == level).astype(np.float64) for level in (2, 3, 4)]
-    x = intercept_design(column(data, "real_ideo"), column(data, "race_adj"), *dummies, column(data, "educ1"),
-                         column(data, "gender"), column(data, "income"))  # fmt: skip
+    x = intercept_design(
+        column(data, "real_ideo"),
+        column(data, "race_adj"),
+        *dummies,
+        column(data, "educ1"),
+        column(data, "gender"),
+        column(data, "income"),
+    )
     return x, column(data, "partyid7")
 
 

@@ -73,10 +73,14 @@ def make_problem(name: str) -> Problem:
     base = moons(hidden=hidden, n_samples=n + 2 * HOLDOUT, noise=NOISE)
     widths = base.config["widths"]
     return dataclasses.replace(
-        base, name=name, suite="scale", make_data=make_data, recipe=Recipe(steps=STEPS, learning_rate=0.01),
+        base,
+        name=name,
+        suite="scale",
+        make_data=make_data,
+        recipe=Recipe(steps=STEPS, learning_rate=0.01),
         description=f"make_moons, {n} training points (noise {NOISE}); MLP {'-'.join(map(str, widths))} tanh; Bernoulli",
         config={"widths": widths, "n_train": n, "holdout": HOLDOUT, "noise": NOISE, "cost_only": True},
-    )  # fmt: skip
+    )
 
 
 FAMILY = ProblemFamily(SIZES, WIDTHS, STEPS, problem_name, parse, size_token, make_problem)

@@ -11,7 +11,6 @@ import dataclasses
 import math
 from functools import cache
 
-import numpy as np
 
 from bench.spec.ops import NUMPY
 from bench.spec.priors import Uniform
@@ -26,9 +25,7 @@ def potential(ops, v):
     x, y = v["x"], v["y"]
     u1 = (x + y) / _SQRT2
     u2 = (x - y) / _SQRT2
-    modes = ops.logaddexp(
-        -0.5 * ops.square((u1 - SEPARATION) / SIG_1), -0.5 * ops.square((u1 + SEPARATION) / SIG_1)
-    )
+    modes = ops.logaddexp(-0.5 * ops.square((u1 - SEPARATION) / SIG_1), -0.5 * ops.square((u1 + SEPARATION) / SIG_1))
     return modes - ops.log1p(ops.square(u2 / SIG_2) / 2.0)
 
 

@@ -17,6 +17,12 @@ class LaplaceSettings:
 
 
 METHODS = (
-    Method(name="laplace.map", settings=LaplaceSettings, fit="bench_laplace.fit:fit", extra="laplace",
-           requires=("scipy",), kind="vi"),
+    Method(
+        name="laplace.map",
+        settings=LaplaceSettings,
+        fit="bench_laplace.fit:fit",
+        extra="laplace",
+        requires=("scipy",),
+        kind="vi",
+    ),
 )

@@ -17,7 +17,7 @@ def _constrain(problem, z: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarra
     blocks, _ = flat_layout(problem.latents)
     values, log_jac = {}, np.zeros(len(z))
     for b in blocks:
-        u, support = z[:, b.start:b.stop], b.prior.support
+        u, support = z[:, b.start : b.stop], b.prior.support
         if support.kind == "real":
             x = u
         elif support.kind == "positive":
@@ -36,8 +36,9 @@ def _hessian(f, z: np.ndarray, h: float) -> np.ndarray:
     H = np.empty((d, d))
     for i in range(d):
         for j in range(i, d):
-            H[i, j] = H[j, i] = (f(z + eye[i] + eye[j]) - f(z + eye[i] - eye[j]) - f(z - eye[i] + eye[j])
-                                 + f(z - eye[i] - eye[j])) / (4 * h * h)
+            H[i, j] = H[j, i] = (
+                f(z + eye[i] + eye[j]) - f(z + eye[i] - eye[j]) - f(z - eye[i] + eye[j]) + f(z - eye[i] - eye[j])
+            ) / (4 * h * h)
     return H
 
 
@@ -53,13 +54,24 @@ def fit(problem, data, settings, context) -> FitResult:
     for _ in range(context.repeats):  # each repeat is the whole fit, timed
         losses.clear()
         start = perf_counter()
-        mode = optimize.minimize(negative_log_density, np.zeros(dim), method="L-BFGS-B",
-                                 options={"maxiter": settings.max_iterations},
-                                 callback=lambda z: losses.append(negative_log_density(z)))
+        mode = optimize.minimize(
+            negative_log_density,
+            np.zeros(dim),
+            method="L-BFGS-B",
+            options={"maxiter": settings.max_iterations},
+            callback=lambda z: losses.append(negative_log_density(z)),
+        )
         covariance = np.linalg.inv(_hessian(negative_log_density, mode.x, settings.step))
         run_s.append(perf_counter() - start)
     q = stats.multivariate_normal(mode.x, covariance, allow_singular=False)
     z = np.reshape(q.rvs(size=context.draws, random_state=np.random.default_rng(context.seed)), (context.draws, dim))
     draws, log_jac = _constrain(problem, z)
-    return FitResult(draws=draws, log_q=q.logpdf(z) - log_jac, losses=np.asarray(losses or [mode.fun]), compile_s=0.0,
-                     run_s=run_s, steps=int(mode.nit), info={"converged": bool(mode.success)})
+    return FitResult(
+        draws=draws,
+        log_q=q.logpdf(z) - log_jac,
+        losses=np.asarray(losses or [mode.fun]),
+        compile_s=0.0,
+        run_s=run_s,
+        steps=int(mode.nit),
+        info={"converged": bool(mode.success)},
+    )

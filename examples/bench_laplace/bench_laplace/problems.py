@@ -19,8 +19,13 @@ def make_data(seed: int) -> Dataset:
 
 def reference(data: Dataset) -> Reference:
     mean, sd = A / (A + B), np.sqrt(A * B / ((A + B) ** 2 * (A + B + 1)))
-    return Reference("analytic", {"p": np.array(mean)}, {"p": np.array(sd)},
-                     lambda rng, n: {"p": rng.beta(A, B, size=n)}, {"method": f"conjugate posterior Beta({A}, {B})"})
+    return Reference(
+        "analytic",
+        {"p": np.array(mean)},
+        {"p": np.array(sd)},
+        lambda rng, n: {"p": rng.beta(A, B, size=n)},
+        {"method": f"conjugate posterior Beta({A}, {B})"},
+    )
 
 
 from bench_laplace.radon import PROBLEM as RADON  # noqa: E402  (a model problem: built only when used)
@@ -28,12 +33,26 @@ from bench_laplace.radon import PROBLEM as RADON  # noqa: E402  (a model problem
 PROBLEMS = {
     "radon_intercepts": RADON,
     "tilted_coin": Problem(
-        name="tilted_coin", suite="laplace_demo", description="p ~ Beta(2, 2); 7 heads in 10 flips",
-        latents=(Latent("p", Beta(2.0, 2.0)),), task="density", make_data=make_data, reference=reference,
+        name="tilted_coin",
+        suite="laplace_demo",
+        description="p ~ Beta(2, 2); 7 heads in 10 flips",
+        latents=(Latent("p", Beta(2.0, 2.0)),),
+        task="density",
+        make_data=make_data,
+        reference=reference,
         likelihood=Likelihood("bernoulli", lambda ops, v, x: {"probs": v["p"]}),
     ),
 }
 SUITES = {"laplace_demo": ("tilted_coin",), "radon": ("radon_intercepts",)}
-DEFAULT_METHODS = {"laplace_demo": ("laplace.map", "numpyro.svi:auto_normal"),
-                   "radon": ("numpyro.svi:auto_normal", "numpyro.svi:auto_mvn", "blackjax.meanfield_vi",
-                             "blackjax.fullrank_vi", "blackjax.pathfinder", "pymc.advi", "pymc.fullrank_advi")}
+DEFAULT_METHODS = {
+    "laplace_demo": ("laplace.map", "numpyro.svi:auto_normal"),
+    "radon": (
+        "numpyro.svi:auto_normal",
+        "numpyro.svi:auto_mvn",
+        "blackjax.meanfield_vi",
+        "blackjax.fullrank_vi",
+        "blackjax.pathfinder",
+        "pymc.advi",
+        "pymc.fullrank_advi",
+    ),
+}

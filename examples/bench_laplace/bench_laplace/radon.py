@@ -40,7 +40,11 @@ def radon(data):
 
 
 PROBLEM = ModelProblem(
-    "radon_intercepts", "pymc", radon, _data(), suite="radon",
+    "radon_intercepts",
+    "pymc",
+    radon,
+    _data(),
+    suite="radon",
     description="radon-style varying intercepts (PyMC): 12 counties, a_j ~ N(mu_a, sigma_a), floor effect b",
     recipe=Recipe(steps=5000, learning_rate=0.01, particles=4),
-)  # fmt: skip
+)
