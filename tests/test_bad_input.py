@@ -133,7 +133,7 @@ CASES = [
     ("reference verify --references {new}", "no references in"),
     ("reference list --bogus", "unknown option '--bogus'", "--references"),
     # --- bench list, env, and the command itself
-    ("list backends", "unknown listing 'backends'", "valid choices: all, methods, problems, suites"),
+    ("list backends", "unknown listing 'backends'", "valid choices: all, methods, problems, runs, suites"),
     ("list problems extra", "unexpected extra argument"),
     ("env --bogus", "unknown option '--bogus'", "valid options: --help, --json"),
     ("frobnicate", "unknown command 'frobnicate'", "valid choices:", "run", "report"),

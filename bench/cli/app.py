@@ -440,11 +440,12 @@ def report(
         from bench.studies import scale
 
         study, rest = scale.split_study(table)  # the scale study has a table of its own
-        paper = tables.build_tables(rest, _problem_tasks(rest))
+        tasks = _problem_tasks(rest)  # warns once about problems no longer registered
+        paper = tables.build_tables(rest, tasks)
         if format == "md":
             from bench.reporting import accuracy_table
 
-            costs = accuracy_table.to_markdown(accuracy_table.build(rest, _problem_tasks(rest)))
+            costs = accuracy_table.to_markdown(accuracy_table.build(rest, tasks))
             text = "\n".join(
                 filter(None, [tables.to_markdown(paper), costs, scale.to_markdown(scale.study_rows(study))])
             )

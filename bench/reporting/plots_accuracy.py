@@ -105,7 +105,9 @@ def _figure(problem_name: str, rows: pd.DataFrame, arrays: dict, table: pd.DataF
             ax.set_yscale("log")
         _quiet_log_ticks(ax.xaxis)
         ax.set(xlabel=x_label, ylabel=quality_label(problem), title=f"{problem_name}: cost to accuracy")
-        if drawn and x_name == AXES[-1][0]:  # one legend, outside the right panel: lines end low on the left
+        if drawn and x_name == AXES[-1][0]:  # the full legend outside the right panel: lines end low on the left
             ax.legend(fontsize=LEGEND_SIZE, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        elif drawn:  # every panel says what its lines are (the same methods as the right panel's)
+            ax.legend(fontsize=LEGEND_SIZE, loc="best")
     fig.tight_layout()
     return fig
