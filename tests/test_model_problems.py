@@ -6,6 +6,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,10 +72,15 @@ def nuts_reference(path):
 
     from bench.spec.arviz_setup import arviz
 
-    namespace = {"__file__": str(path)}
-    exec(MODELS, namespace)
+    import importlib.util
+
+    source = Path(path).with_name("nuts_reference_models.py")
+    source.write_text(MODELS)
+    spec = importlib.util.spec_from_file_location("nuts_reference_models", source)
+    models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(models)  # the test's own model source, imported as a module
     mcmc = MCMC(
-        NUTS(namespace["numpyro_model"]),
+        NUTS(models.numpyro_model),
         num_warmup=500,
         num_samples=1000,
         num_chains=2,
