@@ -11,8 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 os.environ["BENCH_TEST_METHODS"] = "1"
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
-os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".pytest_cache" / "jax"))
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(ROOT / ".pytest_cache" / "bench-cache" / "jax"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
+# Every `bench run` a test starts, in either test worker, shares one warm compile cache (JAX's and
+# PyTensor's, which lock their own files), instead of compiling everything cold beside its own tmp
+# store; in-process PyMC fits use the same PyTensor folder. Tests of the cache itself pass their own.
+SHARED_CACHE = ROOT / ".pytest_cache" / "bench-cache"
+os.environ.setdefault("BENCH_COMPILE_CACHE_DIR", str(SHARED_CACHE))
+os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={SHARED_CACHE / 'pytensor' / 'slot-0'}")
 
 HAS_NUMPYRO = all(importlib.util.find_spec(m) is not None for m in ("jax", "numpyro", "optax"))
 requires_numpyro = pytest.mark.skipif(
@@ -39,6 +45,7 @@ def fit_method(
     seed=0,
     device="cpu",
     dtype="float32",
+    protocol="recipe",
 ):
     """One method fitted in-process the way a cell's worker does: (problem, data, FitResult)."""
     import backends
@@ -48,7 +55,7 @@ def fit_method(
 
     problem = suites.get_problem(problem_name)
     method = backends.get_method(method_name)
-    settings = resolve_settings(method, problem, variant, overrides or {})
+    settings = resolve_settings(method, problem, variant, overrides or {}, protocol)
     data = problem.make_data(seed)
     result = method.load_fit()(
         problem, data, method.make_settings(settings), FitContext(seed, device, dtype, repeats, draws)
@@ -87,14 +94,28 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def small_store(tmp_path_factory):
     """A store with toy and bnn results, two seeds, one failing method, and a short (failed) sine
-    reference beside it: what the report and plot tests read. Built once per session."""
-    import subprocess
-    import sys
-
+    reference beside it: what the report and plot tests read. Built once per test session, whichever
+    worker asks first; read-only for the tests."""
     if not HAS_NUMPYRO:
         pytest.skip("numpyro extra not installed: pip install 'bench[numpyro]'")
-    root = tmp_path_factory.mktemp("small_store")
+    from filelock import FileLock
+
+    # one store for every test worker (xdist's shared base folder), built by whichever asks first
+    shared = tmp_path_factory.getbasetemp()
+    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
+    root = shared / "small_store"
     store = root / "bench.sqlite"
+    with FileLock(str(shared / "small_store.lock")):
+        if not (root / "built").exists():
+            root.mkdir(exist_ok=True)
+            build_small_store(root, store)
+            (root / "built").touch()
+    return store
+
+
+def build_small_store(root, store):
+    import subprocess
+    import sys
 
     def bench(*args):
         result = subprocess.run(

@@ -58,7 +58,7 @@ def test_meanfield_vi_recovers_the_coinflip_mean():
     assert_recovers_coinflip(problem, data, result)
 
 
-@pytest.mark.parametrize("name", ["banana", "moons", "gamma"])
+@pytest.mark.parametrize("name", ["banana", pytest.param("moons", marks=pytest.mark.heavy), "gamma"])
 def test_pathfinder_returns_finite_draws(name):
     problem, data, result = fit(name, "blackjax.pathfinder", draws=500)
     assert all(np.all(np.isfinite(v)) for v in result.draws.values())

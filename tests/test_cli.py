@@ -9,7 +9,16 @@ import time
 
 import pytest
 
+
+from bench.store import paths
 from tests.conftest import requires_numpyro
+
+
+def test_the_compile_cache_lives_beside_the_store_unless_a_shared_one_is_named(monkeypatch, tmp_path):
+    monkeypatch.delenv(paths.COMPILE_CACHE_VARIABLE, raising=False)
+    assert paths.compile_cache_beside(tmp_path / "out" / "s.sqlite") == tmp_path / "out" / "cache"
+    monkeypatch.setenv(paths.COMPILE_CACHE_VARIABLE, str(tmp_path / "shared"))
+    assert paths.compile_cache_beside(tmp_path / "out" / "s.sqlite") == tmp_path / "shared"
 
 
 def bench(*args, cwd, timeout=300):
@@ -71,7 +80,7 @@ def test_run_resume_force_and_report(tmp_path):
     assert first.returncode == 0, first.stderr + first.stdout
     assert "summary" in first.stdout and "ran 1 (1 ok)" in first.stdout
     assert rows(store) == [("coinflip", "numpyro.svi", "auto_normal", "ok")]
-    assert (tmp_path / "out" / "cache" / "jax").is_dir()  # the persistent compilation cache
+    assert (paths.compile_cache_beside(store) / "jax").is_dir()  # the persistent compilation cache
 
     again = bench(*args, cwd=tmp_path)
     assert again.returncode == 0 and "reused 1 finished cells" in again.stdout

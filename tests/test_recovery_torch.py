@@ -18,7 +18,7 @@ def test_vi_recovers_the_coinflip_mean():
     assert result.draws["f"].mean() == pytest.approx(13 / 22, abs=0.02)
 
 
-@pytest.mark.parametrize("method", ["torch.mh", "torch.hmc"])
+@pytest.mark.parametrize("method", ["torch.mh", pytest.param("torch.hmc", marks=pytest.mark.heavy)])
 def test_samplers_match_the_banana_moments_within_5_mcse(method):
     from bench.spec.arviz_setup import arviz
 

@@ -134,7 +134,14 @@ def test_reference_cli_rejects_bad_input(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", suites.problem_names("toy"))
+@pytest.mark.parametrize(
+    "name",
+    # coinflip and banana in every run; the other targets nightly (each is a NUTS run of seconds)
+    [
+        n if n in ("coinflip", "banana") else pytest.param(n, marks=pytest.mark.heavy)
+        for n in suites.problem_names("toy")
+    ],
+)
 def test_nuts_references_agree_with_exact_references(tmp_path, name):
     """inference-gym's check: means and sds within 5 Monte Carlo standard errors of the exact ones.
     The bimodal target's modes are exp(-50) apart: each NUTS chain stays in the mode it finds; when

@@ -37,7 +37,7 @@ def quality(record):
     return result_metrics(record.metrics)
 
 
-@pytest.mark.slow
+@pytest.mark.heavy  # compares compile times measured on this machine: the nightly run's, not CI's
 @requires_numpyro
 def test_compile_time_and_metrics_do_not_depend_on_what_ran_before_in_the_slot(monkeypatch):
     """B first in a fresh slot (twice, interleaved) against B after other cells in one slot: no

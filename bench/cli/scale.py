@@ -45,7 +45,9 @@ def scale_command(
     force: bool = typer.Option(False, help="re-run cells already finished with the same hash"),
     timeout: float = typer.Option(900.0, help="seconds before a cell is killed and recorded as timeout"),
     tag: str = typer.Option("scale", help="label stored with the runs"),
-    compile_cache: bool = typer.Option(True, help="JAX persistent compilation cache under the store's folder"),
+    compile_cache: bool = typer.Option(
+        True, help="persistent compile caches beside the store, or in $BENCH_COMPILE_CACHE_DIR"
+    ),
 ) -> None:
     """Time per step against data size N and width, per device and method; the crossover N where the
     GPU line crosses the CPU line. Results go to the store like any run; a table and a figure follow."""
@@ -58,7 +60,7 @@ def scale_command(
     from bench.runtime import threads as thread_policy
     from bench.execution.executors import LocalExecutor
     from bench.cli.selection import check_writable_store
-    from bench.store import check_readable
+    from bench.store import check_readable, paths
 
     family = suites.scale_family()
     names = [d.strip() for d in devices.split(",") if d.strip()]
@@ -94,7 +96,7 @@ def scale_command(
                 raise
             missing = str(exc)
     console.print(f"[bold]{sum(map(len, planned.values()))} cells[/] (scale: {', '.join(planned)}) -> {store}")
-    cache = store.parent / "cache" if compile_cache else None
+    cache = paths.compile_cache_beside(store) if compile_cache else None
     hashes = [c.hash for cells in planned.values() for c in cells]
     env_extra = {
         "jax_compilation_cache": str(cache / "jax") if cache else None,  # the key older records carry

@@ -51,7 +51,9 @@ class RunOptions:
     draws: int = option(4000, "draws from q used for scoring (default 4000; k-hat needs 2,000)")
     tag: str | None = option(None, "label stored with the run")
     compile_cache: bool = option(
-        True, "JAX persistent compilation cache under the store's folder", switch="--compile-cache/--no-compile-cache"
+        True,
+        "persistent compile caches (JAX, PyTensor) beside the store, or in $BENCH_COMPILE_CACHE_DIR",
+        switch="--compile-cache/--no-compile-cache",
     )
     strict: bool = option(False, "exit 1 if any cell ends in error, timeout, oom or diverged", switch="--strict")
     references: Path | None = option(None, "stored MCMC references (default: references/ beside the store)")
@@ -82,7 +84,7 @@ class RunOptions:
     @property
     def cache_dir(self) -> Path | None:
         """The persistent compile caches (a folder per framework inside), or None when they are off."""
-        return Path(self.store).parent / "cache" if self.compile_cache else None
+        return paths.compile_cache_beside(Path(self.store)) if self.compile_cache else None
 
     @classmethod
     def merged(cls, flags: Mapping[str, Any], *layers: Mapping[str, Any]) -> RunOptions:

@@ -88,7 +88,7 @@ def _fit_and_score(cell: Cell, record: Record) -> None:
         record.info["reference"] = {"kind": reference.kind, "verdict": reference.verdict, **reference.provenance}
         if reference.verdict != "ok":
             record.reason = f"scored against a reference that {reference.verdict} its gates"
-    scored = scoring.score(problem, data, fit, reference, cell.seed)
+    scored = scoring.score(problem, data, fit, reference, cell.seed, cell.settings.get("schedule", "constant"))
     record.metrics, record.components = {**scored["metrics"], **memory}, scored["components"]
     if not record.reason:  # a fit that did not converge says so beside its numbers
         from bench.scoring.convergence import reason as convergence_reason

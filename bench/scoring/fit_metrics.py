@@ -221,8 +221,16 @@ def function_space_quality(problem: Problem, data: Dataset, draws: dict[str, np.
     return predictive.rmse_to_truth(test.f, preds, inside_training_range(data.train.x, test.x))
 
 
-def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference | None, seed: int) -> dict[str, Any]:
-    """All metrics of a finished fit: {'metrics': {...}, 'components': {...}}."""
+def score(
+    problem: Problem,
+    data: Dataset,
+    fit: FitResult,
+    reference: Reference | None,
+    seed: int,
+    schedule: str | None = "constant",
+) -> dict[str, Any]:
+    """All metrics of a finished fit: {'metrics': {...}, 'components': {...}}. `schedule`: the fit's
+    learning-rate schedule (its settings'), which decides how much of the loss trace the verdict reads."""
     metrics = {
         **cost_metrics(fit),
         **loss_metrics(fit),
@@ -230,7 +238,7 @@ def score(problem: Problem, data: Dataset, fit: FitResult, reference: Reference 
         **mcmc_metrics(problem, fit),
     }
     if fit.iterative:
-        metrics.update(convergence.convergence_metrics(fit.losses))
+        metrics.update(convergence.convergence_metrics(fit.losses, schedule))
     components: dict[str, dict[str, float]] = {}
     if problem.task == "density" and reference is not None:
         aggregates, components = parameter_metrics(problem, fit, reference, seed)

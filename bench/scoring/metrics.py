@@ -160,6 +160,14 @@ _METRICS = (
         kind=DIAG,
         summary=False,
     ),
+    Metric(
+        "convergence_window",
+        "loss window",
+        "fraction of the trace the verdict read (by learning-rate schedule)",
+        None,
+        kind=DIAG,
+        summary=False,
+    ),
     # samplers
     Metric("ess_bulk_min", "min ESS", "min bulk ESS", "higher", kind=DIAG, rank=19),
     Metric("ess_tail_min", "min tail ESS", "min tail ESS", "higher", kind=DIAG, summary=False),

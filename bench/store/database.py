@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -98,6 +99,29 @@ def check_readable(path: Path) -> None:
         raise BenchInputError(f"store {path} has schema version {found}; this bench reads version {SCHEMA_VERSION}")
 
 
+def create_atomically(path: Path) -> None:
+    """Make a complete empty store at `path` unless one appears there first.
+
+    Built in a private file and hard-linked into place, so a second run starting on the same new
+    path sees either no file or a whole store, never one half-made (the link fails if it exists).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    private = path.with_name(f".{path.name}.{os.getpid()}.new")
+    con = sqlite3.connect(private)
+    try:
+        with con:
+            con.executescript(SCHEMA)
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    finally:
+        con.close()
+    try:
+        os.link(private, path)
+    except FileExistsError:
+        pass  # another run made it first: theirs is as good as ours
+    finally:
+        private.unlink(missing_ok=True)
+
+
 class Store:
     def __init__(self, path: Path | str, create: bool = False) -> None:
         self.path = Path(path)
@@ -105,13 +129,12 @@ class Store:
         if not self.path.exists():
             if not create:
                 raise BenchInputError(f"store {self.path} does not exist; run `bench run` first or pass --store")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            create_atomically(self.path)
         self.con = sqlite3.connect(self.path, timeout=30)
         self.con.execute("PRAGMA foreign_keys = ON")
         if create:
             with self.con:
-                self.con.executescript(SCHEMA)
-                self.con.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self.con.executescript(SCHEMA)  # tables added since the store was made
 
     def close(self) -> None:
         self.con.close()
