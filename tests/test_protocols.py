@@ -16,7 +16,7 @@ from bench.execution.plan import Request, build_plan
 from bench.scoring import convergence
 from bench.spec.errors import BenchInputError
 from bench.spec.methods import resolve_settings
-from bench.spec.protocols import LEARNING_RATES, choose
+from bench.spec.protocols import EXTENSIONS, LEARNING_RATES, candidate_rates, choose, extension
 from tests.conftest import ROOT, fit_method, requires_numpyro, requires_torch
 
 
@@ -162,6 +162,32 @@ def test_choose_takes_the_best_finite_elbo():
         choose(LEARNING_RATES, [float("nan")] * 5)
 
 
+def test_the_search_goes_past_an_edge_of_the_grid_that_wins():
+    rates = list(LEARNING_RATES)  # 0.1 down to 0.001
+    assert extension(rates, [-10.0, -12.0, -15.0, -20.0, -30.0]) == EXTENSIONS["up"]  # 0.1 beat 0.03 by 2 nats
+    assert extension(rates, [-30.0, -20.0, -15.0, -12.0, -10.0]) == EXTENSIONS["down"]
+    assert extension(rates, [-10.05, -10.0, -11.0, -12.0, -13.0]) == ()  # bracketed: the best is inside
+    assert extension(rates, [-10.0, -10.05, -11.0, -12.0, -13.0]) == ()  # an edge, but by less than the margin
+    seen, elbos = [], []
+    for rate in candidate_rates(rates, elbos):
+        seen.append(rate)
+        elbos.append(100 * rate)  # the larger the better, without end
+    assert seen == [*LEARNING_RATES, *EXTENSIONS["up"]] and rates == seen  # extended once, never twice
+
+
+@pytest.mark.parametrize("method", ["torch.vi", pytest.param("numpyro.svi", marks=requires_numpyro)])
+@requires_torch
+def test_an_under_budget_search_extends_its_grid_and_keeps_the_best(method):
+    """gamma in 60 steps: the largest rate of the grid wins by far, so the search tries 0.32 and 1."""
+    variant = "auto_normal" if method == "numpyro.svi" else ""
+    overrides = {"steps": "60", "particles": "2"} | ({"compile": "false"} if method == "torch.vi" else {})
+    _, _, fit = fit_method(method, "gamma", variant, overrides, draws=200, protocol="tuned")
+    tuning = fit.info["tuning"]
+    assert tuning["learning_rates"] == [*LEARNING_RATES, *EXTENSIONS["up"]]
+    assert tuning["chosen"] == tuning["learning_rates"][int(np.nanargmax(np.array(tuning["elbos"], dtype=float)))]
+    assert fit.grad_evals == 7 * 60 * 2  # every candidate counted
+
+
 @requires_torch
 def test_search_picks_by_elbo_where_the_reference_would_pick_otherwise():
     """gaussian2d (correlation 0.8) with a mean-field q started at the true marginal sd: the rate that
@@ -180,14 +206,14 @@ def test_search_picks_by_elbo_where_the_reference_would_pick_otherwise():
 
     tuned, tuned_metrics = scored("tuned", {})
     tuning = tuned.info["tuning"]
-    assert tuning["chosen"] == LEARNING_RATES[int(np.nanargmax(np.array(tuning["elbos"], dtype=float)))]
+    assert tuning["chosen"] == tuning["learning_rates"][int(np.nanargmax(np.array(tuning["elbos"], dtype=float)))]
     slowest, slowest_metrics = scored("recipe", {"learning_rate": str(LEARNING_RATES[-1]), "schedule": "step_decay"})
     assert tuning["chosen"] != LEARNING_RATES[-1]
     assert tuned_metrics["elbo"] > slowest_metrics["elbo"]  # better by the ELBO ...
     assert abs(1 - tuned_metrics["sd_ratio_min"]) > abs(
         1 - slowest_metrics["sd_ratio_min"]
     )  # ... worse by the reference
-    assert tuning["grad_evals"] == len(LEARNING_RATES) * 300 * 4
+    assert tuning["grad_evals"] == len(tuning["learning_rates"]) * 300 * 4
 
 
 @requires_torch
@@ -231,8 +257,8 @@ def test_tuning_record_round_trips_through_the_store(tmp_path):
     settings, info = json.loads(row.settings), json.loads(row.info)
     assert settings["protocol"] == "tuned"
     tuning = info["tuning"]
-    assert tuning["learning_rates"] == list(LEARNING_RATES) and len(tuning["elbos"]) == len(LEARNING_RATES)
-    assert tuning["chosen"] in LEARNING_RATES
-    assert tuning["grad_evals"] == len(LEARNING_RATES) * 200 * settings["particles"] and tuning["seconds"] > 0
+    assert tuning["learning_rates"][: len(LEARNING_RATES)] == list(LEARNING_RATES)
+    assert len(tuning["elbos"]) == len(tuning["learning_rates"]) and tuning["chosen"] in tuning["learning_rates"]
+    assert tuning["grad_evals"] == len(tuning["learning_rates"]) * 200 * settings["particles"] and tuning["seconds"] > 0
     metrics = dict(queries.scalar_metrics(store)[["metric", "value"]].itertuples(index=False))
     assert metrics["converged"] in (0.0, 1.0) and "convergence_stat" in metrics

@@ -19,6 +19,7 @@ def test_moons_reaches_the_seed_auc():
     assert metrics["auc"] >= 0.97
 
 
+@pytest.mark.heavy  # the full-batch recipe runs by default (test_moons_reaches_the_seed_auc)
 def test_moons_minibatch_reaches_auc():
     result, metrics = fit_and_score("moons", {"batch_size": "64"})
     assert metrics["auc"] >= 0.96 and result.steps == 5000

@@ -18,7 +18,7 @@ import numpy as np
 import optax
 
 from backends.jax_common.compile import compile_and_time
-from bench.spec.protocols import LEARNING_RATES, SELECTION_DRAWS, Tuning, choose, decay_boundaries
+from bench.spec.protocols import LEARNING_RATES, SELECTION_DRAWS, Tuning, choose, decay_boundaries, extension
 
 
 def adam_with_schedule(learning_rate, schedule: str, steps: int) -> optax.GradientTransformation:
@@ -31,22 +31,34 @@ def adam_with_schedule(learning_rate, schedule: str, steps: int) -> optax.Gradie
 
 def batched_search(candidate: Callable, args: tuple, steps: int, particles: int, repeats: int, dtype):
     """candidate(learning_rate, *args) -> (ELBO on SELECTION_DRAWS fresh draws, anything else); every
-    candidate in one compiled, vmapped program, timed with `repeats` warm calls.
+    candidate in one compiled, vmapped program, timed with `repeats` warm calls; where the best is a
+    winning edge of the grid, its extension (bench.spec.protocols.extension) as a second such program.
     Returns (the chosen candidate's other outputs, (compile_s, run_s, repeats_end), the search's Tuning record)."""
-    rates = jnp.asarray(LEARNING_RATES, dtype=dtype)
     vmapped = jax.vmap(candidate, in_axes=(0, *([None] * len(args))))
-    (elbos, outputs), compile_s, run_s, repeats_end = compile_and_time(vmapped, (rates, *args), repeats)
-    elbos = [float(e) if np.isfinite(e) else float("nan") for e in np.asarray(elbos, dtype=np.float64)]
-    chosen = choose(LEARNING_RATES, elbos)
-    index = LEARNING_RATES.index(chosen)
+    rates, elbos, batches = [], [], []
+    compile_s, run_s, repeats_end = 0.0, np.zeros(repeats), 0.0
+    pending, programs = list(LEARNING_RATES), 0
+    while pending:
+        programs += 1
+        (batch_elbos, outputs), batch_compile, batch_run, repeats_end = compile_and_time(
+            vmapped, (jnp.asarray(pending, dtype=dtype), *args), repeats
+        )
+        compile_s += batch_compile
+        run_s = run_s + np.asarray(batch_run)
+        batches.extend((outputs, i) for i in range(len(pending)))
+        rates.extend(pending)
+        elbos.extend(float(e) if np.isfinite(e) else float("nan") for e in np.asarray(batch_elbos, dtype=np.float64))
+        pending = list(extension(rates, elbos)) if len(rates) == len(LEARNING_RATES) else []
+    chosen = choose(rates, elbos)
+    outputs, index = batches[rates.index(chosen)]
     tuning = Tuning(
-        learning_rates=list(LEARNING_RATES),
+        learning_rates=rates,
         elbos=elbos,
         chosen=chosen,
-        grad_evals=len(LEARNING_RATES) * steps * particles,
+        grad_evals=len(rates) * steps * particles,
         seconds=compile_s + float(np.median(run_s)),
         batched=True,
         compile_s=compile_s,
-        notes={"selection_draws_per_candidate": SELECTION_DRAWS},
+        notes={"selection_draws_per_candidate": SELECTION_DRAWS, "programs": programs},
     )
-    return jax.tree_util.tree_map(lambda x: x[index], outputs), (compile_s, run_s, repeats_end), tuning
+    return jax.tree_util.tree_map(lambda x: x[index], outputs), (compile_s, [float(x) for x in run_s], repeats_end), tuning

@@ -25,7 +25,7 @@ from bench.spec.checkpoints import mcmc_prefixes, schedule, vi_checkpoints
 from bench.spec.errors import Unsupported
 from bench.spec.fitting import FitContext, FitResult
 from bench.spec.problem import Dataset, Problem
-from bench.spec.protocols import LEARNING_RATES, SELECTION_DRAWS, Tuning, choose, decay_boundaries
+from bench.spec.protocols import LEARNING_RATES, SELECTION_DRAWS, Tuning, candidate_rates, choose, decay_boundaries
 
 COMPILE_MODES = {"C": "FAST_RUN", "NUMBA": "NUMBA"}
 
@@ -212,9 +212,9 @@ def _search(run_once, group, method: str, model, mode: str, settings, context):
     from its q; the best candidate's parameters, losses and snapshots are the fit. run_s: the whole search."""
     moments = pytensor.function([], [group.mean, group.std if method == "advi" else group.L])
     post_process = PostProcess(model, group.ordering, mode)
-    results, elbos, seconds = [], [], []
+    results, elbos, seconds, rates = [], [], [], list(LEARNING_RATES)
     start = perf_counter()
-    for learning_rate in LEARNING_RATES:
+    for learning_rate in candidate_rates(rates, elbos):
         try:
             losses, kept, took = run_once(learning_rate)
         except (ArithmeticError, ValueError):  # PyMC's ParameterValueError at a rate too large: this candidate lost
@@ -227,15 +227,15 @@ def _search(run_once, group, method: str, model, mode: str, settings, context):
             if np.all(np.isfinite(losses))
             else float("nan")
         )
-    chosen = choose(LEARNING_RATES, elbos)
-    losses, kept, final = results[LEARNING_RATES.index(chosen)]
+    chosen = choose(rates, elbos)
+    losses, kept, final = results[rates.index(chosen)]
     for variable, value in zip(group.params, final):
         variable.set_value(value)
     tuning = Tuning(
-        learning_rates=list(LEARNING_RATES),
+        learning_rates=rates,
         elbos=[float(e) for e in elbos],
         chosen=chosen,
-        grad_evals=len(LEARNING_RATES) * settings.steps * settings.particles,
+        grad_evals=len(rates) * settings.steps * settings.particles,
         seconds=perf_counter() - start,
         notes={"candidate_seconds": seconds},
     )

@@ -19,7 +19,7 @@ from backends.torch import VISettings
 from backends.torch.target import TorchTarget, synchronize, torch_device, torch_dtype
 from bench.spec.checkpoints import schedule, vi_checkpoints
 from bench.spec.fitting import FitContext, FitResult, time_repeats
-from bench.spec.protocols import LEARNING_RATES, SELECTION_DRAWS, Tuning, choose, decay_boundaries
+from bench.spec.protocols import LEARNING_RATES, SELECTION_DRAWS, Tuning, candidate_rates, choose, decay_boundaries
 from bench.spec.problem import Dataset, Problem
 
 HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
@@ -218,9 +218,9 @@ def _search(run_once, sync, draw, target: TorchTarget, settings: VISettings, con
     step: each from the same start and random stream, scored by log p - log q over SELECTION_DRAWS
     fresh draws; the best candidate's own fit is kept. run_s: the whole search, once."""
     log_joint = target.batched()
-    results, elbos, seconds = [], [], []
+    results, elbos, seconds, rates = [], [], [], list(LEARNING_RATES)
     start = perf_counter()
-    for learning_rate in LEARNING_RATES:
+    for learning_rate in candidate_rates(rates, elbos):
         began = perf_counter()
         out = sync(run_once(learning_rate))
         seconds.append(perf_counter() - began)
@@ -229,16 +229,16 @@ def _search(run_once, sync, draw, target: TorchTarget, settings: VISettings, con
         elbo = float((log_joint(z) - log_q(params, z)).mean()) if bool(torch.isfinite(losses).all()) else float("nan")
         results.append(out)
         elbos.append(elbo)
-    chosen = choose(LEARNING_RATES, elbos)
+    chosen = choose(rates, elbos)
     tuning = Tuning(
-        learning_rates=list(LEARNING_RATES),
+        learning_rates=rates,
         elbos=elbos,
         chosen=chosen,
-        grad_evals=len(LEARNING_RATES) * settings.steps * settings.particles,
+        grad_evals=len(rates) * settings.steps * settings.particles,
         seconds=perf_counter() - start,
         notes={"candidate_seconds": seconds, "compiled": settings.compile},
     )
-    return results[LEARNING_RATES.index(chosen)], [float(sum(seconds))], monotonic(), tuning
+    return results[rates.index(chosen)], [float(sum(seconds))], monotonic(), tuning
 
 
 def fit_reparam(problem, data, settings, context) -> FitResult:

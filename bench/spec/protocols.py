@@ -9,7 +9,8 @@
   recipe's steps x particles) from the same start (the same q scale, TUNED_INIT_SCALE, for every
   library), with a step decay (STEP_DECAY) that removes the constant step's noise floor; each
   candidate is scored by its final ELBO on fresh draws from q (SELECTION_DRAWS), never by the
-  reference, and the best is kept. The search's record (every candidate's learning rate and ELBO,
+  reference, and the best is kept; a grid whose winning edge is not bracketed goes on past it
+  (EXTENSIONS). The search's record (every candidate's learning rate and ELBO,
   the chosen one, its whole cost) goes into the record's `info["tuning"]`.
 
 The protocol is a resolved setting of every cell (`settings["protocol"]`), so it is part of the
@@ -19,7 +20,7 @@ cell's content hash; samplers adapt their own step sizes and carry the protocol 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,6 +42,13 @@ STEP_DECAY = ((0.5, 0.1), (0.75, 0.1))  # (fraction of the steps, factor applied
 # NumPyro's AutoNormal default (and Pyro's), small enough not to swamp a standardised posterior.
 TUNED_INIT_SCALE = 0.1
 SELECTION_DRAWS = 1000  # fresh draws from q behind each candidate's final ELBO estimate
+# A grid that does not bracket the optimum: when the best candidate is the grid's largest (or
+# smallest) rate and beats its neighbour by more than EDGE_MARGIN nats, the search goes on past that
+# edge with these rates (every library alike) and keeps the best of all. PyMC's full-rank ADVI, whose
+# Cholesky diagonal moves by additive Adam steps, improved by 4 nats from 0.03 to 0.1 on nes2000 and
+# earnings: cut at 0.1 it ended a nat below the other libraries' full-rank fits.
+EXTENSIONS = {"up": (0.3162, 1.0), "down": (0.0003162, 0.0001)}
+EDGE_MARGIN = 0.1
 SCHEDULES = ("constant", "step_decay")
 
 
@@ -72,7 +80,8 @@ def learning_rate_at(learning_rate: float, schedule: str, step: int, steps: int)
 @dataclass
 class Tuning:
     """One search's record: every candidate's learning rate and final ELBO (NaN where it diverged),
-    the chosen rate, and the whole search's cost (gradient evaluations, seconds, compiled programs)."""
+    the chosen rate, and the whole search's cost (gradient evaluations, seconds, compiled programs).
+    `learning_rates` includes any extension past a winning edge of the grid (EXTENSIONS)."""
 
     learning_rates: list[float]
     elbos: list[float]
@@ -102,16 +111,32 @@ def choose(learning_rates: Sequence[float], elbos: Sequence[float]) -> float:
     return float(learning_rates[int(np.argmax(np.where(finite, values, -np.inf)))])
 
 
-def search(
-    run_candidate: Callable[[float], float], learning_rates: Sequence[float] = LEARNING_RATES
-) -> tuple[float, list[float]]:
-    """Candidates one after another in this process (PyMC, torch): run_candidate(lr) -> final ELBO
-    on fresh draws (or NaN); (chosen, elbos). A candidate that raises FloatingPointError scores NaN."""
-    elbos = []
-    for lr in learning_rates:
-        try:
-            value = float(run_candidate(lr))
-        except FloatingPointError:
-            value = float("nan")
-        elbos.append(value if math.isfinite(value) else float("nan"))
-    return choose(learning_rates, elbos), elbos
+def extension(learning_rates: Sequence[float], elbos: Sequence[float]) -> tuple[float, ...]:
+    """The rates to try next when the best of (learning_rates, elbos) is an edge of the grid that won
+    by more than EDGE_MARGIN over its neighbour (and that edge has not been extended yet); else ()."""
+    values = np.where(np.isfinite(np.asarray(elbos, dtype=np.float64)), elbos, -np.inf)
+    order = np.argsort(learning_rates)  # ascending rates
+    ranked = values[order]
+    best = int(np.argmax(ranked))
+    if not np.isfinite(ranked[best]) or len(ranked) < 2:
+        return ()
+    rates = set(learning_rates)
+    if best == len(ranked) - 1 and ranked[best] - ranked[best - 1] > EDGE_MARGIN:
+        return tuple(r for r in EXTENSIONS["up"] if r not in rates)
+    if best == 0 and ranked[0] - ranked[1] > EDGE_MARGIN:
+        return tuple(r for r in EXTENSIONS["down"] if r not in rates)
+    return ()
+
+
+def candidate_rates(rates: list[float], elbos: list[float]):
+    """The candidates one after another (PyMC, torch): the grid's rates, then (once) its extension past
+    a winning edge. `rates` grows by the extension; append each candidate's ELBO to `elbos` before
+    asking for the next rate."""
+    index = 0
+    extended = False
+    while index < len(rates):
+        yield rates[index]
+        index += 1
+        if index == len(rates) and not extended:
+            extended = True
+            rates.extend(extension(rates, elbos))
