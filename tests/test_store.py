@@ -85,3 +85,19 @@ def test_export_writes_every_table(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert {p.name for p in (tmp_path / "x").iterdir()} >= {"tidy.csv", "records.csv", "metrics.csv", "traces.csv"}
+
+
+def test_non_finite_numbers_in_info_are_stored_as_json_null(tmp_path):
+    """A tuned search whose candidate diverged keeps NaN among its seconds: the record is stored as
+    strict JSON, so SQLite's json functions (and every query of `info`) read it."""
+    import numpy as np
+
+    path = tmp_path / "bench.sqlite"
+    rec = record()
+    rec.info = {"tuning": {"elbos": [-1.0, None], "notes": {"candidate_seconds": [0.5, float("nan"), np.float32(2)]}}}
+    with Store(path, create=True) as store:
+        store.begin_run("r1", "now", "bench run", None, {"cpu": "x"}, "e1")
+        store.add_record("r1", rec)
+    con = sqlite3.connect(path)
+    seconds = con.execute("SELECT json_extract(info, '$.tuning.notes.candidate_seconds') FROM records").fetchone()[0]
+    assert seconds == "[0.5,null,2.0]"

@@ -61,4 +61,8 @@ def batched_search(candidate: Callable, args: tuple, steps: int, particles: int,
         compile_s=compile_s,
         notes={"selection_draws_per_candidate": SELECTION_DRAWS, "programs": programs},
     )
-    return jax.tree_util.tree_map(lambda x: x[index], outputs), (compile_s, [float(x) for x in run_s], repeats_end), tuning
+    return (
+        jax.tree_util.tree_map(lambda x: x[index], outputs),
+        (compile_s, [float(x) for x in run_s], repeats_end),
+        tuning,
+    )

@@ -66,6 +66,27 @@ CLAIMS_SCHEMA = """CREATE TABLE IF NOT EXISTS claims (
     claimed_at TEXT NOT NULL, heartbeat_at TEXT NOT NULL)"""  # bench.execution.claims: cells a live run holds
 
 
+def _json_ready(value: Any) -> Any:
+    """NaN and infinities become null (JSON has neither: SQLite's json functions refuse a text with
+    them, and every query of `info` would fail); numpy scalars and arrays become plain values."""
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_ready(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def json_text(value: Any) -> str:
+    """A record's `info` as strict JSON (non-finite numbers as null; anything else unknown as its str)."""
+    return json.dumps(_json_ready(value), default=str, allow_nan=False)
+
+
 def _finite_or_none(value: Any) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
@@ -223,7 +244,7 @@ class Store:
                     record.reason,
                     record.started_at,
                     record.wall_s,
-                    json.dumps(record.info, default=str),
+                    json_text(record.info),
                 ),
             )
             record_id = int(cursor.lastrowid)
