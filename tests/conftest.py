@@ -158,7 +158,7 @@ def build_small_store(root, store):
     from bench.references import build as reference_build
 
     sine = suites.get_problem("sine")
-    short = reference_build.settings_for(sine, {"chains": 2, "warmup": 50, "draws": 50})
+    short = reference_build.settings_for(sine, {"chains": 2, "warmup": 50, "draws": 50, "thin": 1, "max_tree_depth": 5})
     reference_build.build(sine, 0, "numpyro.nuts", short, root / "references")
     bench(
         "run",

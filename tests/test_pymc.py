@@ -60,7 +60,8 @@ def fit(problem_name, method_name, overrides=None, draws=4000, dtype="float64"):
 
 @pytest.mark.slow
 def test_advi_recovers_the_coinflip_mean_and_evidence():
-    problem, data, result = fit("coinflip", "pymc.advi")
+    # a quarter of the recipe's steps at four times its rate: the same answer, a tenth of the test's time
+    problem, data, result = fit("coinflip", "pymc.advi", {"steps": "2500", "learning_rate": "0.002"})
     assert_recovers_coinflip(problem, data, result)
     assert result.compile_s > 0 and result.info["compile_mode"] == "C"
 
@@ -92,7 +93,9 @@ def test_nuts_matches_banana_moments_within_five_mcse():
 # the seed's minibatch recipe in every run; full-batch ADVI (a minute of compiling) nightly
 @pytest.mark.parametrize("method", [pytest.param("pymc.advi", marks=pytest.mark.heavy), "pymc.advi_minibatch"])
 def test_breast_cancer_reaches_the_seed_accuracy(method):
-    problem, data, result = fit("breast_cancer", method, draws=1000, dtype="float32")
+    # minibatch: 12,000 of the recipe's 40,000 steps; seed 0 reaches 0.91 accuracy either way
+    steps = {"steps": "12000"} if method == "pymc.advi_minibatch" else None
+    problem, data, result = fit("breast_cancer", method, steps, draws=1000, dtype="float32")
     metrics = scoring.score(problem, data, result, None, 0)["metrics"]
     assert metrics["accuracy"] >= 0.86, metrics
     # the trace is on the full data's scale: PyMC's minibatch loss is divided by n / batch_size

@@ -16,7 +16,7 @@ from tests.conftest import requires_numpyro
 from tests.test_cli import bench
 
 pytestmark = requires_numpyro
-SHORT = {"chains": 2, "warmup": 50, "draws": 50, "thin": 1}
+SHORT = {"chains": 2, "warmup": 50, "draws": 50, "thin": 1, "max_tree_depth": 5}  # short trees: a failed build, fast
 
 
 def short_build(tmp_path, name="sine"):

@@ -22,6 +22,7 @@ from time import monotonic, perf_counter
 from typing import Protocol
 
 import backends
+import suites
 from bench.execution import zygote
 from bench.execution.lifecycle import cell_prefix
 from bench.execution.worker import run_cell
@@ -168,7 +169,10 @@ def _run_forked(
         return _SPAWN
     started = monotonic()
     cell_path, out_path, log_path = paths
-    preload = backends.runtime_of(cell.method).preload_for(backends.get_method(cell.method).fit.split(":")[0])
+    preload = (
+        *backends.runtime_of(cell.method).preload_for(backends.get_method(cell.method).fit.split(":")[0]),
+        *_task_modules(cell.problem),
+    )
     if not pool.may_fork(env, preload):
         return _SPAWN
     try:
@@ -208,6 +212,15 @@ def _run_forked(
     else:
         pool.retire(server)  # after any failure the next cell gets a new zygote
     return returncode
+
+
+def _task_modules(problem: str) -> tuple[str, ...]:
+    """What a cell of this problem's task imports beyond every cell's harness (zygote.TASK_MODULES)."""
+    try:
+        task = suites.declaration(problem).task  # the declaration: a model problem is not built here
+    except Exception:  # an unregistered problem: its cell fails in the worker, with the reason
+        return ()
+    return zygote.TASK_MODULES.get(task, ())
 
 
 def _run_spawned(

@@ -42,7 +42,6 @@ import backends
 HARNESS_MODULES = (
     "numpy",
     "scipy.stats",
-    "sklearn.metrics",
     "arviz_stats.base",
     "bench.execution.worker",
     "bench.scoring.fit_metrics",
@@ -53,6 +52,8 @@ HARNESS_MODULES = (
     "backends",
     "suites",
 )
+# What a cell of a task adds (scikit-learn: a second and more to import, and no density cell uses it).
+TASK_MODULES = {"classification": ("sklearn.metrics",)}
 DISABLE_ENV = "BENCH_NO_ZYGOTE"
 START_GRACE_S = 300.0  # how long a zygote may take to start and import, beyond a cell's own timeout  # "1": spawn a fresh interpreter per cell, as before zygotes
 

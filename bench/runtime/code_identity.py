@@ -31,17 +31,42 @@ REGISTRIES = ("backends", "suites")  # the registries' own __init__: a new entry
 
 
 @cache
+def _locate(module: str) -> tuple[Path | None, tuple[str, ...]]:
+    """A module's source file and, for a package, its folders, found on disk without importing
+    anything: `importlib.util.find_spec("a.b.c")` imports `a.b`, so hashing a JAX backend's
+    closure would import JAX into the driver (seconds per run)."""
+    top, _, rest = module.partition(".")
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None, ()
+    if spec is None:
+        return None, ()
+    origin = Path(spec.origin) if spec.origin else None
+    folders = tuple(spec.submodule_search_locations or ())
+    for part in rest.split(".") if rest else ():
+        for folder in folders:
+            package, plain = Path(folder, part, "__init__.py"), Path(folder, f"{part}.py")
+            if package.is_file():
+                origin, folders = package, (str(package.parent),)
+                break
+            if plain.is_file():
+                origin, folders = plain, ()
+                break
+        else:
+            return None, ()
+    return origin, folders
+
+
+@cache
 def _files(module: str) -> tuple[Path, ...]:
     """The source files of a module (a package: every .py under it); () where it has none."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
+    origin, folders = _locate(module)
+    if origin is None or origin.suffix != ".py":
         return ()
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return ()
-    if spec.submodule_search_locations and module in HARNESS:
-        return tuple(sorted(p for d in spec.submodule_search_locations for p in Path(d).rglob("*.py")))
-    return (Path(spec.origin),)
+    if folders and module in HARNESS:
+        return tuple(sorted(p for d in folders for p in Path(d).rglob("*.py")))
+    return (origin,)
 
 
 def _imports(path: Path, package: str) -> set[str]:

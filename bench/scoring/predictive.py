@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import special, stats
-from sklearn.metrics import accuracy_score, brier_score_loss, roc_auc_score
 
 ECE_BINS = 10
 PROB_FLOOR = 1e-12
@@ -40,6 +39,8 @@ def _auc_paired(y: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score  # lazily: density cells never load scikit-learn
+
     return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
 
 
@@ -84,6 +85,8 @@ def rmse_to_truth(f_true: np.ndarray, f_draws: np.ndarray, inside: np.ndarray | 
 
 def classification_metrics(y: np.ndarray, p_draws: np.ndarray) -> dict[str, float]:
     """Metrics of the posterior-mean probability, plus the AUC's spread over draws."""
+    from sklearn.metrics import accuracy_score, brier_score_loss
+
     y = np.asarray(y, dtype=np.float64)
     p_draws = _clipped(p_draws)
     p_mean = p_draws.mean(axis=0)
