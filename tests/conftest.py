@@ -106,9 +106,14 @@ LONGEST_FIRST = (
 )
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m have deselected: a build only for tests that run
 def pytest_collection_modifyitems(config, items):
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: within a file, as written
+    if HAS_NUMPYRO and any("small_store" in item.fixturenames for item in items):
+        from tests import small_store as builder
+
+        builder.start(_shared_temp(config._tmp_path_factory))  # built beside the tests, not before them
     if _cuda_visible():
         return
     skip = pytest.mark.skip(reason="no CUDA device visible")
@@ -120,72 +125,17 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def small_store(tmp_path_factory):
     """A store with toy and bnn results, two seeds, one failing method, and a short (failed) sine
-    reference beside it: what the report and plot tests read. Built once per test session, whichever
-    worker asks first; read-only for the tests."""
+    reference beside it: what the report and plot tests read. Built once per test session, in a
+    process of its own started when a worker collects a test that needs it (tests/small_store.py);
+    read-only for the tests."""
     if not HAS_NUMPYRO:
         pytest.skip("numpyro extra not installed: pip install 'bench[numpyro]'")
-    from filelock import FileLock
+    from tests import small_store as builder
 
-    # one store for every test worker (xdist's shared base folder), built by whichever asks first
-    shared = tmp_path_factory.getbasetemp()
-    shared = shared.parent if os.environ.get("PYTEST_XDIST_WORKER") else shared
-    root = shared / "small_store"
-    store = root / "bench.sqlite"
-    with FileLock(str(shared / "small_store.lock")):
-        if not (root / "built").exists():
-            root.mkdir(exist_ok=True)
-            build_small_store(root, store)
-            (root / "built").touch()
-    return store
+    return builder.wait(builder.start(_shared_temp(tmp_path_factory)))
 
 
-def build_small_store(root, store):
-    import subprocess
-    import sys
-
-    def bench(*args):
-        result = subprocess.run(
-            [sys.executable, "-m", "bench", *args, "--store", str(store)],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env=dict(os.environ),
-        )
-        assert result.returncode == 0, result.stderr
-
-    import suites
-    from bench.references import build as reference_build
-
-    sine = suites.get_problem("sine")
-    short = reference_build.settings_for(sine, {"chains": 2, "warmup": 50, "draws": 50, "thin": 1, "max_tree_depth": 5})
-    reference_build.build(sine, 0, "numpyro.nuts", short, root / "references")
-    bench(
-        "run",
-        "--suite",
-        "toy",
-        "--problems",
-        "coinflip,banana",
-        "--methods",
-        "testing.exact,testing.raise,numpyro.svi:auto_normal",
-        "--set",
-        "steps=300",
-        "--seeds",
-        "2",
-        "--repeats",
-        "1",
-    )
-    bench(
-        "run",
-        "--suite",
-        "bnn",
-        "--problems",
-        "moons,sine",
-        "--methods",
-        "numpyro.svi:auto_normal",
-        "--set",
-        "steps=300",
-        "--repeats",
-        "1",
-    )
-    return store
+def _shared_temp(tmp_path_factory) -> Path:
+    """The folder every test worker of this session sees (xdist's base folder above the workers')."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base

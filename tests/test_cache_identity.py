@@ -84,3 +84,18 @@ def test_cells_rerun_only_when_their_code_changes_and_removed_problems_still_rep
     plot = bench(project, "plot", "--store", store, "--kind", "cost", "--out", str(tmp_path / "figures"))
     assert plot.returncode == 0, plot.stderr
     assert plot.stdout.count("no longer registered") == 1 and (tmp_path / "figures" / "cost.png").exists()
+
+
+def test_hashing_a_backends_code_imports_no_framework():
+    """The driver hashes every planned cell's code: finding the files must not import the backend
+    (`importlib.util.find_spec("a.b.c")` imports `a.b`; JAX or PyMC would cost seconds per run)."""
+    probe = (
+        "import sys; from bench.runtime import code_identity as c; "
+        "modules = ['backends.numpyro.svi', 'backends.blackjax.vi', 'backends.pymc.fit', 'backends.torch.vi']; "
+        "assert len(c.fingerprint(modules)) == 64; "
+        "assert all(len(c.closure(m)) > 1 for m in modules), [c.closure(m) for m in modules]; "
+        "print(sorted({'jax', 'numpyro', 'pymc', 'pytensor', 'torch'} & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
