@@ -373,7 +373,8 @@ class _nothing:
 
 
 # -- reference draws ---------------------------------------------------------------------------
-def _read_json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
+    """A posteriordb JSON file, zipped (its one member) or not."""
     if path.suffix == ".zip":
         with zipfile.ZipFile(path) as archive:
             (member,) = archive.namelist()
@@ -393,7 +394,7 @@ def reference_names(path: Path) -> set[str]:
         from bench.spec.arviz_setup import arviz
 
         return set(arviz().from_netcdf(path).posterior.data_vars)
-    return {_stan_column(c)[0] for c in _read_json(path)[0]}
+    return {_stan_column(c)[0] for c in read_json(path)[0]}
 
 
 def _chains(path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
@@ -403,7 +404,7 @@ def _chains(path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndar
 
         posterior = arviz().from_netcdf(path).posterior
         return {name: np.asarray(posterior[name].values, dtype=np.float64) for name in shapes}
-    chains = _read_json(path)
+    chains = read_json(path)
     per_chain = len(next(iter(chains[0].values())))
     out = {name: np.full((len(chains), per_chain, *shape), np.nan) for name, shape in shapes.items()}
     for c, chain in enumerate(chains):

@@ -14,12 +14,11 @@ import importlib.util
 import json
 import sys
 import types
-import zipfile
 from pathlib import Path
 from typing import Any
 
 from bench.spec.errors import BenchInputError
-from bench.spec.models import ModelProblem
+from bench.spec.models import ModelProblem, read_json
 from suites.posteriordb.archive import RECIPE
 
 DATABASE = "posterior_database"
@@ -35,14 +34,6 @@ def check(path) -> Path:
 
 def _first(*paths: Path) -> Path | None:
     return next((p for p in paths if p.is_file()), None)
-
-
-def _read_json(path: Path) -> Any:
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            (member,) = archive.namelist()
-            return json.loads(archive.read(member))
-    return json.loads(path.read_text())
 
 
 def _pymc3_alias() -> types.ModuleType:
@@ -103,7 +94,7 @@ def _declare(root: Path, posterior: dict[str, Any]) -> ModelProblem | None:
     def build(_data):
         if data_path is None:
             raise FileNotFoundError(f"no data file for {posterior['data_name']} in {data_dir}")
-        return _load_model(code, implementation)(_read_json(data_path))
+        return _load_model(code, implementation)(read_json(data_path))
 
     return ModelProblem(
         name=posterior["name"],
