@@ -264,11 +264,15 @@ class _PyMCTarget(_Target):
 
     @cached_property
     def _jaxified(self):
+        import jax
         from pymc.sampling.jax import get_jaxified_graph
 
         model = self._constrained
         names = [v.name for v in model.value_vars]
-        fn = get_jaxified_graph(inputs=model.value_vars, outputs=[model.logp(jacobian=False)])
+        # PyTensor turns the graph's constants (the data) into JAX arrays as it builds the function; the
+        # first call may come inside a backend's jit, where they would be that trace's tracers and leak
+        with jax.ensure_compile_time_eval():
+            fn = get_jaxified_graph(inputs=model.value_vars, outputs=[model.logp(jacobian=False)])
         return names, fn
 
     def jax_logp(self, values):
