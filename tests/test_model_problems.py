@@ -106,13 +106,18 @@ def site(tmp_path_factory):
     return site
 
 
-@requires_pymc
-def test_model_log_density_is_the_models_own_in_float64(site):
+def import_models(site):
     sys.path.insert(0, str(site))
     try:
         import models_test
     finally:
         sys.path.remove(str(site))
+    return models_test
+
+
+@requires_pymc
+def test_model_log_density_is_the_models_own_in_float64(site):
+    models_test = import_models(site)
     rng = np.random.default_rng(0)
     for name, declared in models_test.PROBLEMS.items():
         problem = declared.problem()
@@ -128,6 +133,26 @@ def test_model_log_density_is_the_models_own_in_float64(site):
         reference = problem.reference(problem.make_data(0))
         assert reference.kind == "draws" and reference.provenance["chains"] == 2
         assert reference.provenance["draws_total"] == 2000
+
+
+@requires_pymc
+@requires_blackjax
+def test_a_pymc_models_jax_density_first_built_inside_a_jit_serves_every_later_trace(site):
+    """PyTensor turns the model's data into JAX arrays as it builds the JAX function. A backend's
+    first call is inside its jit: those arrays must not be that trace's, or every later trace fails."""
+    import jax
+    import jax.numpy as jnp
+
+    from backends.jax_common.target import JaxTarget
+
+    problem = import_models(site).PROBLEMS["pymc_normal"].problem()
+    with jax.enable_x64(True):
+        target = JaxTarget(problem, problem.make_data(0).train, jnp.float64)
+        z = jnp.asarray([0.3, 0.5])  # mu, log sigma
+        first = float(jax.jit(target.logdensity)(z))
+        gradient = jax.jit(jax.grad(target.logdensity))(z)  # a second trace
+    assert first == pytest.approx(exact_log_joint(0.3, np.exp(0.5)) + 0.5, rel=1e-8)  # + log|d sigma / d z|
+    assert np.all(np.isfinite(np.asarray(gradient)))
 
 
 ALL_METHODS = ("pymc.advi", "numpyro.svi:auto_normal", "blackjax.meanfield_vi", "torch.vi")
